@@ -1,0 +1,32 @@
+// Flag parsing for every subcommand: node:util parseArgs, strict, with errors that name the
+// bad flag and exit 2.
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
+
+/** A mistake in how a command was called: printed as one line, exit code 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+export interface CommandModule {
+  usage: string;
+  run(args: string[]): Promise<number>;
+}
+
+export function parseFlags<T extends ParseArgsOptionsConfig>(
+  command: string,
+  args: string[],
+  options: T,
+  allowPositionals = false,
+) {
+  try {
+    return parseArgs({
+      args,
+      options: { ...options, help: { type: "boolean", short: "h" } },
+      strict: true,
+      allowPositionals,
+    });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new UsageError(`${command}: ${message.replace(/\. To specify a positional.*$/s, "")}`);
+  }
+}

@@ -1,0 +1,111 @@
+// Logging through LogTape: JSON Lines files with size rotation, plus one console stream.
+// Fields that could hold a secret are removed before any sink sees them.
+import {
+  configure,
+  dispose,
+  type Filter,
+  getLogger,
+  getStreamSink,
+  getTextFormatter,
+  jsonLinesFormatter,
+  type Logger,
+  type LogLevel,
+  type LogRecord,
+  type Sink,
+  withFilter,
+} from "@logtape/logtape";
+import { getRotatingFileSink } from "@logtape/file";
+import { redactByField } from "@logtape/redaction";
+import { join } from "node:path";
+import { ensurePrivateDir } from "./durable.ts";
+
+export const LOG_MAX_BYTES = 10 * 1024 * 1024;
+export const LOG_MAX_FILES = 5;
+
+/** Property names whose values never reach a log line. */
+export const SECRET_FIELDS: RegExp[] = [
+  /authorization/i,
+  /cookie/i,
+  /api[-_]?key/i,
+  /^key$/i,
+  /pass(code|phrase|word)/i,
+  /secret/i,
+  /^(access|refresh|id|auth|bearer)?_?token$/i,
+  /credential/i,
+  /private[-_]?key/i,
+];
+
+export interface LogFile {
+  /** File name inside the log directory, e.g. "error.jsonl". */
+  name: string;
+  /** Which records go to this file; all by default. */
+  filter?: Filter;
+}
+
+export interface LoggingOptions {
+  level: LogLevel;
+  /** Directory for the JSON Lines files (created 0700); no files when undefined. */
+  dir?: string;
+  files?: LogFile[];
+  /** One console stream: human text or JSON Lines, on stderr or stdout. */
+  console?: { stream: "stderr" | "stdout"; format: "text" | "json"; level?: LogLevel };
+}
+
+export const LEVEL_ORDER: LogLevel[] = ["trace", "debug", "info", "warning", "error", "fatal"];
+
+export function atLeast(level: LogLevel): Filter {
+  const min = LEVEL_ORDER.indexOf(level);
+  return (record: LogRecord) => LEVEL_ORDER.indexOf(record.level) >= min;
+}
+
+export function inCategory(...prefix: string[]): Filter {
+  return (record: LogRecord) => prefix.every((part, index) => record.category[index + 1] === part);
+}
+
+/** Configures LogTape for this process. Safe to call again (it resets). */
+export async function setupLogging(options: LoggingOptions): Promise<void> {
+  const sinks: Record<string, Sink> = {};
+  if (options.dir && options.files?.length) {
+    await ensurePrivateDir(options.dir);
+    for (const file of options.files) {
+      const path = join(options.dir, file.name);
+      // Created 0600 up front: the sink appends to it and keeps its mode.
+      await Deno.writeFile(path, new Uint8Array(), { append: true, mode: 0o600 });
+      const sink = getRotatingFileSink(path, {
+        maxSize: LOG_MAX_BYTES,
+        maxFiles: LOG_MAX_FILES,
+        formatter: jsonLinesFormatter,
+      });
+      sinks[`file:${file.name}`] = file.filter ? withFilter(sink, file.filter) : sink;
+    }
+  }
+  if (options.console) {
+    const { stream, format, level } = options.console;
+    const writable = stream === "stdout" ? Deno.stdout.writable : Deno.stderr.writable;
+    const sink = getStreamSink(writable, {
+      formatter: format === "json" ? jsonLinesFormatter : getTextFormatter({ timestamp: "time" }),
+    });
+    sinks.console = level ? withFilter(sink, atLeast(level)) : sink;
+  }
+  const redacted = Object.fromEntries(
+    Object.entries(sinks).map(([id, sink]) => [id, redactByField(sink, SECRET_FIELDS)]),
+  );
+  const ids = Object.keys(redacted);
+  await configure({
+    reset: true,
+    sinks: redacted,
+    loggers: [
+      { category: ["arrakis"], lowestLevel: options.level, sinks: ids },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ids },
+    ],
+  });
+}
+
+/** Flushes and closes every sink; call before the process exits. */
+export async function closeLogging(): Promise<void> {
+  await dispose();
+}
+
+export function log(...category: string[]): Logger {
+  return getLogger(["arrakis", ...category]);
+}

@@ -1,0 +1,398 @@
+// The one typed schema of arrakis. Every shape that crosses a boundary (stdin, HTTP, disk,
+// database) is declared here once; other modules import the schemas and their types.
+import { z } from "zod";
+
+// ---------------------------------------------------------------------------------------------
+// Claude Code hook input (stdin of `arrakis hook`)
+// ---------------------------------------------------------------------------------------------
+
+export const KNOWN_HOOK_EVENTS = [
+  "SessionStart",
+  "UserPromptSubmit",
+  "PreToolUse",
+  "PostToolUse",
+  "PostToolUseFailure",
+  "Stop",
+  "SubagentStop",
+  "Notification",
+  "PreCompact",
+  "SessionEnd",
+] as const;
+export type KnownHookEvent = (typeof KNOWN_HOOK_EVENTS)[number];
+
+export function isKnownHookEvent(name: string): name is KnownHookEvent {
+  return (KNOWN_HOOK_EVENTS as readonly string[]).includes(name);
+}
+
+/** Events on which the hook reads new transcript lines and attaches them. */
+export const TRANSCRIPT_EVENTS: readonly KnownHookEvent[] = [
+  "Stop",
+  "SubagentStop",
+  "PreCompact",
+  "SessionEnd",
+];
+
+// Claude Code adds fields and events often: every object is loose (unknown keys are kept) and
+// only what arrakis needs to process an event is required.
+const HookInputBase = z.looseObject({
+  session_id: z.string().min(1).max(256),
+  hook_event_name: z.string().min(1).max(128),
+  transcript_path: z.string().optional(),
+  cwd: z.string().optional(),
+  permission_mode: z.string().optional(),
+  prompt_id: z.string().optional(),
+});
+
+const ToolUseBase = HookInputBase.extend({
+  tool_name: z.string().min(1),
+  tool_use_id: z.string().min(1).max(256),
+  tool_input: z.unknown().optional(),
+});
+
+export const HookInputSchemas = {
+  SessionStart: HookInputBase.extend({
+    source: z.string().optional(),
+    model: z.string().optional(),
+  }),
+  UserPromptSubmit: HookInputBase.extend({ prompt: z.string() }),
+  PreToolUse: ToolUseBase,
+  PostToolUse: ToolUseBase.extend({
+    tool_response: z.unknown().optional(),
+    duration_ms: z.number().nonnegative().optional(),
+  }),
+  PostToolUseFailure: ToolUseBase.extend({
+    error: z.unknown().optional(),
+    duration_ms: z.number().nonnegative().optional(),
+    is_interrupt: z.boolean().optional(),
+  }),
+  Stop: HookInputBase.extend({
+    last_assistant_message: z.string().optional(),
+    stop_hook_active: z.boolean().optional(),
+  }),
+  SubagentStop: HookInputBase.extend({
+    last_assistant_message: z.string().optional(),
+    stop_hook_active: z.boolean().optional(),
+    agent_id: z.string().optional(),
+    agent_type: z.string().optional(),
+    agent_transcript_path: z.string().optional(),
+  }),
+  Notification: HookInputBase.extend({
+    message: z.string().optional(),
+    notification_type: z.string().optional(),
+  }),
+  PreCompact: HookInputBase.extend({
+    trigger: z.string().optional(),
+    custom_instructions: z.string().nullable().optional(),
+  }),
+  SessionEnd: HookInputBase.extend({ reason: z.string().optional() }),
+} as const satisfies Record<KnownHookEvent, z.ZodType>;
+
+export type HookInputOf<E extends KnownHookEvent> = z.infer<(typeof HookInputSchemas)[E]>;
+export type HookInput = z.infer<typeof HookInputBase>;
+
+/** The schema for one event name: the event's own for known events, the loose base otherwise. */
+export function hookInputSchemaFor(event: string): z.ZodType<HookInput> {
+  return isKnownHookEvent(event) ? HookInputSchemas[event] : HookInputBase;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transcript lines (JSONL at transcript_path). Internal to Claude Code and drifting: lenient.
+// ---------------------------------------------------------------------------------------------
+
+export const TokenUsage = z.looseObject({
+  input_tokens: z.number().int().nonnegative().optional(),
+  output_tokens: z.number().int().nonnegative().optional(),
+  cache_creation_input_tokens: z.number().int().nonnegative().optional(),
+  cache_read_input_tokens: z.number().int().nonnegative().optional(),
+});
+export type TokenUsage = z.infer<typeof TokenUsage>;
+
+export const TranscriptLine = z.looseObject({
+  type: z.string().optional(),
+  uuid: z.string().optional(),
+  parentUuid: z.string().nullable().optional(),
+  sessionId: z.string().optional(),
+  requestId: z.string().optional(),
+  timestamp: z.string().optional(),
+  isSidechain: z.boolean().optional(),
+  message: z.looseObject({
+    id: z.string().optional(),
+    role: z.string().optional(),
+    model: z.string().optional(),
+    content: z.unknown().optional(),
+    usage: TokenUsage.optional(),
+  }).optional(),
+});
+export type TranscriptLine = z.infer<typeof TranscriptLine>;
+
+// ---------------------------------------------------------------------------------------------
+// The envelope (hook → server)
+// ---------------------------------------------------------------------------------------------
+
+export const REQUEST_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+export const TRACE_ID_PATTERN = /^[0-9a-f]{32}$/;
+export const SPAN_ID_PATTERN = /^[0-9a-f]{16}$/;
+
+export const RequestId = z.string().regex(REQUEST_ID_PATTERN, "requestId must be a lowercase UUID");
+export const TraceId = z.string().regex(TRACE_ID_PATTERN, "traceId must be 32 lowercase hex");
+export const SpanId = z.string().regex(SPAN_ID_PATTERN, "spanId must be 16 lowercase hex");
+
+export const EnvelopeSource = z.looseObject({
+  host: z.string().max(256).optional(),
+  user: z.string().max(256).optional(),
+  projectDir: z.string().max(4096).optional(),
+  cwd: z.string().max(4096).optional(),
+  version: z.string().max(64).optional(),
+});
+export type EnvelopeSource = z.infer<typeof EnvelopeSource>;
+
+/** Which bytes of the transcript file the attached lines came from. */
+export const TranscriptRange = z.object({
+  path: z.string(),
+  from: z.number().int().nonnegative(),
+  to: z.number().int().nonnegative(),
+});
+export type TranscriptRange = z.infer<typeof TranscriptRange>;
+
+export const Envelope = z.object({
+  requestId: RequestId,
+  traceId: TraceId,
+  spanId: SpanId,
+  event: z.string().min(1).max(128),
+  sessionId: z.string().min(1).max(256),
+  occurredAt: z.iso.datetime({ offset: true }),
+  attempt: z.number().int().min(1).max(1_000_000),
+  source: EnvelopeSource,
+  payload: HookInputBase,
+  transcript: z.array(TranscriptLine).optional(),
+  transcriptRange: TranscriptRange.optional(),
+}).superRefine((env, ctx) => {
+  if (env.payload.session_id !== env.sessionId) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["payload", "session_id"],
+      message: "payload.session_id must equal sessionId",
+    });
+  }
+  if (env.payload.hook_event_name !== env.event) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["payload", "hook_event_name"],
+      message: "payload.hook_event_name must equal event",
+    });
+  }
+  const own = hookInputSchemaFor(env.event).safeParse(env.payload);
+  if (!own.success) {
+    for (const issue of own.error.issues) {
+      ctx.addIssue({ code: "custom", path: ["payload", ...issue.path], message: issue.message });
+    }
+  }
+});
+export type Envelope = z.infer<typeof Envelope>;
+
+// ---------------------------------------------------------------------------------------------
+// Audit statuses (webhook_events.status)
+// ---------------------------------------------------------------------------------------------
+
+/** Every status a request can have, with its one meaning. Final ones end a request. */
+export const WEBHOOK_STATUS_MEANINGS = {
+  RECEIVED: "audit row written, processing not finished (transient; swept to ERROR at start)",
+  PROCESSING: "validated and being stored inside a transaction (transient)",
+  SUCCESS: "event processed and committed; the 200 answer is stored on the row",
+  DUPLICATE: "requestId already succeeded with the same body; nothing else was written",
+  CONFLICT: "requestId already succeeded with a different body; rejected with 409",
+  INVALID: "request malformed, too large or failing the schema; rejected with a 4xx",
+  UNAUTHORIZED: "missing or wrong API key; rejected with 401, payload not stored",
+  ERROR: "server or database failure; answered 5xx, the client keeps the event and retries",
+} as const;
+export const WEBHOOK_STATUSES = Object.keys(WEBHOOK_STATUS_MEANINGS) as WebhookStatus[];
+export const WebhookStatus = z.enum([
+  "RECEIVED",
+  "PROCESSING",
+  "SUCCESS",
+  "DUPLICATE",
+  "CONFLICT",
+  "INVALID",
+  "UNAUTHORIZED",
+  "ERROR",
+]);
+export type WebhookStatus = z.infer<typeof WebhookStatus>;
+export const FINAL_STATUSES: readonly WebhookStatus[] = [
+  "SUCCESS",
+  "DUPLICATE",
+  "CONFLICT",
+  "INVALID",
+  "UNAUTHORIZED",
+  "ERROR",
+];
+
+/** The furthest stage a request reached, stored on its audit row. */
+export const IngestStage = z.enum([
+  "metadata",
+  "authenticate",
+  "audit",
+  "dedupe",
+  "validate",
+  "process",
+  "respond",
+]);
+export type IngestStage = z.infer<typeof IngestStage>;
+
+// ---------------------------------------------------------------------------------------------
+// Server answers
+// ---------------------------------------------------------------------------------------------
+
+export const ValidationIssue = z.object({
+  path: z.array(z.union([z.string(), z.number()])),
+  message: z.string(),
+});
+export type ValidationIssue = z.infer<typeof ValidationIssue>;
+
+export const IngestAnswer = z.object({
+  status: z.enum(["SUCCESS", "DUPLICATE", "CONFLICT", "INVALID", "UNAUTHORIZED", "ERROR"]),
+  requestId: z.string().optional(),
+  traceId: z.string().optional(),
+  eventId: z.number().int().optional(),
+  message: z.string().optional(),
+  code: z.string().optional(),
+  issues: z.array(ValidationIssue).optional(),
+});
+export type IngestAnswer = z.infer<typeof IngestAnswer>;
+
+/** One item of a batch answer: the item's own answer and the HTTP status it would have had. */
+export const BatchItemAnswer = IngestAnswer.extend({ httpStatus: z.number().int() });
+export type BatchItemAnswer = z.infer<typeof BatchItemAnswer>;
+export const BatchAnswer = z.object({ results: z.array(BatchItemAnswer) });
+export type BatchAnswer = z.infer<typeof BatchAnswer>;
+
+// ---------------------------------------------------------------------------------------------
+// The local spool (one JSON file per envelope)
+// ---------------------------------------------------------------------------------------------
+
+export const DeliveryState = z.object({
+  attempts: z.number().int().nonnegative(),
+  firstAttemptAt: z.string().nullable(),
+  lastAttemptAt: z.string().nullable(),
+  nextAttemptAt: z.string().nullable(),
+  lastError: z.string().nullable(),
+  lastHttpStatus: z.number().int().nullable(),
+  /** The server's answer for a permanent failure, kept beside the dead letter. */
+  lastAnswer: z.unknown().optional(),
+});
+export type DeliveryState = z.infer<typeof DeliveryState>;
+
+export const SpoolRecord = z.object({
+  version: z.literal(1),
+  envelope: Envelope,
+  delivery: DeliveryState,
+});
+export type SpoolRecord = z.infer<typeof SpoolRecord>;
+
+// ---------------------------------------------------------------------------------------------
+// Table rows (migrations/*.sql)
+// ---------------------------------------------------------------------------------------------
+
+export interface ConversationRow {
+  id: string;
+  session_id: string;
+  project_dir: string | null;
+  cwd: string | null;
+  host: string | null;
+  user_name: string | null;
+  model: string | null;
+  start_source: string | null;
+  permission_mode: string | null;
+  transcript_path: string | null;
+  started_at: Date | null;
+  ended_at: Date | null;
+  end_reason: string | null;
+  first_seen_at: Date;
+  last_event_at: Date | null;
+}
+
+export type MessageRole = "user" | "assistant";
+/** Where a message came from: a prompt event, a transcript line, or Stop's last message. */
+export type MessageSource = "prompt" | "transcript" | "stop";
+
+export interface MessageRow {
+  id: string;
+  conversation_id: string;
+  session_id: string;
+  role: MessageRole;
+  source: MessageSource;
+  dedupe_key: string;
+  content: string | null;
+  content_json: unknown;
+  model: string | null;
+  message_id: string | null;
+  api_request_id: string | null;
+  transcript_uuid: string | null;
+  parent_uuid: string | null;
+  request_id: string | null;
+  occurred_at: Date | null;
+  created_at: Date;
+}
+
+export interface TokenUsageRow {
+  message_id: string;
+  api_request_id: string;
+  session_id: string;
+  conversation_id: string;
+  model: string | null;
+  input_tokens: string;
+  output_tokens: string;
+  cache_creation_input_tokens: string;
+  cache_read_input_tokens: string;
+  occurred_at: Date | null;
+}
+
+export type ToolUseStatus = "pending" | "success" | "failure";
+
+export interface ToolUseRow {
+  id: string;
+  conversation_id: string;
+  session_id: string;
+  tool_use_id: string;
+  tool_name: string | null;
+  tool_input: unknown;
+  tool_response: unknown;
+  error: unknown;
+  status: ToolUseStatus;
+  duration_ms: number | null;
+  pre_at: Date | null;
+  post_at: Date | null;
+}
+
+export interface WebhookEventRow {
+  id: string;
+  request_id: string | null;
+  trace_id: string | null;
+  span_id: string | null;
+  session_id: string | null;
+  event_type: string | null;
+  conversation_id: string | null;
+  status: WebhookStatus;
+  stage: IngestStage;
+  http_status: number | null;
+  error_code: string | null;
+  error_message: string | null;
+  payload: unknown;
+  body_sha256: string | null;
+  response: unknown;
+  headers: Record<string, string> | null;
+  ip: string | null;
+  user_agent: string | null;
+  attempt: number | null;
+  batch_id: string | null;
+  stage_timings: Record<string, number> | null;
+  received_at: Date;
+  completed_at: Date | null;
+  processing_ms: number | null;
+}
+
+export interface SchemaMigrationRow {
+  version: string;
+  name: string;
+  checksum: string;
+  applied_at: Date;
+}

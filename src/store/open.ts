@@ -1,0 +1,63 @@
+// One postgres.js `sql` for everything: a real PostgreSQL when DATABASE_URL is set, the
+// embedded PGlite store otherwise.
+import postgres from "postgres";
+import type { Config } from "../config.ts";
+import { startEmbedded } from "./embedded.ts";
+
+export type Sql = postgres.Sql;
+
+export interface Store {
+  sql: Sql;
+  kind: "postgres" | "pglite";
+  /** Connection URL without password (for messages and psql). */
+  displayUrl: string;
+  close(): Promise<void>;
+}
+
+export interface OpenStoreOptions {
+  /** Pool size on PostgreSQL; the embedded store always uses one connection. */
+  max?: number;
+}
+
+function connect(url: string, max: number): Sql {
+  return postgres(url, {
+    max,
+    onnotice: () => {},
+    connect_timeout: 10,
+    idle_timeout: 0,
+    connection: { application_name: "arrakis" },
+  });
+}
+
+function withoutPassword(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = "***";
+  return parsed.toString();
+}
+
+export async function openStore(
+  config: Pick<Config, "databaseUrl" | "pgliteDir">,
+  options: OpenStoreOptions = {},
+): Promise<Store> {
+  if (config.databaseUrl) {
+    const sql = connect(config.databaseUrl, options.max ?? 10);
+    return {
+      sql,
+      kind: "postgres",
+      displayUrl: withoutPassword(config.databaseUrl),
+      close: () => sql.end({ timeout: 5 }),
+    };
+  }
+  const embedded = await startEmbedded(config.pgliteDir);
+  // PGlite is one backend: a single connection keeps each transaction whole.
+  const sql = connect(embedded.url, 1);
+  return {
+    sql,
+    kind: "pglite",
+    displayUrl: embedded.url,
+    async close() {
+      await sql.end({ timeout: 5 });
+      await embedded.close();
+    },
+  };
+}

@@ -1,0 +1,65 @@
+// Runs the real arrakis program as a child process, the way Claude Code and users do.
+import { fromFileUrl } from "node:path";
+
+export const MAIN = fromFileUrl(new URL("../../main.ts", import.meta.url));
+export const CONFIG = fromFileUrl(new URL("../../deno.json", import.meta.url));
+
+/** The permissions `deno task install` grants the installed command. */
+export const PERMISSIONS = [
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-net",
+  "--allow-sys",
+  "--allow-run",
+];
+
+export interface RunOptions {
+  env?: Record<string, string>;
+  stdin?: string | Uint8Array;
+  cwd?: string;
+  signal?: AbortSignal;
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A clean environment: only what the test passes, plus PATH, HOME and the Deno cache. */
+export function childEnv(env: Record<string, string> = {}): Record<string, string> {
+  const base: Record<string, string> = {};
+  for (const name of ["PATH", "HOME", "DENO_DIR", "TMPDIR"]) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) base[name] = value;
+  }
+  return { ...base, NO_COLOR: "1", ...env };
+}
+
+export function arrakisCommand(args: string[], options: RunOptions = {}): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", "--config", CONFIG, ...PERMISSIONS, MAIN, ...args],
+    env: childEnv(options.env),
+    clearEnv: true,
+    cwd: options.cwd,
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+    signal: options.signal,
+  });
+}
+
+export async function runArrakis(args: string[], options: RunOptions = {}): Promise<RunResult> {
+  const child = arrakisCommand(args, options).spawn();
+  if (options.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(
+      typeof options.stdin === "string" ? new TextEncoder().encode(options.stdin) : options.stdin,
+    );
+    await writer.close();
+  }
+  const { code, stdout, stderr } = await child.output();
+  const decoder = new TextDecoder();
+  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+}
