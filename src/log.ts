@@ -20,6 +20,7 @@ import { join } from "node:path";
 import { ensurePrivateDir } from "./durable.ts";
 
 export const LOG_MAX_BYTES = 10 * 1024 * 1024;
+/** Files kept per log, the live one included (so at most 50 MB per log). */
 export const LOG_MAX_FILES = 5;
 
 /** Property names whose values never reach a log line. */
@@ -73,7 +74,8 @@ export async function setupLogging(options: LoggingOptions): Promise<void> {
       await Deno.writeFile(path, new Uint8Array(), { append: true, mode: 0o600 });
       const sink = getRotatingFileSink(path, {
         maxSize: LOG_MAX_BYTES,
-        maxFiles: LOG_MAX_FILES,
+        // LogTape counts rotated files only.
+        maxFiles: LOG_MAX_FILES - 1,
         formatter: jsonLinesFormatter,
       });
       sinks[`file:${file.name}`] = file.filter ? withFilter(sink, file.filter) : sink;

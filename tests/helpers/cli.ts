@@ -1,5 +1,5 @@
 // Runs the real arrakis program as a child process, the way Claude Code and users do.
-import { fromFileUrl } from "node:path";
+import { fileURLToPath as fromFileUrl } from "node:url";
 
 export const MAIN = fromFileUrl(new URL("../../main.ts", import.meta.url));
 export const CONFIG = fromFileUrl(new URL("../../deno.json", import.meta.url));

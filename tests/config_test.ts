@@ -1,0 +1,109 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { ConfigError, loadConfig, parseDuration, resolveClientCredentials } from "../src/config.ts";
+import { runArrakis } from "./helpers/cli.ts";
+
+Deno.test("defaults work on a fresh machine", () => {
+  const config = loadConfig({ HOME: "/home/ada", CLAUDE_PROJECT_DIR: "/src/app" });
+  assert.equal(config.databaseUrl, undefined);
+  assert.equal(config.home, "/home/ada/.arrakis");
+  assert.equal(config.pgliteDir, "/home/ada/.arrakis/db");
+  assert.equal(config.apiKeyFile, "/home/ada/.arrakis/api-key");
+  assert.equal(config.queueDir, "/src/app/.claude/queue");
+  assert.equal(config.logDir, "/src/app/.claude/logs");
+  assert.equal(config.serverUrl, `http://127.0.0.1:${config.port}`);
+  assert.deepEqual(config.retryScheduleMs, [60_000, 300_000, 900_000, 3_600_000, 7_200_000]);
+  assert.equal(config.maxAttempts, 5);
+  assert.ok(config.hookTimeoutMs < 1000);
+});
+
+Deno.test("overrides are parsed and typed", () => {
+  const config = loadConfig({
+    HOME: "/h",
+    DATABASE_URL: "postgres://u:p@db:5432/x",
+    ARRAKIS_URL: "https://arrakis.example.com/",
+    ARRAKIS_API_KEY: "k1, k2,,",
+    ARRAKIS_QUEUE_DIR: "/q",
+    PORT: "10000",
+    ARRAKIS_HOOK_TIMEOUT: "250ms",
+    ARRAKIS_RETRY_SCHEDULE: "1s,2m,3h",
+    ARRAKIS_TRUSTED_PROXIES: "10.0.0.1,10.0.0.2",
+    ARRAKIS_MIGRATE_ON_START: "false",
+  });
+  assert.equal(config.serverUrl, "https://arrakis.example.com");
+  assert.equal(config.serverUrlExplicit, true);
+  assert.deepEqual(config.apiKeys, ["k1", "k2"]);
+  assert.equal(config.queueDir, "/q");
+  assert.equal(config.port, 10000);
+  assert.equal(config.hookTimeoutMs, 250);
+  assert.deepEqual(config.retryScheduleMs, [1000, 120_000, 10_800_000]);
+  assert.deepEqual(config.trustedProxies, ["10.0.0.1", "10.0.0.2"]);
+  assert.equal(config.migrateOnStart, false);
+});
+
+Deno.test("a bad value is an error naming the variable", () => {
+  const cases: Record<string, string> = {
+    PORT: "eighty",
+    DATABASE_URL: "mysql://x",
+    ARRAKIS_URL: "ftp://x",
+    ARRAKIS_HOOK_TIMEOUT: "soon",
+    ARRAKIS_RETRY_SCHEDULE: "1m,later",
+    ARRAKIS_MAX_ATTEMPTS: "-1",
+    ARRAKIS_LOG_LEVEL: "loud",
+    ARRAKIS_REDACT_PATTERNS: "([",
+  };
+  for (const [name, value] of Object.entries(cases)) {
+    assert.throws(
+      () => loadConfig({ HOME: "/h", [name]: value }),
+      (error: unknown) => error instanceof ConfigError && error.message.startsWith(name),
+      name,
+    );
+  }
+});
+
+Deno.test("durations", () => {
+  assert.equal(parseDuration("500"), 500);
+  assert.equal(parseDuration("1.5s"), 1500);
+  assert.equal(parseDuration("30d"), 30 * 86_400_000);
+  assert.equal(parseDuration("5 m"), 300_000);
+  assert.equal(parseDuration("-1s"), undefined);
+  assert.equal(parseDuration("1w"), undefined);
+});
+
+Deno.test("client credentials: environment, then config file, then the key serve generated", async () => {
+  const home = await Deno.makeTempDir();
+  try {
+    const base = { HOME: "/h", ARRAKIS_HOME: home };
+    assert.deepEqual(await resolveClientCredentials(loadConfig(base)), {
+      url: "http://127.0.0.1:7777",
+      apiKey: undefined,
+    });
+    await Deno.writeTextFile(join(home, "api-key"), "generated-key\n", { mode: 0o600 });
+    assert.equal((await resolveClientCredentials(loadConfig(base))).apiKey, "generated-key");
+    await Deno.writeTextFile(
+      join(home, "client.json"),
+      JSON.stringify({ url: "http://10.1.1.1:9000", apiKey: "file-key" }),
+    );
+    assert.deepEqual(await resolveClientCredentials(loadConfig(base)), {
+      url: "http://10.1.1.1:9000",
+      apiKey: "file-key",
+    });
+    const env = { ...base, ARRAKIS_URL: "http://127.0.0.1:1", ARRAKIS_API_KEY: "env-key" };
+    assert.deepEqual(await resolveClientCredentials(loadConfig(env)), {
+      url: "http://127.0.0.1:1",
+      apiKey: "env-key",
+    });
+    await Deno.writeTextFile(join(home, "client.json"), "{not json");
+    await assert.rejects(() => resolveClientCredentials(loadConfig(base)), ConfigError);
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
+Deno.test("the CLI names a bad variable in one line and exits 2", async () => {
+  const result = await runArrakis(["migrate", "--status"], { env: { PORT: "eighty" } });
+  assert.equal(result.code, 2);
+  assert.equal(result.stdout, "");
+  assert.equal(result.stderr.trim().split("\n").length, 1);
+  assert.match(result.stderr, /PORT/);
+});

@@ -1,0 +1,58 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { atLeast, closeLogging, log, LOG_MAX_BYTES, setupLogging } from "../src/log.ts";
+
+Deno.test("log lines are JSON with their ids, secrets removed, files private", async () => {
+  const dir = join(await Deno.makeTempDir(), "logs");
+  try {
+    await setupLogging({
+      level: "debug",
+      dir,
+      files: [{ name: "all.jsonl" }, { name: "error.jsonl", filter: atLeast("error") }],
+    });
+    const logger = log("test").with({ requestId: "r-1", traceId: "t-1" });
+    logger.info("sent {event}", {
+      event: "Stop",
+      authorization: "Bearer sk-live-123",
+      apiKey: "sk-live-123",
+      headers: { "x-api-key": "sk-live-123" },
+    });
+    logger.error("failed {reason}", { reason: "boom" });
+    await closeLogging();
+
+    const all = (await Deno.readTextFile(join(dir, "all.jsonl"))).trim().split("\n");
+    assert.equal(all.length, 2);
+    const first = JSON.parse(all[0]);
+    assert.equal(first.properties.requestId, "r-1");
+    assert.equal(first.properties.traceId, "t-1");
+    assert.equal(first.properties.event, "Stop");
+    assert.ok(!JSON.stringify(all).includes("sk-live-123"), "a secret reached the log");
+    const errors = (await Deno.readTextFile(join(dir, "error.jsonl"))).trim().split("\n");
+    assert.equal(errors.length, 1);
+    assert.equal(JSON.parse(errors[0]).level, "ERROR");
+    assert.equal((await Deno.stat(dir)).mode! & 0o777, 0o700);
+    assert.equal((await Deno.stat(join(dir, "all.jsonl"))).mode! & 0o777, 0o600);
+  } finally {
+    await Deno.remove(join(dir, ".."), { recursive: true });
+  }
+});
+
+Deno.test("log files rotate at 10 MB and keep 5", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await setupLogging({ level: "info", dir, files: [{ name: "r.jsonl" }] });
+    const logger = log("rotate");
+    const filler = "x".repeat(8 * 1024);
+    for (let i = 0; i < (LOG_MAX_BYTES * 7) / filler.length; i++) logger.info(filler);
+    await closeLogging();
+    const names = [];
+    for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+    names.sort();
+    assert.deepEqual(names, ["r.jsonl", "r.jsonl.1", "r.jsonl.2", "r.jsonl.3", "r.jsonl.4"]);
+    for (const name of names) {
+      assert.ok((await Deno.stat(join(dir, name))).size <= LOG_MAX_BYTES + 16 * 1024, name);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
