@@ -72,6 +72,9 @@ const EnvSchema = z.object({
   ARRAKIS_REDACT_PATTERNS: z.string().optional(),
   ARRAKIS_MIGRATE_ON_START: z.enum(["true", "false", "1", "0"]).default("true")
     .transform((value) => value === "true" || value === "1"),
+  ARRAKIS_ALERT_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
+  ARRAKIS_ALERT_RULES: z.string().optional(),
+  ARRAKIS_ALERT_INTERVAL: duration.default(30_000),
 });
 
 /** The client's config file (0600): where the server is and the key to use. */
@@ -112,6 +115,11 @@ export interface Config {
   breakerCooldownMs: number;
   redactPatterns: RegExp[];
   migrateOnStart: boolean;
+  /** Slack-compatible webhook the alert evaluator posts `{text}` to; alerts are off without it. */
+  alertWebhookUrl: string | undefined;
+  /** Alert rules as JSON (validated by src/alerts/rules.ts); undefined means the default rules. */
+  alertRulesJson: string | undefined;
+  alertIntervalMs: number;
 }
 
 /**
@@ -159,6 +167,9 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
     breakerCooldownMs: e.ARRAKIS_BREAKER_COOLDOWN,
     redactPatterns: parsePatterns(e.ARRAKIS_REDACT_PATTERNS),
     migrateOnStart: e.ARRAKIS_MIGRATE_ON_START,
+    alertWebhookUrl: e.ARRAKIS_ALERT_WEBHOOK_URL,
+    alertRulesJson: e.ARRAKIS_ALERT_RULES,
+    alertIntervalMs: e.ARRAKIS_ALERT_INTERVAL,
   };
 }
 
