@@ -1,0 +1,239 @@
+// The dashboard's routes. No `use("*")` middleware: this app is mounted at "/" beside the API,
+// and a wildcard middleware here would run for /api/* too. Every handler is wrapped instead.
+import { Hono } from "hono";
+import type { Context } from "hono";
+import type { DashboardDeps } from "./deps.ts";
+import type { Html } from "./html.ts";
+import { APP_CSS, APP_JS } from "./assets.ts";
+import {
+  eventTypes,
+  failedEvents,
+  getConversation,
+  getEvent,
+  hasSucceeded,
+  listEvents,
+  listSessions,
+  overview,
+  parseEventFilter,
+  parseWindow,
+  relatedEvents,
+} from "./queries.ts";
+import { overviewFragment, overviewPage } from "./pages/overview.ts";
+import { eventsPage, eventsTable } from "./pages/events.ts";
+import { eventPage } from "./pages/event.ts";
+import { failedPage } from "./pages/failed.ts";
+import { sessionsPage } from "./pages/sessions.ts";
+import { conversationPage } from "./pages/conversation.ts";
+import { alertsPage } from "./pages/alerts.ts";
+import { loginPage } from "./pages/login.ts";
+import { page } from "./layout.ts";
+import { h } from "./html.ts";
+import { reprocessMany } from "./reprocess.ts";
+import { auditStream } from "./stream.ts";
+
+export const CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+].join("; ");
+
+function secure(c: Context): void {
+  c.header("Content-Security-Policy", CSP);
+  c.header("X-Content-Type-Options", "nosniff");
+  c.header("X-Frame-Options", "DENY");
+  c.header("Referrer-Policy", "no-referrer");
+  c.header("Cross-Origin-Opener-Policy", "same-origin");
+  c.header("Cache-Control", "no-store");
+}
+
+function send(c: Context, body: Html, status: 200 | 400 | 401 | 403 | 404 = 200): Response {
+  return c.html(body.value, status);
+}
+
+/** A local path to return to after sign-in; anything else (//host, schemes) becomes "/". */
+export function safeNext(next: string | undefined): string {
+  if (!next || !next.startsWith("/") || next.startsWith("//") || next.startsWith("/\\")) return "/";
+  return next.slice(0, 2000);
+}
+
+/**
+ * Form posts must come from our own pages. SameSite=Strict already keeps the cookie off
+ * cross-site requests; this also refuses a cross-origin post made with a key-less session.
+ */
+function sameOrigin(c: Context): boolean {
+  const origin = c.req.header("origin");
+  if (origin) {
+    try {
+      return new URL(origin).host === new URL(c.req.url).host;
+    } catch {
+      return false;
+    }
+  }
+  const site = c.req.header("sec-fetch-site");
+  return site === undefined || site === "same-origin" || site === "none";
+}
+
+type Handler = (c: Context) => Response | Promise<Response>;
+
+export function createDashboard(deps: DashboardDeps): Hono {
+  const app = new Hono();
+  const now = () => deps.now?.() ?? Date.now();
+
+  /** Pages: signed-in or redirected to /login. */
+  const pageRoute = (handler: Handler): Handler => async (c) => {
+    secure(c);
+    if (!(await deps.isSignedIn(c))) {
+      const url = new URL(c.req.url);
+      return c.redirect(`/login?next=${encodeURIComponent(url.pathname + url.search)}`, 302);
+    }
+    return handler(c);
+  };
+  /** Fragments and the stream: signed-in or 401 (the page script goes to /login). */
+  const dataRoute = (handler: Handler): Handler => async (c) => {
+    secure(c);
+    if (!(await deps.isSignedIn(c))) return c.text("sign in required", 401);
+    return handler(c);
+  };
+  const postRoute = (handler: Handler): Handler =>
+    pageRoute((c) => sameOrigin(c) ? handler(c) : c.text("cross-origin form post refused", 403));
+
+  app.get("/assets/app.css", (c) => {
+    c.header("Cache-Control", "public, max-age=300");
+    c.header("X-Content-Type-Options", "nosniff");
+    return c.body(APP_CSS, 200, { "Content-Type": "text/css; charset=utf-8" });
+  });
+  app.get("/assets/app.js", (c) => {
+    c.header("Cache-Control", "public, max-age=300");
+    c.header("X-Content-Type-Options", "nosniff");
+    return c.body(APP_JS, 200, { "Content-Type": "text/javascript; charset=utf-8" });
+  });
+
+  app.get("/login", async (c) => {
+    secure(c);
+    const next = safeNext(c.req.query("next"));
+    if (await deps.isSignedIn(c)) return c.redirect(next, 302);
+    return send(c, loginPage({ next }));
+  });
+  app.post("/login", async (c) => {
+    secure(c);
+    if (!sameOrigin(c)) return c.text("cross-origin form post refused", 403);
+    const body = await c.req.parseBody();
+    const key = typeof body.key === "string" ? body.key.trim() : "";
+    const next = safeNext(typeof body.next === "string" ? body.next : undefined);
+    if (key.length > 0 && key.length <= 1024 && await deps.signIn(c, key)) {
+      return c.redirect(next, 303);
+    }
+    return send(c, loginPage({ next, error: "That key is not accepted by this server." }), 401);
+  });
+  app.post("/logout", (c) => {
+    secure(c);
+    if (!sameOrigin(c)) return c.text("cross-origin form post refused", 403);
+    deps.signOut(c);
+    return c.redirect("/login", 303);
+  });
+
+  app.get(
+    "/",
+    pageRoute(async (c) =>
+      send(c, overviewPage(await overview(deps.sql, parseWindow(c.req.query("window")), now())))
+    ),
+  );
+  app.get(
+    "/fragments/overview",
+    dataRoute(async (c) =>
+      send(c, overviewFragment(await overview(deps.sql, parseWindow(c.req.query("window")), now())))
+    ),
+  );
+
+  app.get(
+    "/events",
+    pageRoute(async (c) => {
+      const filter = parseEventFilter(c.req.query());
+      const [{ rows, next }, types] = await Promise.all([
+        listEvents(deps.sql, filter),
+        eventTypes(deps.sql),
+      ]);
+      return send(c, eventsPage(rows, next, filter, types));
+    }),
+  );
+  app.get(
+    "/fragments/events",
+    dataRoute(async (c) => {
+      const filter = parseEventFilter(c.req.query());
+      const { rows, next } = await listEvents(deps.sql, filter);
+      return send(c, eventsTable(rows, next, filter));
+    }),
+  );
+  app.get(
+    "/events/:id",
+    pageRoute(async (c) => {
+      const row = await getEvent(deps.sql, c.req.param("id") ?? "");
+      if (!row) return send(c, notFound("No audit row with that id."), 404);
+      const [related, succeeded] = await Promise.all([
+        relatedEvents(deps.sql, row),
+        row.request_id ? hasSucceeded(deps.sql, row.request_id) : Promise.resolve(false),
+      ]);
+      return send(c, eventPage(row, related, succeeded));
+    }),
+  );
+
+  app.get(
+    "/failed",
+    pageRoute(async (c) => {
+      const code = c.req.query("code")?.slice(0, 200) || undefined;
+      const includeResolved = c.req.query("resolved") === "1";
+      const before = /^\d{1,18}$/.test(c.req.query("before") ?? "")
+        ? c.req.query("before")
+        : undefined;
+      const data = await failedEvents(deps.sql, { code, includeResolved, before });
+      return send(c, failedPage(data, { code, includeResolved }));
+    }),
+  );
+  app.post(
+    "/failed/reprocess",
+    postRoute(async (c) => {
+      const body = await c.req.parseBody({ all: true });
+      const list = (value: unknown) =>
+        (Array.isArray(value) ? value : value === undefined ? [] : [value])
+          .filter((v): v is string => typeof v === "string" && /^\d{1,18}$/.test(v));
+      // A row's own button sends "one"; the bulk button sends the ticked "id" boxes.
+      const one = list(body.one);
+      const ids = one.length > 0 ? one : list(body.id);
+      const outcomes = ids.length > 0 ? await reprocessMany(deps, c, ids) : [];
+      const data = await failedEvents(deps.sql, {});
+      return send(c, failedPage(data, { includeResolved: false, outcomes }));
+    }),
+  );
+
+  app.get(
+    "/sessions",
+    pageRoute(async (c) => {
+      const q = c.req.query("q")?.trim() || undefined;
+      const offset = Math.min(1_000_000, Math.max(0, Number(c.req.query("offset")) || 0));
+      const limit = 50;
+      const { rows, more } = await listSessions(deps.sql, { q, offset, limit });
+      return send(c, sessionsPage(rows, { q, offset, more, limit }));
+    }),
+  );
+  app.get(
+    "/sessions/:sessionId",
+    pageRoute(async (c) => {
+      const data = await getConversation(deps.sql, c.req.param("sessionId") ?? "");
+      if (!data) return send(c, notFound("No session with that id has been captured."), 404);
+      return send(c, conversationPage(data, now()));
+    }),
+  );
+
+  app.get("/alerts", pageRoute((c) => send(c, alertsPage(deps.alerts(), now()))));
+  app.get("/stream", dataRoute((c) => auditStream(c, deps.events)));
+  return app;
+}
+
+function notFound(message: string): Html {
+  return page("Not found", null, h`<h1>Not found</h1><p class="sub">${message}</p>`);
+}

@@ -1,0 +1,97 @@
+// Overview: throughput, success rate, latency and breakdowns for one window, refreshed live.
+import { h, type Html } from "../html.ts";
+import { page, statusBadge } from "../layout.ts";
+import { type Overview, type WindowName, WINDOWS } from "../queries.ts";
+import { latencyChart, meter, throughputChart } from "../charts.ts";
+import { fmtAgo, fmtInt, fmtMs, fmtPercent, fmtRate } from "../format.ts";
+
+function stat(label: string, value: string, note: string, tone = ""): Html {
+  return h`<div class="card stat ${tone}"><div class="label">${label}</div><div class="value">${value}</div><div class="note">${note}</div></div>`;
+}
+
+export function overviewFragment(o: Overview): Html {
+  const label = WINDOWS[o.window].label;
+  const rateTone = o.successRate === null ? "" : o.successRate >= 0.99 ? "good" : "bad";
+  const maxStatus = Math.max(1, ...o.byStatus.map((row) => row.n));
+  const maxEvent = Math.max(1, ...o.byEvent.map((row) => row.n));
+  return h`<div class="grid cards">
+  ${stat("Requests / s", fmtRate(o.perSecondLastMinute), "last minute")}
+  ${stat("Requests", fmtInt(o.total), `${fmtRate(o.perSecondWindow)}/s over ${label}`)}
+  ${
+    stat(
+      "Success rate",
+      fmtPercent(o.successRate),
+      `${fmtInt(o.ok)} stored · ${fmtInt(o.failed)} failed`,
+      rateTone,
+    )
+  }
+  ${stat("p50 processing", fmtMs(o.p50), label)}
+  ${stat("p95 processing", fmtMs(o.p95), label)}
+  ${stat("Open sessions", fmtInt(o.openSessions), `last event ${fmtAgo(o.lastEventAt, o.now)}`)}
+</div>
+<div class="grid two">
+  <section class="card">
+    <div class="row spread"><h2>Requests</h2><div class="legend"><span><i class="ok"></i>stored</span><span><i class="bad"></i>failed</span></div></div>
+    ${throughputChart(o.buckets)}
+  </section>
+  <section class="card">
+    <div class="row spread"><h2>p95 processing time</h2><div class="legend"><span><i class="p95"></i>p95 per interval</span></div></div>
+    ${latencyChart(o.buckets)}
+  </section>
+  <section class="table-card">
+    <table><thead><tr><th>Status</th><th class="num">Count</th><th></th></tr></thead><tbody>
+    ${
+    o.byStatus.length === 0
+      ? h`<tr><td colspan="3" class="empty">No requests in the last ${label}.</td></tr>`
+      : o.byStatus.map((row) =>
+        h`<tr><td><a href="/events?status=${row.status}">${
+          statusBadge(row.status)
+        }</a></td><td class="num">${fmtInt(row.n)}</td><td class="bar">${
+          meter(
+            row.n,
+            maxStatus,
+            row.status === "SUCCESS" || row.status === "DUPLICATE" ? "ok" : "bad",
+          )
+        }</td></tr>`
+      )
+  }
+    </tbody></table>
+  </section>
+  <section class="table-card">
+    <table><thead><tr><th>Event type</th><th class="num">Count</th><th class="num">Failed</th><th></th></tr></thead><tbody>
+    ${
+    o.byEvent.length === 0
+      ? h`<tr><td colspan="4" class="empty">No events in the last ${label}.</td></tr>`
+      : o.byEvent.map((row) =>
+        h`<tr><td><a href="/events?event=${
+          encodeURIComponent(row.event)
+        }">${row.event}</a></td><td class="num">${fmtInt(row.n)}</td><td class="num">${
+          row.failed ? h`<span class="muted">${fmtInt(row.failed)}</span>` : "0"
+        }</td><td class="bar">${meter(row.n, maxEvent, "accent")}</td></tr>`
+      )
+  }
+    </tbody></table>
+  </section>
+</div>`;
+}
+
+export function overviewPage(o: Overview): Html {
+  const window: WindowName = o.window;
+  return page(
+    "Overview",
+    "overview",
+    h`<div class="row spread">
+  <div><h1>Overview</h1><p class="sub">Capture health across every project sending to this server.</p></div>
+  <div class="tabs">${
+      (Object.keys(WINDOWS) as WindowName[]).map((name) =>
+        h`<a href="/?window=${name}"${name === window ? h` class="active"` : ""}>${
+          WINDOWS[name].label
+        }</a>`
+      )
+    }</div>
+</div>
+<div id="overview" data-live="/fragments/overview?window=${window}" data-live-every="10000">
+${overviewFragment(o)}
+</div>`,
+  );
+}
