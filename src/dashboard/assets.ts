@@ -30,7 +30,7 @@ h1{font-size:20px;margin:0 0 4px}h2{font-size:15px;margin:0 0 12px}
 .sub{color:var(--muted);margin:0 0 18px}
 .row{display:flex;gap:16px;align-items:center;flex-wrap:wrap}
 .spread{justify-content:space-between}
-.grid{display:grid;gap:16px}
+.grid{display:grid;gap:16px;align-items:start}
 .cards{grid-template-columns:repeat(auto-fill,minmax(170px,1fr));margin-bottom:16px}
 .two{grid-template-columns:1fr 1fr}
 @media (max-width:900px){.two{grid-template-columns:1fr}}
@@ -55,7 +55,7 @@ svg.chart .line-dot{fill:var(--accent)}
 svg.meter{width:100%;height:6px;display:block}
 svg.meter .track{fill:#eef0f3}svg.meter .ok{fill:#57b98b}svg.meter .bad{fill:var(--bad)}svg.meter .accent{fill:var(--accent)}
 table{width:100%;border-collapse:collapse;background:var(--card)}
-th,td{text-align:left;padding:7px 10px;border-bottom:1px solid var(--line);vertical-align:top}
+th,td{text-align:left;padding:7px 10px;border-bottom:1px solid var(--line);vertical-align:middle}
 th{font-size:12px;color:var(--muted);font-weight:600;text-transform:uppercase;letter-spacing:.3px;background:#fafbfc}
 tr:last-child td{border-bottom:0}
 tbody tr:hover td{background:#fafbfc}

@@ -5,17 +5,7 @@ import type { Sql } from "../store/open.ts";
 import type { IngestAnswer } from "../schema.ts";
 import type { AlertEvaluator } from "../alerts/evaluator.ts";
 
-/** The detail of the server's CustomEvent("audit") after every final audit status. */
-export interface AuditDetail {
-  id?: number | string;
-  requestId?: string;
-  traceId?: string;
-  event?: string;
-  sessionId?: string;
-  status?: string;
-  httpStatus?: number;
-  processingMs?: number;
-}
+export type { AuditDetail } from "../server/deps.ts";
 
 export interface DashboardDeps {
   sql: Sql;

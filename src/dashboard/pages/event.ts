@@ -92,7 +92,7 @@ ${
       row.response === null ? "none" : json(row.response)
     }</pre></section>
 </div>
-<h2 id="related">Same trace or request id (${related.length})</h2>
+<h2 class="gap" id="related">Same trace or request id (${related.length})</h2>
 <div class="table-card"><table>
 <thead><tr><th>Received (UTC)</th><th>Status</th><th>Event</th><th>Session</th><th>Request id</th><th class="num">HTTP</th><th>Stage</th><th>Error</th><th class="num">Time</th></tr></thead>
 <tbody>${eventRows(related)}</tbody></table></div>`,
