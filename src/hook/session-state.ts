@@ -1,0 +1,119 @@
+// How far each transcript of a session has been captured, kept in <queueDir>/state/<session>.json
+// (0600) under a per-session flock, so two hooks of one session never take the same lines.
+//
+// Protocol (see docs/HOOK.md): under the lock, write an intent {requestId, from, to}, spool the
+// envelope carrying lines [from, to), then commit offset = to. A hook killed between the spool
+// write and the commit leaves the intent behind; the next hook finds the spooled file by its
+// requestId and commits the offset instead of reading the same lines into a second event.
+import { join } from "node:path";
+import { ensurePrivateDir, writeFileDurable } from "../durable.ts";
+
+export interface FileOffset {
+  offset: number;
+  ino: number | null;
+  /** Lines [from, to) are being spooled in envelope requestId. */
+  intent?: { requestId: string; from: number; to: number };
+}
+
+export interface SessionState {
+  version: 1;
+  sessionId: string;
+  files: Record<string, FileOffset>;
+}
+
+export interface SessionStateHandle {
+  state: SessionState;
+  save(): Promise<void>;
+  release(): void;
+}
+
+/** File-system-safe name for a session id (ids are UUIDs; anything else is hashed). */
+export async function sessionKey(sessionId: string): Promise<string> {
+  if (/^[A-Za-z0-9_-]{1,128}$/.test(sessionId)) return sessionId;
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(sessionId));
+  return "h-" + Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Locks the session's state and loads it. Undefined when the lock is not granted in time:
+ * the caller then captures no transcript lines this time (they stay for the next event).
+ */
+export async function openSessionState(
+  queueDir: string,
+  sessionId: string,
+  lockTimeoutMs: number,
+): Promise<SessionStateHandle | undefined> {
+  const dir = join(queueDir, "state");
+  await ensurePrivateDir(dir);
+  const key = await sessionKey(sessionId);
+  const lockFile = await Deno.open(join(dir, `${key}.lock`), {
+    read: true,
+    write: true,
+    create: true,
+    mode: 0o600,
+  });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const granted = await Promise.race([
+    lockFile.lock(true).then(() => true),
+    new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), lockTimeoutMs)),
+  ]).finally(() => clearTimeout(timer));
+  if (!granted) {
+    // The pending lock request dies with the descriptor (and with the process at exit).
+    lockFile.close();
+    return undefined;
+  }
+  const path = join(dir, `${key}.json`);
+  let state: SessionState;
+  try {
+    state = await loadState(path, sessionId);
+  } catch (error) {
+    lockFile.close();
+    throw error;
+  }
+  let released = false;
+  return {
+    state,
+    save: () => writeFileDurable(path, JSON.stringify(state)),
+    release() {
+      if (released) return;
+      released = true;
+      // Closing the descriptor drops the flock.
+      lockFile.close();
+    },
+  };
+}
+
+async function loadState(path: string, sessionId: string): Promise<SessionState> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return { version: 1, sessionId, files: {} };
+    throw error;
+  }
+  try {
+    const value = JSON.parse(text);
+    if (value?.version === 1 && value.files && typeof value.files === "object") return value;
+  } catch { /* a torn state file cannot happen (durable writes), but never trust it blindly */ }
+  throw new Error(`${path}: unreadable transcript state; remove it to recapture from the start`);
+}
+
+/**
+ * Settles an intent left by a hook that died between spooling and committing: the lines count
+ * as captured when the envelope is in the spool (any of its directories).
+ */
+export async function settleIntent(file: FileOffset, queueDir: string): Promise<boolean> {
+  const intent = file.intent;
+  if (!intent) return false;
+  let spooled = false;
+  for (const dir of ["pending", "processing", "failed"]) {
+    try {
+      await Deno.stat(join(queueDir, dir, `${intent.requestId}.json`));
+      spooled = true;
+      break;
+    } catch { /* not there */ }
+  }
+  if (spooled) file.offset = intent.to;
+  delete file.intent;
+  return true;
+}

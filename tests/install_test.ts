@@ -1,0 +1,165 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { runArrakis } from "./helpers/cli.ts";
+import { KNOWN_HOOK_EVENTS } from "../src/schema.ts";
+import { installHooks, isOwnCommand, uninstallHooks } from "../src/install/settings.ts";
+
+async function project(settings?: string) {
+  const dir = await Deno.makeTempDir({ prefix: "arrakis-install-" });
+  if (settings !== undefined) {
+    await Deno.mkdir(join(dir, ".claude"));
+    await Deno.writeTextFile(join(dir, ".claude", "settings.json"), settings);
+  }
+  return dir;
+}
+
+async function install(dir: string, ...flags: string[]) {
+  const result = await runArrakis(["install", "--project-dir", dir, ...flags]);
+  assert.equal(result.code, 0, result.stderr);
+  return result;
+}
+
+const readSettings = async (dir: string) =>
+  JSON.parse(await Deno.readTextFile(join(dir, ".claude", "settings.json")));
+
+function ownCount(settings: { hooks?: Record<string, { hooks: { command?: string }[] }[]> }) {
+  let count = 0;
+  for (const groups of Object.values(settings.hooks ?? {})) {
+    for (const group of groups) count += group.hooks.filter((h) => isOwnCommand(h.command)).length;
+  }
+  return count;
+}
+
+Deno.test("install on an empty settings file writes every event once and the .gitignore", async () => {
+  const dir = await project("");
+  try {
+    await install(dir);
+    const settings = await readSettings(dir);
+    assert.deepEqual(Object.keys(settings.hooks).sort(), [...KNOWN_HOOK_EVENTS].sort());
+    assert.equal(ownCount(settings), KNOWN_HOOK_EVENTS.length);
+    const pre = settings.hooks.PreToolUse[0];
+    assert.equal(pre.matcher, "*");
+    assert.deepEqual(pre.hooks[0], {
+      type: "command",
+      command: "arrakis hook",
+      timeout: 10,
+      async: false,
+    });
+    assert.equal(settings.hooks.Stop[0].matcher, undefined);
+    const gitignore = await Deno.readTextFile(join(dir, ".gitignore"));
+    assert.match(gitignore, /^\.claude\/logs\/$/m);
+    assert.match(gitignore, /^\.claude\/queue\/$/m);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("install merges with other settings and hooks, twice changes nothing, uninstall restores", async () => {
+  const original = {
+    model: "opus",
+    permissions: { allow: ["Bash(npm test:*)"] },
+    hooks: {
+      PreToolUse: [{ matcher: "Bash", hooks: [{ type: "command", command: "./guard.sh" }] }],
+      Stop: [{ hooks: [{ type: "command", command: "say done", timeout: 5 }] }],
+      FutureEvent: [{ hooks: [{ type: "command", command: "echo future" }] }],
+    },
+  };
+  const dir = await project(JSON.stringify(original, null, 4));
+  await Deno.writeTextFile(join(dir, ".gitignore"), "node_modules\n/.claude/logs\n");
+  try {
+    const dry = await install(dir, "--dry-run");
+    assert.match(dry.stdout, /^\+ .*"command": "arrakis hook"/m);
+    assert.equal(
+      JSON.parse(await Deno.readTextFile(join(dir, ".claude", "settings.json"))).hooks.Notification,
+      undefined,
+      "--dry-run wrote the file",
+    );
+
+    await install(dir);
+    const once = await Deno.readTextFile(join(dir, ".claude", "settings.json"));
+    const settings = JSON.parse(once);
+    assert.equal(settings.model, "opus");
+    assert.deepEqual(settings.permissions, original.permissions);
+    assert.deepEqual(settings.hooks.PreToolUse[0], original.hooks.PreToolUse[0]);
+    assert.deepEqual(settings.hooks.Stop[0], original.hooks.Stop[0]);
+    assert.deepEqual(settings.hooks.FutureEvent, original.hooks.FutureEvent);
+    assert.equal(ownCount(settings), KNOWN_HOOK_EVENTS.length);
+    assert.equal(
+      await Deno.readTextFile(join(dir, ".gitignore")),
+      "node_modules\n/.claude/logs\n# arrakis: Claude Code hook spool and logs (hold event payloads)\n.claude/queue/\n",
+    );
+
+    const second = await install(dir);
+    assert.match(second.stdout, /nothing to install/);
+    assert.equal(await Deno.readTextFile(join(dir, ".claude", "settings.json")), once);
+
+    // A different command replaces ours instead of adding a second one.
+    await install(dir, "--command", "/opt/bin/arrakis hook");
+    const moved = await readSettings(dir);
+    assert.equal(ownCount(moved), KNOWN_HOOK_EVENTS.length);
+    assert.equal(moved.hooks.SessionEnd[0].hooks[0].command, "/opt/bin/arrakis hook");
+
+    await install(dir, "--uninstall");
+    assert.deepEqual(await readSettings(dir), original);
+    const again = await install(dir, "--uninstall");
+    assert.match(again.stdout, /nothing to uninstall/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("install refuses to touch a settings file it cannot parse", async () => {
+  const dir = await project("{ not json");
+  try {
+    const result = await runArrakis(["install", "--project-dir", dir]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /not valid JSON/);
+    assert.equal(await Deno.readTextFile(join(dir, ".claude", "settings.json")), "{ not json");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("install --user writes ~/.claude/settings.json and leaves .gitignore alone", async () => {
+  const home = await Deno.makeTempDir();
+  const dir = await project();
+  try {
+    const result = await runArrakis(["install", "--user", "--project-dir", dir], {
+      // A different HOME must not move Deno's module cache (no network here).
+      env: {
+        HOME: home,
+        DENO_DIR: Deno.env.get("DENO_DIR") ?? join(Deno.env.get("HOME")!, ".cache", "deno"),
+      },
+    });
+    assert.equal(result.code, 0, result.stderr);
+    const settings = JSON.parse(await Deno.readTextFile(join(home, ".claude", "settings.json")));
+    assert.equal(ownCount(settings), KNOWN_HOOK_EVENTS.length);
+    await assert.rejects(Deno.stat(join(dir, ".gitignore")));
+  } finally {
+    await Deno.remove(home, { recursive: true });
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("merge keeps other hooks that share a group with ours", () => {
+  const shared = {
+    hooks: {
+      Stop: [{
+        hooks: [
+          { type: "command", command: "say done" },
+          { type: "command", command: "/usr/local/bin/arrakis hook" },
+        ],
+      }],
+    },
+  };
+  const installed = installHooks(shared);
+  assert.equal(ownCount(installed), KNOWN_HOOK_EVENTS.length);
+  assert.deepEqual(installed.hooks!.Stop[0].hooks, [{ type: "command", command: "say done" }]);
+  assert.deepEqual(uninstallHooks(installed), {
+    hooks: { Stop: [{ hooks: [{ type: "command", command: "say done" }] }] },
+  });
+  assert.ok(isOwnCommand("arrakis hook"));
+  assert.ok(isOwnCommand("deno run -A /src/arrakis/main.ts hook"));
+  assert.ok(!isOwnCommand("arrakis-hookshot run"));
+  assert.ok(!isOwnCommand("echo arrakis"));
+});
