@@ -1,0 +1,41 @@
+// The dashboard as the server mounts it: adapts ServerDeps (auth, ingest, events) to the
+// plain functions the pages use.
+import type { Hono } from "hono";
+import type { ServerDeps } from "../server/deps.ts";
+import {
+  authenticate,
+  clearSessionCookie,
+  issueSessionCookie,
+  matchesApiKey,
+} from "../server/auth.ts";
+import { ingestEnvelope } from "../server/ingest.ts";
+import { alertsOf } from "../alerts/start.ts";
+import { createDashboard } from "./app.ts";
+
+export function dashboardRoutes(deps: ServerDeps): Hono {
+  return createDashboard({
+    sql: deps.sql,
+    events: deps.events,
+    isSignedIn: (c) => Promise.resolve(authenticate(c, deps).ok),
+    signIn(c, apiKey) {
+      if (deps.config.apiKeys.length === 0 || !matchesApiKey(apiKey, deps.config.apiKeys)) {
+        return Promise.resolve(false);
+      }
+      issueSessionCookie(c, deps);
+      return Promise.resolve(true);
+    },
+    signOut: (c) => clearSessionCookie(c),
+    reprocess: (c, envelope) =>
+      ingestEnvelope(deps, envelope, {
+        startedAt: performance.now(),
+        ip: null,
+        userAgent: c.req.header("user-agent") ?? null,
+        // Marks the audit row as a replay started from the dashboard.
+        headers: { "x-arrakis-reprocess": "dashboard" },
+        headerRequestId: null,
+        traceId: null,
+        spanId: null,
+      }),
+    alerts: () => alertsOf(deps),
+  });
+}
