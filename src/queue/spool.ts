@@ -1,0 +1,498 @@
+// The durable spool: one JSON file per envelope, in a directory per delivery state.
+//
+//   pending/<requestId>.json                   waiting (maybe in backoff: delivery.nextAttemptAt)
+//   processing/<requestId>.<leaseUntil>.json   claimed by a drainer until leaseUntil (Unix ms)
+//   failed/<requestId>.json                    dead letter, with the reason and server answer
+//   corrupt/<original name>.<ms>               torn or unreadable files, moved aside
+//
+// A rename is the claim: two drainers racing for one file see one rename succeed and one fail
+// with NotFound, so a file is never sent by two drainers at once. The lease lives in the file
+// name, so claiming and stamping the lease are one atomic step. requestIds are UUIDv7, so the
+// lexical order of names is arrival order.
+import { join } from "node:path";
+import { type Envelope, SpoolRecord } from "../schema.ts";
+import type { DeliveryOutcome } from "../client.ts";
+import { ensurePrivateDir, renameDurable, syncDir, writeFileDurable } from "../durable.ts";
+import { backoffDelayMs, DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_SCHEDULE_MS } from "./backoff.ts";
+
+export type SpoolState = "pending" | "processing" | "failed";
+export const SPOOL_STATES: readonly SpoolState[] = ["pending", "processing", "failed"];
+
+export interface SpoolItem {
+  /** The envelope's requestId. */
+  id: string;
+  path: string;
+  record: SpoolRecord;
+}
+
+export interface ClaimOptions {
+  /** Claim items still in backoff too (the manual push). */
+  ignoreBackoff?: boolean;
+  /** Only these requestIds. */
+  ids?: ReadonlySet<string>;
+}
+
+export interface SpoolStats {
+  pending: number;
+  /** Pending items whose backoff has passed. */
+  due: number;
+  processing: number;
+  failed: number;
+  corrupt: number;
+  /** Age in ms of the oldest item not yet delivered (pending, processing or failed). */
+  oldestAgeMs: number | null;
+  bytes: number;
+}
+
+export interface Spool {
+  dir: string;
+  /** Durably writes a new envelope into pending/. */
+  put(envelope: Envelope): Promise<SpoolItem>;
+  /** Delivered: removes the file durably, wherever it is now (pending/ or processing/). */
+  complete(item: SpoolItem): Promise<void>;
+  /** Removes many delivered files with one directory flush per directory. */
+  completeMany(items: SpoolItem[]): Promise<void>;
+  /**
+   * Records a failed try: retryable → back to pending/ with a backoff (failed/ once attempts
+   * run out); permanent → failed/ at once with the server's answer.
+   */
+  recordFailure(
+    item: SpoolItem,
+    outcome: DeliveryOutcome,
+    now?: Date,
+  ): Promise<"pending" | "failed">;
+  /** The envelope as it goes on the wire for the next try: attempt = delivery.attempts + 1. */
+  envelopeForSend(item: SpoolItem): Envelope;
+  /** Claims up to `limit` due pending items, oldest first, moving them to processing/. */
+  claim(limit: number, options?: ClaimOptions): Promise<SpoolItem[]>;
+  /** Gives a claimed item back to pending/ untouched. */
+  release(item: SpoolItem): Promise<void>;
+  /** Returns processing/ files whose lease has passed to pending/, untouched. */
+  recoverExpired(): Promise<number>;
+  /** Reads every item in one state (corrupt files are moved aside), oldest first. */
+  list(state: SpoolState): Promise<SpoolItem[]>;
+  /** Finds an item by requestId in any state. */
+  find(id: string): Promise<{ state: SpoolState; item: SpoolItem } | undefined>;
+  /** Makes a pending item due now (clears its backoff). */
+  clearBackoff(item: SpoolItem): Promise<boolean>;
+  /** Moves a dead letter back to pending/, attempts reset, due now. False if it was gone. */
+  revive(item: SpoolItem): Promise<boolean>;
+  /** Deletes a dead letter. */
+  purge(item: SpoolItem): Promise<boolean>;
+  stats(): Promise<SpoolStats>;
+  /** How many corrupt files this spool moved aside since it was opened. */
+  corruptMoved(): number;
+}
+
+export interface SpoolOptions {
+  retryScheduleMs?: number[];
+  maxAttempts?: number;
+  leaseMs?: number;
+  now?: () => Date;
+  /** Jitter source in [0, 1); injectable so tests can pin the delay. */
+  random?: () => number;
+}
+
+const JSON_NAME = /^([0-9a-f-]{36})\.json$/;
+const LEASED_NAME = /^([0-9a-f-]{36})\.(\d+)\.json$/;
+/** Temp files older than this are left over from a crash mid-write. */
+const STALE_TEMP_MS = 3_600_000;
+
+function isNotFound(error: unknown): boolean {
+  return error instanceof Deno.errors.NotFound;
+}
+
+function emptyDelivery(): SpoolRecord["delivery"] {
+  return {
+    attempts: 0,
+    firstAttemptAt: null,
+    lastAttemptAt: null,
+    nextAttemptAt: null,
+    lastError: null,
+    lastHttpStatus: null,
+  };
+}
+
+/** Opens (creating, 0700) a spool directory. */
+export async function openSpool(dir: string, options: SpoolOptions = {}): Promise<Spool> {
+  const schedule = options.retryScheduleMs ?? DEFAULT_RETRY_SCHEDULE_MS;
+  const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+  const leaseMs = options.leaseMs ?? 120_000;
+  const now = options.now ?? (() => new Date());
+  const random = options.random ?? Math.random;
+  const dirs = {
+    pending: join(dir, "pending"),
+    processing: join(dir, "processing"),
+    failed: join(dir, "failed"),
+    corrupt: join(dir, "corrupt"),
+  };
+  for (const path of [dir, ...Object.values(dirs)]) {
+    await ensurePrivateDir(path);
+  }
+  let corruptCount = 0;
+
+  const encode = (record: SpoolRecord) => JSON.stringify(record);
+
+  /** Moves an unreadable file aside; never throws (a read-only spool just keeps it). */
+  async function quarantine(path: string, name: string): Promise<void> {
+    corruptCount++;
+    try {
+      await Deno.rename(path, join(dirs.corrupt, `${name}.${now().getTime()}`));
+    } catch {
+      // Read-only or already gone: listing it again later costs nothing.
+    }
+  }
+
+  /** Reads and validates one file: the record, or undefined when gone or corrupt. */
+  async function readItem(path: string, name: string, id: string): Promise<SpoolItem | undefined> {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(path);
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      await quarantine(path, name);
+      return undefined;
+    }
+    const record = SpoolRecord.safeParse(parsed);
+    if (!record.success || record.data.envelope.requestId !== id) {
+      await quarantine(path, name);
+      return undefined;
+    }
+    return { id, path, record: record.data };
+  }
+
+  /** Entry names of one state's directory that look like spool files, oldest first. */
+  async function names(state: SpoolState): Promise<string[]> {
+    const result: string[] = [];
+    for await (const entry of Deno.readDir(dirs[state])) {
+      if (!entry.isFile || entry.name.startsWith(".")) continue;
+      result.push(entry.name);
+    }
+    return result.sort();
+  }
+
+  function idOf(state: SpoolState, name: string): string | undefined {
+    const match = (state === "processing" ? LEASED_NAME : JSON_NAME).exec(name) ??
+      JSON_NAME.exec(name);
+    return match?.[1];
+  }
+
+  function isDue(record: SpoolRecord, at: Date): boolean {
+    const next = record.delivery.nextAttemptAt;
+    return next === null || Date.parse(next) <= at.getTime();
+  }
+
+  async function removeDurable(path: string): Promise<boolean> {
+    try {
+      await Deno.remove(path);
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw error;
+    }
+    return true;
+  }
+
+  async function findLeased(id: string): Promise<string[]> {
+    const found: string[] = [];
+    for (const name of await names("processing")) {
+      if (name.startsWith(`${id}.`)) found.push(join(dirs.processing, name));
+    }
+    return found;
+  }
+
+  async function exists(path: string): Promise<boolean> {
+    try {
+      await Deno.lstat(path);
+      return true;
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw error;
+    }
+  }
+
+  const spool: Spool = {
+    dir,
+
+    async put(envelope) {
+      const record: SpoolRecord = { version: 1, envelope, delivery: emptyDelivery() };
+      const path = join(dirs.pending, `${envelope.requestId}.json`);
+      await writeFileDurable(path, encode(record));
+      return { id: envelope.requestId, path, record };
+    },
+
+    async complete(item) {
+      if (await removeDurable(item.path)) {
+        await syncDir(join(item.path, ".."));
+        return;
+      }
+      // A drainer may have claimed (renamed) the file since this item was read.
+      const candidates = [join(dirs.pending, `${item.id}.json`), ...await findLeased(item.id)];
+      for (const path of candidates) {
+        if (await removeDurable(path)) await syncDir(join(path, ".."));
+      }
+    },
+
+    async completeMany(items) {
+      const touched = new Set<string>();
+      const missing: SpoolItem[] = [];
+      for (const item of items) {
+        if (await removeDurable(item.path)) touched.add(join(item.path, ".."));
+        else missing.push(item);
+      }
+      for (const path of touched) await syncDir(path);
+      for (const item of missing) await spool.complete(item);
+    },
+
+    async recordFailure(item, outcome, at = now()) {
+      if (outcome.kind === "delivered") {
+        await spool.complete(item);
+        return "pending";
+      }
+      const previous = item.record.delivery;
+      const attempts = previous.attempts + 1;
+      const stamp = at.toISOString();
+      const exhausted = outcome.kind === "permanent" || attempts >= maxAttempts;
+      const delivery: SpoolRecord["delivery"] = {
+        attempts,
+        firstAttemptAt: previous.firstAttemptAt ?? stamp,
+        lastAttemptAt: stamp,
+        nextAttemptAt: exhausted ? null : new Date(
+          at.getTime() +
+            backoffDelayMs(
+              attempts,
+              schedule,
+              outcome.kind === "retryable" ? outcome.retryAfterMs : undefined,
+              random,
+            ),
+        ).toISOString(),
+        lastError: outcome.kind === "retryable" && exhausted
+          ? `gave up after ${attempts} attempts: ${outcome.error}`
+          : outcome.error,
+        lastHttpStatus: outcome.httpStatus,
+      };
+      if (outcome.kind === "permanent" && outcome.answer !== undefined) {
+        delivery.lastAnswer = outcome.answer;
+      }
+      const record: SpoolRecord = {
+        version: 1,
+        envelope: { ...item.record.envelope, attempt: Math.max(1, attempts) },
+        delivery,
+      };
+      // If the file is gone, someone else delivered or took it over: do not resurrect it.
+      if (!await exists(item.path)) return exhausted ? "failed" : "pending";
+      await writeFileDurable(item.path, encode(record));
+      const target = exhausted
+        ? join(dirs.failed, `${item.id}.json`)
+        : join(dirs.pending, `${item.id}.json`);
+      if (target !== item.path) {
+        try {
+          await renameDurable(item.path, target);
+        } catch (error) {
+          if (!isNotFound(error)) throw error;
+        }
+      }
+      item.path = target;
+      item.record = record;
+      return exhausted ? "failed" : "pending";
+    },
+
+    envelopeForSend(item) {
+      return { ...item.record.envelope, attempt: item.record.delivery.attempts + 1 };
+    },
+
+    async claim(limit, options = {}) {
+      const claimed: SpoolItem[] = [];
+      if (limit <= 0) return claimed;
+      for (const name of await names("pending")) {
+        if (claimed.length >= limit) break;
+        const id = idOf("pending", name);
+        const from = join(dirs.pending, name);
+        if (id === undefined) {
+          await quarantine(from, name);
+          continue;
+        }
+        if (options.ids && !options.ids.has(id)) continue;
+        const seen = await readItem(from, name, id);
+        if (!seen) continue;
+        const at = now();
+        if (!options.ignoreBackoff && !isDue(seen.record, at)) continue;
+        const leased = join(dirs.processing, `${id}.${at.getTime() + leaseMs}.json`);
+        try {
+          // The claim. No fsync: a claim lost in a crash leaves the file pending, which is safe.
+          await Deno.rename(from, leased);
+        } catch (error) {
+          if (isNotFound(error)) continue; // another drainer won it
+          throw error;
+        }
+        // Read again: the file we claimed is authoritative (a hook may have rewritten it).
+        const item = await readItem(leased, `${id}.${at.getTime() + leaseMs}.json`, id);
+        if (!item) continue;
+        if (!options.ignoreBackoff && !isDue(item.record, at)) {
+          await spool.release(item);
+          continue;
+        }
+        claimed.push(item);
+      }
+      return claimed;
+    },
+
+    async release(item) {
+      const target = join(dirs.pending, `${item.id}.json`);
+      try {
+        await Deno.rename(item.path, target);
+        item.path = target;
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+    },
+
+    async recoverExpired() {
+      let recovered = 0;
+      const at = now().getTime();
+      for (const name of await names("processing")) {
+        const leased = LEASED_NAME.exec(name);
+        const id = leased?.[1] ?? JSON_NAME.exec(name)?.[1];
+        const from = join(dirs.processing, name);
+        if (id === undefined) {
+          await quarantine(from, name);
+          continue;
+        }
+        if (leased && Number(leased[2]) > at) continue;
+        try {
+          await renameDurable(from, join(dirs.pending, `${id}.json`));
+          recovered++;
+        } catch (error) {
+          if (!isNotFound(error)) throw error;
+        }
+      }
+      await removeStaleTemps(Object.values(dirs), at);
+      return recovered;
+    },
+
+    async list(state) {
+      const items: SpoolItem[] = [];
+      for (const name of await names(state)) {
+        const id = idOf(state, name);
+        const path = join(dirs[state], name);
+        if (id === undefined) {
+          await quarantine(path, name);
+          continue;
+        }
+        const item = await readItem(path, name, id);
+        if (item) items.push(item);
+      }
+      return items;
+    },
+
+    async find(id) {
+      for (const state of SPOOL_STATES) {
+        const paths = state === "processing"
+          ? await findLeased(id)
+          : [join(dirs[state], `${id}.json`)];
+        for (const path of paths) {
+          const name = path.slice(dirs[state].length + 1);
+          const item = await readItem(path, name, id);
+          if (item) return { state, item };
+        }
+      }
+      return undefined;
+    },
+
+    async clearBackoff(item) {
+      if (item.record.delivery.nextAttemptAt === null) return true;
+      if (!await exists(item.path)) return false;
+      const record: SpoolRecord = {
+        ...item.record,
+        delivery: { ...item.record.delivery, nextAttemptAt: null },
+      };
+      await writeFileDurable(item.path, encode(record));
+      item.record = record;
+      return true;
+    },
+
+    async revive(item) {
+      if (!await exists(item.path)) return false;
+      const record: SpoolRecord = {
+        ...item.record,
+        delivery: { ...item.record.delivery, attempts: 0, nextAttemptAt: null },
+      };
+      await writeFileDurable(item.path, encode(record));
+      const target = join(dirs.pending, `${item.id}.json`);
+      try {
+        await renameDurable(item.path, target);
+      } catch (error) {
+        if (isNotFound(error)) return false;
+        throw error;
+      }
+      item.path = target;
+      item.record = record;
+      return true;
+    },
+
+    async purge(item) {
+      const removed = await removeDurable(item.path);
+      if (removed) await syncDir(join(item.path, ".."));
+      return removed;
+    },
+
+    async stats() {
+      const at = now().getTime();
+      const result: SpoolStats = {
+        pending: 0,
+        due: 0,
+        processing: 0,
+        failed: 0,
+        corrupt: 0,
+        oldestAgeMs: null,
+        bytes: 0,
+      };
+      let oldest: number | null = null;
+      for (const state of SPOOL_STATES) {
+        for (const item of await spool.list(state)) {
+          result[state]++;
+          if (state === "pending" && isDue(item.record, new Date(at))) result.due++;
+          const occurred = Date.parse(item.record.envelope.occurredAt);
+          if (!Number.isNaN(occurred) && (oldest === null || occurred < oldest)) oldest = occurred;
+          try {
+            result.bytes += (await Deno.stat(item.path)).size;
+          } catch {
+            // Moved while counting: not worth failing the stats for.
+          }
+        }
+      }
+      for await (const entry of Deno.readDir(dirs.corrupt)) {
+        if (entry.isFile) result.corrupt++;
+      }
+      result.oldestAgeMs = oldest === null ? null : Math.max(0, at - oldest);
+      return result;
+    },
+
+    corruptMoved() {
+      return corruptCount;
+    },
+  };
+  return spool;
+}
+
+async function removeStaleTemps(dirs: string[], at: number): Promise<void> {
+  for (const dir of dirs) {
+    try {
+      for await (const entry of Deno.readDir(dir)) {
+        if (!entry.name.startsWith(".tmp-")) continue;
+        const path = join(dir, entry.name);
+        const info = await Deno.stat(path);
+        if (info.mtime && at - info.mtime.getTime() > STALE_TEMP_MS) {
+          await Deno.remove(path).catch(() => {});
+        }
+      }
+    } catch {
+      // A directory we cannot read or write keeps its temps; nothing depends on them.
+    }
+  }
+}
