@@ -1,0 +1,219 @@
+// The HTTP surface: ingest, batch, the read API, operations endpoints and the dashboard.
+import { type Context, Hono } from "hono";
+import { log } from "../log.ts";
+import { VERSION } from "../version.ts";
+import { assertMigrated, loadMigrations, type Migration } from "../store/migrate.ts";
+import { dashboardRoutes } from "../dashboard/routes.ts";
+import type { ServerDeps } from "./deps.ts";
+import { authenticate, requireAuth } from "./auth.ts";
+import { requestMeta } from "./meta.ts";
+import { readJsonBody } from "./body.ts";
+import { ingestEnvelope, type IngestResult, recordRejected } from "./ingest.ts";
+import { ingestBatch } from "./batch.ts";
+import { queryRoutes } from "./query.ts";
+import { classifyFailure, errorMessage, RETRY_AFTER_SECONDS } from "./errors.ts";
+
+const httpLog = log("server", "http");
+const errorLog = log("server", "error");
+
+/** What a handler learnt about its request, for the one log line written when it ends. */
+const requestNotes = new WeakMap<Request, Record<string, unknown>>();
+
+function note(c: Context, fields: Record<string, unknown>): void {
+  requestNotes.set(c.req.raw, { ...requestNotes.get(c.req.raw), ...fields });
+}
+
+function reply(
+  c: Context,
+  result: IngestResult | { httpStatus: number; body: unknown; retryAfter?: number },
+) {
+  if (result.retryAfter !== undefined) c.header("Retry-After", String(result.retryAfter));
+  const body = "answer" in result ? result.answer : result.body;
+  return c.json(body as object, result.httpStatus as 200);
+}
+
+/** Route label for metrics: the matched pattern, never the raw path (unbounded values). */
+function routeOf(c: Context): string {
+  const path = c.req.routePath;
+  return path && path !== "/*" && path !== "*" ? path : "other";
+}
+
+export function createApp(deps: ServerDeps): Hono {
+  const app = new Hono();
+  const { config, metrics } = deps;
+  let migrations: Promise<Migration[]> | undefined;
+
+  app.use("*", async (c, next) => {
+    const started = performance.now();
+    metrics.inFlight(1);
+    try {
+      await next();
+    } finally {
+      metrics.inFlight(-1);
+      const status = c.res.status;
+      metrics.recordHttp(routeOf(c), status);
+      const fields = {
+        method: c.req.method,
+        path: c.req.path,
+        status,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+        ...requestNotes.get(c.req.raw),
+      };
+      const level = status >= 500 ? "warning" : "info";
+      httpLog[level === "warning" ? "warn" : "info"](
+        "{method} {path} {status} {ms}ms",
+        fields,
+      );
+    }
+  });
+
+  app.get("/health", (c) =>
+    c.json({
+      status: "ok",
+      version: VERSION,
+      store: deps.store.kind,
+      limits: { maxBodyBytes: config.maxBodyBytes, batchMax: config.batchMax },
+    }));
+
+  app.get("/ready", async (c) => {
+    try {
+      migrations ??= loadMigrations();
+      await deps.sql`SELECT 1`;
+      await assertMigrated(deps.sql, await migrations);
+      return c.json({ status: "ready", store: deps.store.kind });
+    } catch (error) {
+      c.header("Retry-After", String(RETRY_AFTER_SECONDS));
+      return c.json({ status: "unavailable", message: errorMessage(error) }, 503);
+    }
+  });
+
+  app.get(
+    "/metrics",
+    (c) =>
+      c.body(metrics.render(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }),
+  );
+
+  app.post("/api/claude-hooks", async (c) => {
+    const meta = requestMeta(c, config.trustedProxies);
+    note(c, { ip: meta.ip, traceId: meta.traceId });
+    const auth = authenticate(c, deps);
+    if (!auth.ok) {
+      await c.req.raw.body?.cancel().catch(() => {});
+      const result = await recordRejected(
+        deps,
+        meta,
+        { httpStatus: 401, code: "UNAUTHORIZED", message: auth.reason },
+        "UNAUTHORIZED",
+        "authenticate",
+      );
+      c.header("WWW-Authenticate", 'Bearer realm="arrakis"');
+      return reply(c, result);
+    }
+    const body = await readJsonBody(c, config.maxBodyBytes);
+    if (!body.ok) {
+      note(c, { code: body.code });
+      return reply(c, await recordRejected(deps, meta, body, "INVALID", "validate"));
+    }
+    const result = await ingestEnvelope(deps, body.value, meta);
+    note(c, {
+      requestId: result.answer.requestId,
+      traceId: result.answer.traceId ?? meta.traceId,
+      ingest: result.answer.status,
+      code: result.answer.code,
+    });
+    return reply(c, result);
+  });
+
+  app.post("/api/claude-hooks/batch", async (c) => {
+    const meta = requestMeta(c, config.trustedProxies);
+    note(c, { ip: meta.ip, traceId: meta.traceId });
+    const auth = authenticate(c, deps);
+    if (!auth.ok) {
+      await c.req.raw.body?.cancel().catch(() => {});
+      c.header("WWW-Authenticate", 'Bearer realm="arrakis"');
+      return reply(
+        c,
+        await recordRejected(
+          deps,
+          meta,
+          { httpStatus: 401, code: "UNAUTHORIZED", message: auth.reason },
+          "UNAUTHORIZED",
+          "authenticate",
+        ),
+      );
+    }
+    const body = await readJsonBody(c, config.maxBodyBytes);
+    if (!body.ok) return reply(c, await recordRejected(deps, meta, body, "INVALID", "validate"));
+    if (!Array.isArray(body.value) || body.value.length === 0) {
+      return reply(
+        c,
+        await recordRejected(
+          deps,
+          meta,
+          {
+            httpStatus: 400,
+            code: "NOT_A_BATCH",
+            message: "batch body must be a non-empty JSON array of envelopes",
+          },
+          "INVALID",
+          "validate",
+        ),
+      );
+    }
+    if (body.value.length > config.batchMax) {
+      return reply(
+        c,
+        await recordRejected(
+          deps,
+          meta,
+          {
+            httpStatus: 413,
+            code: "TOO_MANY_ITEMS",
+            message: `batch of ${body.value.length} envelopes; at most ${config.batchMax} ` +
+              `per request: split it`,
+          },
+          "INVALID",
+          "validate",
+        ),
+      );
+    }
+    const result = await ingestBatch(deps, body.value, meta);
+    note(c, { items: body.value.length });
+    return reply(c, {
+      httpStatus: result.httpStatus,
+      retryAfter: result.retryAfter,
+      body: { results: result.results },
+    });
+  });
+
+  const api = new Hono();
+  api.use("*", requireAuth(deps));
+  api.route("/", queryRoutes(deps));
+  app.route("/api", api);
+
+  app.route("/", dashboardRoutes(deps));
+
+  app.notFound((c) =>
+    c.json({ status: "NOT_FOUND", message: `no route ${c.req.method} ${c.req.path}` }, 404)
+  );
+
+  app.onError((error, c) => {
+    if (classifyFailure(error) === "unavailable") {
+      metrics.recordDbError();
+      c.header("Retry-After", String(RETRY_AFTER_SECONDS));
+      return c.json(
+        { status: "ERROR", code: "DB_UNAVAILABLE", message: "database unavailable" },
+        503,
+      );
+    }
+    errorLog.error("unhandled error on {method} {path}: {error}", {
+      method: c.req.method,
+      path: c.req.path,
+      error: errorMessage(error),
+      stack: error instanceof Error ? error.stack : undefined,
+    });
+    return c.json({ status: "ERROR", code: "INTERNAL", message: "internal error" }, 500);
+  });
+
+  return app;
+}

@@ -1,0 +1,92 @@
+// Reading a request body safely: the size limit is enforced while streaming (an oversized body
+// is never held in memory), then the bytes must be UTF-8 JSON.
+import type { Context } from "hono";
+
+export type BodyResult =
+  | { ok: true; value: unknown; bytes: number }
+  | { ok: false; httpStatus: 400 | 413 | 415; code: string; message: string };
+
+function isJsonType(contentType: string | undefined): boolean {
+  if (!contentType) return false;
+  const type = contentType.split(";")[0].trim().toLowerCase();
+  return type === "application/json" || /^application\/[a-z0-9.+-]+\+json$/.test(type);
+}
+
+export async function readJsonBody(c: Context, maxBytes: number): Promise<BodyResult> {
+  if (!isJsonType(c.req.header("content-type"))) {
+    return {
+      ok: false,
+      httpStatus: 415,
+      code: "UNSUPPORTED_MEDIA_TYPE",
+      message: "Content-Type must be application/json",
+    };
+  }
+  const encoding = c.req.header("content-encoding")?.trim().toLowerCase();
+  if (encoding && encoding !== "identity") {
+    return {
+      ok: false,
+      httpStatus: 415,
+      code: "UNSUPPORTED_ENCODING",
+      message: `Content-Encoding ${encoding} is not accepted; send the JSON uncompressed`,
+    };
+  }
+  const tooLarge = {
+    ok: false as const,
+    httpStatus: 413 as const,
+    code: "BODY_TOO_LARGE",
+    message: `body larger than ${maxBytes} bytes`,
+  };
+  const declared = Number(c.req.header("content-length") ?? NaN);
+  if (declared > maxBytes) {
+    await c.req.raw.body?.cancel().catch(() => {});
+    return tooLarge;
+  }
+  const body = c.req.raw.body;
+  if (!body) return { ok: false, httpStatus: 400, code: "EMPTY_BODY", message: "empty body" };
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = body.getReader();
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > maxBytes) {
+        await reader.cancel().catch(() => {});
+        return tooLarge;
+      }
+      chunks.push(value);
+    }
+  } catch (error) {
+    return {
+      ok: false,
+      httpStatus: 400,
+      code: "BODY_READ_FAILED",
+      message: `could not read the body: ${error instanceof Error ? error.message : error}`,
+    };
+  }
+  if (total === 0) return { ok: false, httpStatus: 400, code: "EMPTY_BODY", message: "empty body" };
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  chunks.length = 0;
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    return { ok: false, httpStatus: 400, code: "INVALID_UTF8", message: "body is not UTF-8" };
+  }
+  try {
+    return { ok: true, value: JSON.parse(text), bytes: total };
+  } catch (error) {
+    return {
+      ok: false,
+      httpStatus: 400,
+      code: "MALFORMED_JSON",
+      message: `body is not valid JSON: ${error instanceof Error ? error.message : error}`,
+    };
+  }
+}

@@ -1,0 +1,114 @@
+// The CPU-only part of ingest, before any database work: make the body storable, redact it,
+// hash it for idempotency and validate it against the one schema.
+import { createHash } from "node:crypto";
+import {
+  Envelope,
+  REQUEST_ID_PATTERN,
+  SPAN_ID_PATTERN,
+  TRACE_ID_PATTERN,
+  type ValidationIssue,
+} from "../schema.ts";
+import type { RequestMeta } from "./deps.ts";
+import type { AuditFields } from "./audit.ts";
+import { findUnstorable } from "./sanitize.ts";
+import { redactValue } from "./redact.ts";
+
+export interface Problem {
+  httpStatus: number;
+  code: string;
+  message: string;
+  issues?: ValidationIssue[];
+}
+
+export interface Prepared {
+  fields: AuditFields;
+  /** The valid envelope, or undefined with a problem. */
+  envelope?: Envelope;
+  problem?: Problem;
+}
+
+function canonical(value: unknown): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  const entries = Object.entries(value).filter(([, item]) => item !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
+}
+
+/**
+ * The idempotency hash: the envelope without what legitimately changes between deliveries of
+ * one event (`attempt`, and `spanId`, which a retry may mint afresh), key order ignored.
+ */
+export function envelopeHash(value: Record<string, unknown>): string {
+  const { attempt: _attempt, spanId: _spanId, ...rest } = value;
+  return createHash("sha256").update(canonical(rest)).digest("hex");
+}
+
+function pick(value: unknown, pattern?: RegExp, max = 256): string | null {
+  if (typeof value !== "string" || value.length === 0) return null;
+  if (pattern && !pattern.test(value)) return null;
+  return value.slice(0, max);
+}
+
+export function prepare(raw: unknown, meta: RequestMeta, patterns: readonly RegExp[]): Prepared {
+  const fields: AuditFields = {
+    requestId: pick(meta.headerRequestId, REQUEST_ID_PATTERN),
+    traceId: meta.traceId,
+    spanId: meta.spanId,
+    sessionId: null,
+    event: null,
+    attempt: null,
+    payload: null,
+    bodySha256: null,
+  };
+  const unstorable = findUnstorable(raw);
+  if (unstorable) {
+    return {
+      fields,
+      problem: {
+        httpStatus: 400,
+        code: unstorable.code,
+        message: unstorable.message,
+        issues: [{ path: unstorable.path, message: unstorable.message }],
+      },
+    };
+  }
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    return {
+      fields: { ...fields, payload: raw ?? null },
+      problem: { httpStatus: 400, code: "NOT_AN_OBJECT", message: "body must be a JSON object" },
+    };
+  }
+  const body = redactValue(raw, patterns) as Record<string, unknown>;
+  const payload = body.payload as Record<string, unknown> | undefined;
+  fields.requestId = pick(body.requestId, REQUEST_ID_PATTERN) ?? fields.requestId;
+  fields.traceId = pick(body.traceId, TRACE_ID_PATTERN) ?? fields.traceId;
+  fields.spanId = pick(body.spanId, SPAN_ID_PATTERN) ?? fields.spanId;
+  fields.sessionId = pick(body.sessionId) ?? pick(payload?.session_id);
+  fields.event = pick(body.event, undefined, 128) ?? pick(payload?.hook_event_name, undefined, 128);
+  fields.attempt = Number.isSafeInteger(body.attempt) && Math.abs(body.attempt as number) < 2 ** 31
+    ? body.attempt as number
+    : null;
+  fields.payload = body;
+  fields.bodySha256 = envelopeHash(body);
+  const parsed = Envelope.safeParse(body);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.slice(0, 20).map((issue) => ({
+      path: issue.path.filter((part) => typeof part !== "symbol") as (string | number)[],
+      message: issue.message,
+    }));
+    const first = issues[0];
+    return {
+      fields,
+      problem: {
+        httpStatus: 400,
+        code: "SCHEMA",
+        message: first
+          ? `invalid envelope: ${first.path.join(".") || "(root)"}: ${first.message}`
+          : "invalid envelope",
+        issues,
+      },
+    };
+  }
+  return { fields, envelope: parsed.data };
+}

@@ -1,0 +1,64 @@
+// Values PostgreSQL's jsonb (or text) cannot hold, or that no real hook sends, found before
+// any of them reaches the database: absurd nesting, \u0000, lone surrogates, huge strings.
+
+export const MAX_DEPTH = 64;
+/** Longest string accepted anywhere in an envelope (real tool output is far smaller). */
+export const MAX_STRING_CHARS = 16 * 1024 * 1024;
+
+export interface StorableProblem {
+  code: "TOO_DEEP" | "NUL_CHARACTER" | "LONE_SURROGATE" | "STRING_TOO_LONG";
+  path: (string | number)[];
+  message: string;
+}
+
+function checkString(text: string, path: (string | number)[]): StorableProblem | undefined {
+  if (text.length > MAX_STRING_CHARS) {
+    return {
+      code: "STRING_TOO_LONG",
+      path,
+      message: `string longer than ${MAX_STRING_CHARS} characters`,
+    };
+  }
+  if (text.includes("\u0000")) {
+    return {
+      code: "NUL_CHARACTER",
+      path,
+      message: "string contains \\u0000, which PostgreSQL cannot store",
+    };
+  }
+  if (!text.isWellFormed()) {
+    return {
+      code: "LONE_SURROGATE",
+      path,
+      message: "string contains a lone UTF-16 surrogate (not valid Unicode)",
+    };
+  }
+  return undefined;
+}
+
+/** The first problem that would make the value unstorable, or undefined when it is fine. */
+export function findUnstorable(
+  value: unknown,
+  path: (string | number)[] = [],
+  depth = 0,
+): StorableProblem | undefined {
+  if (typeof value === "string") return checkString(value, path);
+  if (value === null || typeof value !== "object") return undefined;
+  if (depth >= MAX_DEPTH) {
+    return { code: "TOO_DEEP", path, message: `nested deeper than ${MAX_DEPTH} levels` };
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const problem = findUnstorable(value[i], [...path, i], depth + 1);
+      if (problem) return problem;
+    }
+    return undefined;
+  }
+  for (const [key, item] of Object.entries(value)) {
+    const keyProblem = checkString(key, [...path, key]);
+    if (keyProblem) return keyProblem;
+    const problem = findUnstorable(item, [...path, key], depth + 1);
+    if (problem) return problem;
+  }
+  return undefined;
+}

@@ -1,0 +1,132 @@
+// A real `arrakis serve` for tests, on loopback against a test database: as a child process
+// (startTestServer: the program exactly as users run it, SIGKILL-able) or in this process
+// (startInProcessServer: faster, and its `sql` is the store's own connection, the only way to
+// read a PGlite store while the server holds it).
+import { join } from "node:path";
+import { arrakisCommand } from "./cli.ts";
+import { freePort, waitForHttp } from "./net.ts";
+import type { TestDatabase } from "./stores.ts";
+import { loadConfig } from "../../src/config.ts";
+import type { Sql } from "../../src/store/open.ts";
+import type { RunningServer } from "../../src/server/start.ts";
+
+export interface TestServer {
+  /** Base URL, no trailing slash. */
+  url: string;
+  /** A key the server accepts. */
+  apiKey: string;
+  /** SIGTERM (graceful) and wait for exit. */
+  stop(): Promise<void>;
+  /** SIGKILL and wait for exit. */
+  kill(): Promise<void>;
+  /** Everything the server wrote to stdout and stderr so far. */
+  output(): string;
+  pid: number;
+}
+
+function randomKey(): string {
+  return "test_" + crypto.randomUUID().replaceAll("-", "");
+}
+
+/**
+ * Starts `arrakis serve` as a child process on a free loopback port and waits for /health.
+ * `env` overrides (e.g. ARRAKIS_API_KEY, ARRAKIS_MAX_BODY_BYTES); ARRAKIS_HOME is the
+ * database's home (so a PGlite store is the test's own copy).
+ */
+export async function startTestServer(
+  db: TestDatabase,
+  env: Record<string, string> = {},
+): Promise<TestServer> {
+  const port = await freePort();
+  const apiKey = env.ARRAKIS_API_KEY?.split(",")[0] ?? randomKey();
+  const child = arrakisCommand(["serve"], {
+    env: {
+      ...db.env,
+      ARRAKIS_LOG_LEVEL: "warning",
+      ...env,
+      ARRAKIS_API_KEY: env.ARRAKIS_API_KEY ?? apiKey,
+      PORT: String(port),
+      ARRAKIS_HOST: "127.0.0.1",
+    },
+  }).spawn();
+  let text = "";
+  const drain = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) {
+      text += decoder.decode(chunk, { stream: true });
+      if (text.length > 1_000_000) text = text.slice(-500_000);
+    }
+  };
+  const drained = Promise.all([drain(child.stdout), drain(child.stderr)]).catch(() => {});
+  const url = `http://127.0.0.1:${port}`;
+  let exited = false;
+  const status = child.status.then((s) => {
+    exited = true;
+    return s;
+  });
+  const ended = async () => {
+    await status;
+    await drained;
+  };
+  try {
+    await Promise.race([
+      waitForHttp(`${url}/health`, 60_000),
+      status.then((s) => {
+        throw new Error(`arrakis serve exited with ${s.code} before listening`);
+      }),
+    ]);
+  } catch (error) {
+    if (!exited) child.kill("SIGKILL");
+    await ended();
+    throw new Error(`${error instanceof Error ? error.message : error}\n${text}`);
+  }
+  return {
+    url,
+    apiKey,
+    pid: child.pid,
+    output: () => text,
+    async stop() {
+      if (!exited) child.kill("SIGTERM");
+      await ended();
+    },
+    async kill() {
+      if (!exited) child.kill("SIGKILL");
+      await ended();
+    },
+  };
+}
+
+export interface InProcessServer extends Omit<TestServer, "pid" | "output"> {
+  /** The server's own store connection. */
+  sql: Sql;
+  server: RunningServer;
+}
+
+/** The same server inside the test process (see the file comment for when to use which). */
+export async function startInProcessServer(
+  db: TestDatabase,
+  env: Record<string, string> = {},
+): Promise<InProcessServer> {
+  const { startServer } = await import("../../src/server/start.ts");
+  const apiKey = env.ARRAKIS_API_KEY?.split(",")[0] ?? randomKey();
+  const config = loadConfig({
+    HOME: db.home,
+    ARRAKIS_LOG_DIR: join(db.home, "logs"),
+    ...db.env,
+    ...env,
+    ARRAKIS_API_KEY: env.ARRAKIS_API_KEY ?? apiKey,
+    PORT: "0",
+    ARRAKIS_HOST: "127.0.0.1",
+  });
+  const server = await startServer(config, { alerts: false });
+  await server.prepared;
+  await waitForHttp(`${server.url}/health`);
+  return {
+    url: server.url,
+    apiKey,
+    sql: server.deps.sql,
+    server,
+    stop: () => server.shutdown(),
+    kill: () => server.shutdown(),
+  };
+}
