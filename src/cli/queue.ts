@@ -1,6 +1,404 @@
-// Placeholder until the queue command lands.
-export const usage = "Usage: arrakis queue";
-export function run(_args: string[]): Promise<number> {
-  console.error("arrakis queue: not built yet");
-  return Promise.resolve(1);
+// `arrakis queue`: see and move the local spool. list, stats, retry (the manual push), drain,
+// purge. Mistakes in the call (unknown id, bad duration) are UsageErrors: one line, exit 2.
+import { loadConfig, parseDuration, resolveClientCredentials } from "../config.ts";
+import type { Config } from "../config.ts";
+import { REQUEST_ID_PATTERN } from "../schema.ts";
+import {
+  openSpool,
+  type Spool,
+  SPOOL_STATES,
+  type SpoolItem,
+  type SpoolState,
+} from "../queue/spool.ts";
+import { drain, type DrainResult } from "../queue/drain.ts";
+import { openBreaker } from "../queue/breaker.ts";
+import { tryDrainLock } from "../queue/lock.ts";
+import { formatDuration, progressReporter } from "../queue/progress.ts";
+import { parseFlags, UsageError } from "./args.ts";
+import { join } from "node:path";
+
+export const usage = `Usage: arrakis queue <list|stats|retry|drain|purge> [options]
+
+The local spool of events waiting for the server, in ARRAKIS_QUEUE_DIR
+(default $CLAUDE_PROJECT_DIR/.claude/queue): pending/, processing/ (claimed by a drainer),
+failed/ (dead letters), corrupt/ (unreadable files moved aside).
+
+  list   [--state pending|processing|failed|all] [--event NAME] [--session ID] [--due]
+         [--limit N] [--json]
+         one line per item: state, requestId, event, session, attempts, next attempt, last error
+  stats  [--json]
+         counts per state, due now, corrupt files, oldest age, bytes
+  retry  [requestId...|--all] [--failed] [--now]
+         the manual push: named or all pending items lose their backoff; with --failed (or a
+         named dead letter) dead letters go back to pending with attempts reset;
+         --now then delivers them at once. 'retry --failed' alone revives every dead letter.
+  drain  [--batch-size N] [--one-by-one] [--now] [--quiet] [--json]
+         deliver due items oldest first, in batches (POST /api/claude-hooks/batch); one drainer
+         at a time per spool (others exit 0 at once). --now ignores backoff.
+  purge  --failed [--older-than 30d] [--yes]
+         delete dead letters (older than the given age); asks on a terminal, else needs --yes
+
+Environment: ARRAKIS_URL, ARRAKIS_API_KEY, ARRAKIS_QUEUE_DIR, ARRAKIS_RETRY_SCHEDULE
+(default 1m,5m,15m,1h,2h), ARRAKIS_MAX_ATTEMPTS (5), ARRAKIS_LEASE (2m), ARRAKIS_BATCH_MAX (100).
+See docs/QUEUE.md.`;
+
+export async function run(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  switch (sub) {
+    case "list":
+      return await list(rest);
+    case "stats":
+      return await stats(rest);
+    case "retry":
+      return await retry(rest);
+    case "drain":
+      return await drainCommand(rest);
+    case "purge":
+      return await purge(rest);
+    case undefined:
+      throw new UsageError("queue: missing subcommand (list, stats, retry, drain, purge)");
+    default:
+      throw new UsageError(`queue: unknown subcommand '${sub}' (list, stats, retry, drain, purge)`);
+  }
+}
+
+function spoolFor(config: Config): Promise<Spool> {
+  return openSpool(config.queueDir, {
+    retryScheduleMs: config.retryScheduleMs,
+    maxAttempts: config.maxAttempts,
+    leaseMs: config.leaseMs,
+  });
+}
+
+function positiveInt(command: string, flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new UsageError(`${command}: ${flag} must be a positive whole number (got "${text}")`);
+  }
+  return value;
+}
+
+function itemJson(state: SpoolState, item: SpoolItem) {
+  const { envelope, delivery } = item.record;
+  return {
+    state,
+    requestId: item.id,
+    event: envelope.event,
+    sessionId: envelope.sessionId,
+    occurredAt: envelope.occurredAt,
+    attempts: delivery.attempts,
+    firstAttemptAt: delivery.firstAttemptAt,
+    lastAttemptAt: delivery.lastAttemptAt,
+    nextAttemptAt: delivery.nextAttemptAt,
+    lastHttpStatus: delivery.lastHttpStatus,
+    lastError: delivery.lastError,
+    lastAnswer: delivery.lastAnswer,
+  };
+}
+
+async function list(args: string[]): Promise<number> {
+  const { values } = parseFlags("queue list", args, {
+    state: { type: "string" },
+    event: { type: "string" },
+    session: { type: "string" },
+    due: { type: "boolean" },
+    limit: { type: "string" },
+    json: { type: "boolean" },
+  });
+  const stateFlag = values.state ?? "all";
+  if (stateFlag !== "all" && !(SPOOL_STATES as readonly string[]).includes(stateFlag)) {
+    throw new UsageError(
+      `queue list: --state must be pending, processing, failed or all (got "${stateFlag}")`,
+    );
+  }
+  const limit = positiveInt("queue list", "--limit", values.limit);
+  const states = stateFlag === "all" ? SPOOL_STATES : [stateFlag as SpoolState];
+  const spool = await spoolFor(loadConfig());
+  const now = Date.now();
+  const rows: ReturnType<typeof itemJson>[] = [];
+  for (const state of states) {
+    for (const item of await spool.list(state)) {
+      const { envelope, delivery } = item.record;
+      if (values.event && envelope.event !== values.event) continue;
+      if (values.session && envelope.sessionId !== values.session) continue;
+      if (values.due) {
+        const next = delivery.nextAttemptAt;
+        if (state !== "pending" || (next !== null && Date.parse(next) > now)) continue;
+      }
+      rows.push(itemJson(state, item));
+    }
+  }
+  const shown = limit === undefined ? rows : rows.slice(0, limit);
+  if (values.json) {
+    console.log(JSON.stringify(shown, null, 2));
+    return 0;
+  }
+  if (shown.length === 0) {
+    console.log(
+      "the spool is empty" + (rows.length === 0 && states.length === 1 ? ` (${stateFlag})` : ""),
+    );
+    return 0;
+  }
+  const table = shown.map((row) => [
+    row.state,
+    row.requestId,
+    row.event,
+    row.sessionId.length > 20 ? `${row.sessionId.slice(0, 19)}…` : row.sessionId,
+    String(row.attempts),
+    row.nextAttemptAt === null
+      ? (row.state === "pending" ? "now" : "-")
+      : relative(Date.parse(row.nextAttemptAt) - now),
+    (row.lastError ?? "").replace(/\s+/g, " ").slice(0, 60),
+  ]);
+  printTable(["STATE", "REQUEST ID", "EVENT", "SESSION", "TRIES", "NEXT", "LAST ERROR"], table);
+  if (shown.length < rows.length) console.log(`… ${rows.length - shown.length} more (--limit)`);
+  return 0;
+}
+
+function relative(ms: number): string {
+  return ms <= 0 ? "now" : `in ${formatDuration(ms)}`;
+}
+
+function printTable(head: string[], rows: string[][]): void {
+  const widths = head.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => row[column].length))
+  );
+  const line = (cells: string[]) =>
+    cells.map((cell, column) => column === cells.length - 1 ? cell : cell.padEnd(widths[column]))
+      .join("  ").trimEnd();
+  console.log(line(head));
+  for (const row of rows) console.log(line(row));
+}
+
+async function stats(args: string[]): Promise<number> {
+  const { values } = parseFlags("queue stats", args, { json: { type: "boolean" } });
+  const config = loadConfig();
+  const spool = await spoolFor(config);
+  const result = await spool.stats();
+  if (values.json) {
+    console.log(JSON.stringify({ dir: config.queueDir, ...result }, null, 2));
+    return 0;
+  }
+  console.log(`spool       ${config.queueDir}`);
+  console.log(`pending     ${result.pending} (${result.due} due now)`);
+  console.log(`processing  ${result.processing}`);
+  console.log(`failed      ${result.failed}`);
+  console.log(`corrupt     ${result.corrupt}`);
+  console.log(
+    `oldest      ${result.oldestAgeMs === null ? "-" : formatDuration(result.oldestAgeMs)}`,
+  );
+  console.log(`bytes       ${result.bytes}`);
+  return 0;
+}
+
+async function retry(args: string[]): Promise<number> {
+  const { values, positionals } = parseFlags("queue retry", args, {
+    all: { type: "boolean" },
+    failed: { type: "boolean" },
+    now: { type: "boolean" },
+    json: { type: "boolean" },
+  }, true);
+  if (positionals.length > 0 && values.all) {
+    throw new UsageError("queue retry: give requestIds or --all, not both");
+  }
+  if (positionals.length === 0 && !values.all && !values.failed) {
+    throw new UsageError("queue retry: give requestIds, --all or --failed");
+  }
+  for (const id of positionals) {
+    if (!REQUEST_ID_PATTERN.test(id)) {
+      throw new UsageError(`queue retry: "${id}" is not a requestId (a lowercase UUID)`);
+    }
+  }
+  const config = loadConfig();
+  const spool = await spoolFor(config);
+
+  const pending: SpoolItem[] = [];
+  const dead: SpoolItem[] = [];
+  let inFlight = 0;
+  if (positionals.length > 0) {
+    const unknown: string[] = [];
+    for (const id of new Set(positionals)) {
+      const found = await spool.find(id);
+      if (!found) unknown.push(id);
+      else if (found.state === "pending") pending.push(found.item);
+      else if (found.state === "failed") dead.push(found.item);
+      else inFlight++;
+    }
+    if (unknown.length > 0) {
+      throw new UsageError(`queue retry: no spooled item with requestId ${unknown.join(", ")}`);
+    }
+  } else {
+    if (values.all) pending.push(...await spool.list("pending"));
+    if (values.failed) dead.push(...await spool.list("failed"));
+  }
+
+  let revived = 0;
+  let cleared = 0;
+  for (const item of dead) if (await spool.revive(item)) revived++;
+  for (const item of pending) if (await spool.clearBackoff(item)) cleared++;
+  const summary: Record<string, unknown> = { revived, cleared, inFlight };
+  const parts = [`${revived} dead letter${revived === 1 ? "" : "s"} back in pending`];
+  if (pending.length > 0 || values.all) parts.push(`${cleared} pending due now`);
+  if (inFlight > 0) parts.push(`${inFlight} in flight with a drainer, left alone`);
+
+  let code = 0;
+  if (values.now) {
+    const ids = positionals.length > 0
+      ? new Set([...dead, ...pending].map((i) => i.id))
+      : undefined;
+    const result = await runDrain(config, spool, {
+      ignoreBackoff: true,
+      ids,
+      quiet: values.json === true,
+    });
+    if (result === undefined) {
+      parts.push("another drainer is running; it will send them");
+    } else {
+      summary.drain = result;
+      parts.push(drainSummary(result));
+      if (result.stoppedEarly) code = 1;
+    }
+  }
+  if (values.json) console.log(JSON.stringify(summary, null, 2));
+  else console.log(parts.join("; "));
+  return code;
+}
+
+function drainSummary(result: DrainResult): string {
+  const parts = [
+    `delivered ${result.delivered}` +
+    (result.duplicates > 0 ? ` (${result.duplicates} already stored)` : ""),
+  ];
+  if (result.retrying > 0) parts.push(`${result.retrying} waiting to retry`);
+  if (result.failed > 0) parts.push(`${result.failed} dead-lettered`);
+  if (result.recovered > 0) parts.push(`${result.recovered} expired leases recovered`);
+  parts.push(`in ${formatDuration(result.elapsedMs)}`);
+  if (result.stoppedEarly) parts.push(`stopped: ${result.stoppedEarly}`);
+  return parts.join(", ");
+}
+
+interface RunDrainOptions {
+  ignoreBackoff?: boolean;
+  ids?: ReadonlySet<string>;
+  batchSize?: number;
+  oneByOne?: boolean;
+  quiet?: boolean;
+  noLock?: boolean;
+}
+
+/** Drains under the lock; undefined when another drainer holds it. */
+async function runDrain(
+  config: Config,
+  spool: Spool,
+  options: RunDrainOptions,
+): Promise<DrainResult | undefined> {
+  const lock = options.noLock ? { release() {} } : await tryDrainLock(config.queueDir);
+  if (!lock) return undefined;
+  const target = await resolveClientCredentials(config);
+  const abort = new AbortController();
+  const onSignal = () => abort.abort();
+  Deno.addSignalListener("SIGINT", onSignal);
+  const reporter = options.quiet ? undefined : progressReporter(Deno.stderr.isTerminal());
+  try {
+    return await drain({
+      spool,
+      target,
+      batchSize: options.batchSize ?? config.batchMax,
+      // A send must end well inside the lease, or another drainer could take the items over.
+      timeoutMs: Math.max(1_000, Math.min(30_000, Math.floor(config.leaseMs / 2))),
+      ignoreBackoff: options.ignoreBackoff,
+      ids: options.ids,
+      oneByOne: options.oneByOne,
+      breaker: openBreaker(join(config.queueDir, "breaker.json"), {
+        threshold: config.breakerThreshold,
+        cooldownMs: config.breakerCooldownMs,
+      }),
+      signal: abort.signal,
+      onProgress: reporter?.update,
+    });
+  } finally {
+    reporter?.finish();
+    Deno.removeSignalListener("SIGINT", onSignal);
+    lock.release();
+  }
+}
+
+async function drainCommand(args: string[]): Promise<number> {
+  const { values } = parseFlags("queue drain", args, {
+    "batch-size": { type: "string" },
+    "one-by-one": { type: "boolean" },
+    now: { type: "boolean" },
+    quiet: { type: "boolean", short: "q" },
+    json: { type: "boolean" },
+    "if-idle": { type: "boolean" },
+    "no-lock": { type: "boolean" },
+  });
+  const batchSize = positiveInt("queue drain", "--batch-size", values["batch-size"]);
+  const config = loadConfig();
+  const spool = await spoolFor(config);
+  const quiet = values.quiet === true || values.json === true;
+  const result = await runDrain(config, spool, {
+    ignoreBackoff: values.now,
+    batchSize,
+    oneByOne: values["one-by-one"],
+    quiet,
+    noLock: values["no-lock"],
+  });
+  if (result === undefined) {
+    if (!values.quiet && !values["if-idle"]) {
+      console.error("queue drain: another drainer is running on this spool; nothing to do");
+    }
+    if (values.json) console.log(JSON.stringify({ skipped: "another drainer is running" }));
+    return 0;
+  }
+  if (values.json) console.log(JSON.stringify(result, null, 2));
+  else if (!values.quiet) console.log(drainSummary(result));
+  return result.stoppedEarly ? 1 : 0;
+}
+
+async function purge(args: string[]): Promise<number> {
+  const { values } = parseFlags("queue purge", args, {
+    failed: { type: "boolean" },
+    "older-than": { type: "string" },
+    yes: { type: "boolean", short: "y" },
+  });
+  if (!values.failed) {
+    throw new UsageError("queue purge: only dead letters can be purged; pass --failed");
+  }
+  let olderThanMs = 0;
+  if (values["older-than"] !== undefined) {
+    const parsed = parseDuration(values["older-than"]);
+    if (parsed === undefined) {
+      throw new UsageError(
+        `queue purge: --older-than "${values["older-than"]}" is not a duration like 30d, 12h, 90m`,
+      );
+    }
+    olderThanMs = parsed;
+  }
+  const spool = await spoolFor(loadConfig());
+  const now = Date.now();
+  const victims = (await spool.list("failed")).filter((item) => {
+    const { delivery, envelope } = item.record;
+    const when = Date.parse(delivery.lastAttemptAt ?? envelope.occurredAt);
+    return Number.isNaN(when) || now - when >= olderThanMs;
+  });
+  if (victims.length === 0) {
+    console.log("no dead letters to purge");
+    return 0;
+  }
+  const what = `${victims.length} dead letter${victims.length === 1 ? "" : "s"}`;
+  if (!values.yes) {
+    if (!Deno.stdin.isTerminal()) {
+      throw new UsageError(`queue purge: would delete ${what}; pass --yes to confirm`);
+    }
+    if (!confirm(`Delete ${what} for good?`)) {
+      console.log("nothing deleted");
+      return 1;
+    }
+  }
+  let removed = 0;
+  for (const item of victims) if (await spool.purge(item)) removed++;
+  console.log(`deleted ${removed} dead letter${removed === 1 ? "" : "s"}`);
+  return 0;
 }

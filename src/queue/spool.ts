@@ -30,6 +30,8 @@ export interface ClaimOptions {
   ignoreBackoff?: boolean;
   /** Only these requestIds. */
   ids?: ReadonlySet<string>;
+  /** Never these requestIds (a drainer skips what it already tried in this run). */
+  skip?: ReadonlySet<string>;
 }
 
 export interface SpoolStats {
@@ -80,6 +82,8 @@ export interface Spool {
   /** Deletes a dead letter. */
   purge(item: SpoolItem): Promise<boolean>;
   stats(): Promise<SpoolStats>;
+  /** How many files wait in pending/ (names only, nothing read: cheap on a big backlog). */
+  countPending(): Promise<number>;
   /** How many corrupt files this spool moved aside since it was opened. */
   corruptMoved(): number;
 }
@@ -318,6 +322,7 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
           continue;
         }
         if (options.ids && !options.ids.has(id)) continue;
+        if (options.skip?.has(id)) continue;
         const seen = await readItem(from, name, id);
         if (!seen) continue;
         const at = now();
@@ -471,6 +476,10 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
       }
       result.oldestAgeMs = oldest === null ? null : Math.max(0, at - oldest);
       return result;
+    },
+
+    async countPending() {
+      return (await names("pending")).length;
     },
 
     corruptMoved() {

@@ -1,0 +1,159 @@
+// The drainer: delivers due spool items oldest first, in batches, each with its own requestId
+// so a retry after a lost answer is a DUPLICATE on the server, never a second event.
+// Correctness comes from the spool's rename claims, not from the drainer lock: two drainers
+// over one spool never hold the same file.
+import { type DeliveryOutcome, sendBatch, sendEnvelope, type Target } from "../client.ts";
+import type { Breaker } from "./breaker.ts";
+import type { Spool, SpoolItem } from "./spool.ts";
+
+export interface DrainProgress {
+  /** Items settled so far (delivered, put back to wait, or dead-lettered). */
+  done: number;
+  /** Best estimate of the items this run will handle. */
+  total: number;
+  delivered: number;
+  elapsedMs: number;
+}
+
+export interface DrainOptions {
+  spool: Spool;
+  target: Target;
+  /** Items per POST /api/claude-hooks/batch; 1 with `oneByOne` means POST /api/claude-hooks. */
+  batchSize: number;
+  timeoutMs: number;
+  /** Send items still in backoff (the manual push). */
+  ignoreBackoff?: boolean;
+  /** Only these requestIds. */
+  ids?: ReadonlySet<string>;
+  /** Send each item on its own (the hook's path; the benchmark's reference). */
+  oneByOne?: boolean;
+  breaker?: Breaker;
+  signal?: AbortSignal;
+  onProgress?: (progress: DrainProgress) => void;
+  /** Called after each claim, before the send (tests use it to kill a drainer mid-batch). */
+  onClaimed?: (items: SpoolItem[]) => void | Promise<void>;
+}
+
+export interface DrainResult {
+  /** processing/ files whose lease had passed, returned to pending/ first. */
+  recovered: number;
+  claimed: number;
+  delivered: number;
+  /** Delivered items the server had already stored (answered DUPLICATE). */
+  duplicates: number;
+  /** Put back in pending/ with a backoff. */
+  retrying: number;
+  /** Moved to failed/ (permanent answer or attempts exhausted). */
+  failed: number;
+  /** Why the run stopped before the spool was empty of due items, if it did. */
+  stoppedEarly: string | null;
+  elapsedMs: number;
+}
+
+/** Drains until no due item is left, the server is unreachable, or the signal aborts. */
+export async function drain(options: DrainOptions): Promise<DrainResult> {
+  const { spool } = options;
+  const started = performance.now();
+  const result: DrainResult = {
+    recovered: await spool.recoverExpired(),
+    claimed: 0,
+    delivered: 0,
+    duplicates: 0,
+    retrying: 0,
+    failed: 0,
+    stoppedEarly: null,
+    elapsedMs: 0,
+  };
+  // Items tried in this run are not tried again in it, even when backoff is ignored.
+  const tried = new Set<string>();
+  let total = options.ids?.size ?? await spool.countPending();
+  const batchSize = Math.max(1, options.batchSize);
+
+  while (!options.signal?.aborted) {
+    const items = await spool.claim(options.oneByOne ? 1 : batchSize, {
+      ignoreBackoff: options.ignoreBackoff,
+      ids: options.ids,
+      skip: tried,
+    });
+    if (items.length === 0) break;
+    result.claimed += items.length;
+    for (const item of items) tried.add(item.id);
+    if (options.onClaimed) await options.onClaimed(items);
+
+    const envelopes = items.map((item) => spool.envelopeForSend(item));
+    const sendOptions = { timeoutMs: options.timeoutMs, signal: options.signal };
+    let outcomes: DeliveryOutcome[] = options.oneByOne
+      ? [await sendEnvelope(options.target, envelopes[0], sendOptions)]
+      : await sendBatch(options.target, envelopes, sendOptions);
+
+    if (outcomes.every((outcome) => isAuthFailure(outcome))) {
+      // A wrong or missing key is this machine's problem, not the events': keep them pending
+      // untouched instead of dead-lettering the whole spool.
+      for (const item of items) await spool.release(item);
+      result.stoppedEarly = `server refused the API key (${describe(outcomes[0])})`;
+      break;
+    }
+    if (items.length > 1 && outcomes.every((outcome) => outcome.httpStatus === 413)) {
+      // The batch as a whole was too big: send its items alone, so only an item that is
+      // itself too large is dead-lettered.
+      outcomes = [];
+      for (const envelope of envelopes) {
+        outcomes.push(await sendEnvelope(options.target, envelope, sendOptions));
+      }
+    }
+
+    const delivered: SpoolItem[] = [];
+    let unreachable = 0;
+    for (let index = 0; index < items.length; index++) {
+      const outcome = outcomes[index];
+      if (outcome.kind === "delivered") {
+        delivered.push(items[index]);
+        if (outcome.answer.status === "DUPLICATE") result.duplicates++;
+        continue;
+      }
+      if (
+        outcome.kind === "retryable" &&
+        (outcome.httpStatus === null || outcome.httpStatus === 429 || outcome.httpStatus === 503)
+      ) {
+        unreachable++;
+      }
+      const where = await spool.recordFailure(items[index], outcome);
+      if (where === "failed") result.failed++;
+      else result.retrying++;
+    }
+    await spool.completeMany(delivered);
+    result.delivered += delivered.length;
+
+    if (delivered.length > 0) await options.breaker?.recordSuccess().catch(() => {});
+    const done = result.delivered + result.retrying + result.failed;
+    total = Math.max(total, done);
+    options.onProgress?.({
+      done,
+      total,
+      delivered: result.delivered,
+      elapsedMs: performance.now() - started,
+    });
+    if (unreachable === items.length) {
+      // The server is down or shedding load: everything else would fail the same way now.
+      if (
+        outcomes.every((outcome) => outcome.kind === "retryable" && outcome.httpStatus === null)
+      ) {
+        await options.breaker?.recordTransportFailure().catch(() => {});
+      }
+      const first = outcomes[0];
+      result.stoppedEarly = `server unavailable (${first.kind === "retryable" ? first.error : ""})`;
+      break;
+    }
+  }
+  if (options.signal?.aborted && result.stoppedEarly === null) result.stoppedEarly = "interrupted";
+  result.elapsedMs = performance.now() - started;
+  return result;
+}
+
+function isAuthFailure(outcome: DeliveryOutcome): boolean {
+  return outcome.kind === "permanent" && (outcome.httpStatus === 401 || outcome.httpStatus === 403);
+}
+
+function describe(outcome: DeliveryOutcome): string {
+  return outcome.kind === "delivered" ? `HTTP ${outcome.httpStatus}` : outcome.error;
+}
