@@ -203,8 +203,10 @@ async function addTranscript(tx: Tx, env: Envelope, conversationId: string): Pro
     }
     usage.set(usageKey, current);
   }
+  // A line re-sent with a later event keeps the earliest requestId (UUIDv7: minted first), so
+  // the row does not depend on which delivery arrived first.
   await tx`
-    INSERT INTO messages (
+    INSERT INTO messages AS m (
       conversation_id, session_id, role, source, dedupe_key, content, content_json, model,
       message_id, api_request_id, transcript_uuid, parent_uuid, request_id, occurred_at
     )
@@ -215,7 +217,8 @@ async function addTranscript(tx: Tx, env: Envelope, conversationId: string): Pro
       dedupe_key text, content text, content_json jsonb, model text, message_id text,
       api_request_id text, transcript_uuid text, parent_uuid text, occurred_at timestamptz
     )
-    ON CONFLICT (session_id, dedupe_key) DO NOTHING`;
+    ON CONFLICT (session_id, dedupe_key) DO UPDATE SET request_id = EXCLUDED.request_id
+      WHERE EXCLUDED.request_id < m.request_id`;
   if (usage.size === 0) return;
   // Later blocks of one message may carry grown counts: keep the largest, whatever the order.
   await tx`

@@ -9,6 +9,7 @@ import type { TestDatabase } from "./stores.ts";
 import { loadConfig } from "../../src/config.ts";
 import type { Sql } from "../../src/store/open.ts";
 import type { RunningServer } from "../../src/server/start.ts";
+import { newSpanId, newTraceId, uuidv7 } from "../../src/ids.ts";
 
 export interface TestServer {
   /** Base URL, no trailing slash. */
@@ -129,4 +130,81 @@ export async function startInProcessServer(
     stop: () => server.shutdown(),
     kill: () => server.shutdown(),
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Envelopes from the shared fixtures, and posting them
+// ---------------------------------------------------------------------------------------------
+
+export const FIXTURES = new URL("../../../shared/fixtures/", import.meta.url);
+
+/** The hook input of one fixture event (hook-input/<event>.json). */
+export function fixturePayload(event: string): Record<string, unknown> {
+  return JSON.parse(Deno.readTextFileSync(new URL(`hook-input/${event}.json`, FIXTURES)));
+}
+
+/** The fixture transcript, one parsed object per line. */
+export function fixtureTranscript(): Record<string, unknown>[] {
+  return Deno.readTextFileSync(new URL("transcript.jsonl", FIXTURES)).split("\n")
+    .filter((line) => line.trim() !== "").map((line) => JSON.parse(line));
+}
+
+export interface EnvelopeOptions {
+  requestId?: string;
+  occurredAt?: string;
+  attempt?: number;
+  transcript?: unknown[];
+}
+
+/** A valid envelope around a hook payload, as `arrakis hook` would send it. */
+export function makeEnvelope(
+  payload: Record<string, unknown>,
+  options: EnvelopeOptions = {},
+): Record<string, unknown> {
+  return {
+    requestId: options.requestId ?? uuidv7(),
+    traceId: newTraceId(),
+    spanId: newSpanId(),
+    event: payload.hook_event_name,
+    sessionId: payload.session_id,
+    occurredAt: options.occurredAt ?? new Date().toISOString(),
+    attempt: options.attempt ?? 1,
+    source: { host: "test-host", user: "dev", projectDir: "/home/dev/shop", version: "test" },
+    payload,
+    ...(options.transcript ? { transcript: options.transcript } : {}),
+  };
+}
+
+export interface Posted {
+  status: number;
+  body: Record<string, unknown>;
+  headers: Headers;
+}
+
+/** POSTs a body (JSON-encoded unless a string) to a server path with the server's key. */
+export async function post(
+  server: { url: string; apiKey: string },
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<Posted> {
+  const response = await fetch(`${server.url}${path}`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${server.apiKey}`,
+      "content-type": "application/json",
+      ...headers,
+    },
+    body: typeof body === "string" || body instanceof ReadableStream || body instanceof Uint8Array
+      ? body as BodyInit
+      : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = { text };
+  }
+  return { status: response.status, body: parsed, headers: response.headers };
 }
