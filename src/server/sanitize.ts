@@ -11,7 +11,15 @@ export interface StorableProblem {
   message: string;
 }
 
-function checkString(text: string, path: (string | number)[]): StorableProblem | undefined {
+/** A path part safe to store and echo: the offending characters become U+FFFD. */
+function printable(part: string | number): string | number {
+  return typeof part === "string"
+    ? part.toWellFormed().replaceAll("\u0000", "\uFFFD").slice(0, 200)
+    : part;
+}
+
+function checkString(text: string, at: (string | number)[]): StorableProblem | undefined {
+  const path = at.map(printable);
   if (text.length > MAX_STRING_CHARS) {
     return {
       code: "STRING_TOO_LONG",
