@@ -129,6 +129,12 @@ Deno.test("session state: private files, per-session lock, intents settle by the
     await Deno.writeTextFile(join(queueDir, "pending", "r-2.json"), "{}");
     await settleIntent(file, queueDir);
     assert.equal(file.offset, 70);
+    // r-3 was claimed by a drainer (leased name in processing/).
+    file.intent = { requestId: "r-3", from: 70, to: 90 };
+    await Deno.mkdir(join(queueDir, "processing"), { recursive: true });
+    await Deno.writeTextFile(join(queueDir, "processing", "r-3.1767225600000.json"), "{}");
+    await settleIntent(file, queueDir);
+    assert.equal(file.offset, 90);
     second.release();
     assert.match(await sessionKey("../../etc/passwd"), /^h-[0-9a-f]{64}$/);
   } finally {

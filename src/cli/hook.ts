@@ -1,6 +1,29 @@
-// Placeholder until the hook command lands.
-export const usage = "Usage: arrakis hook";
-export function run(_args: string[]): Promise<number> {
-  console.error("arrakis hook: not built yet");
-  return Promise.resolve(1);
+// `arrakis hook`: the command Claude Code runs on every event. Silent and always exit 0; the
+// work lives in src/hook/capture.ts, loaded only now so other commands never pay for it.
+export const usage = `Usage: arrakis hook
+
+Reads one Claude Code hook event (JSON) on stdin, spools it durably under the project's
+.claude/queue, sends it once to the arrakis server with a short deadline, and exits 0 without
+printing anything on stdout, whatever happens. Problems go to stderr and .claude/logs/error.jsonl.
+
+Environment: ARRAKIS_URL, ARRAKIS_API_KEY, ARRAKIS_CONFIG, ARRAKIS_HOOK_TIMEOUT (default 500ms),
+ARRAKIS_QUEUE_DIR, ARRAKIS_LOG_DIR, ARRAKIS_REDACT_PATTERNS (one regular expression a line),
+CLAUDE_PROJECT_DIR. See docs/HOOK.md.`;
+
+export async function run(args: string[]): Promise<number> {
+  if (args.length > 0) {
+    // Never fail Claude Code over a flag: note it and capture anyway.
+    console.error(`arrakis hook: ignoring arguments ${JSON.stringify(args)}`);
+  }
+  if (Deno.stdin.isTerminal()) {
+    console.error("arrakis hook: expects a Claude Code hook event on stdin (see --help)");
+    return 0;
+  }
+  try {
+    const { capture } = await import("../hook/capture.ts");
+    await capture();
+  } catch (error) {
+    console.error(`arrakis hook: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return 0;
 }

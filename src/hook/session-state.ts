@@ -100,20 +100,28 @@ async function loadState(path: string, sessionId: string): Promise<SessionState>
 
 /**
  * Settles an intent left by a hook that died between spooling and committing: the lines count
- * as captured when the envelope is in the spool (any of its directories).
+ * as captured when the envelope is in the spool (pending/, failed/, or leased in processing/).
  */
 export async function settleIntent(file: FileOffset, queueDir: string): Promise<boolean> {
   const intent = file.intent;
   if (!intent) return false;
-  let spooled = false;
-  for (const dir of ["pending", "processing", "failed"]) {
-    try {
-      await Deno.stat(join(queueDir, dir, `${intent.requestId}.json`));
-      spooled = true;
-      break;
-    } catch { /* not there */ }
-  }
-  if (spooled) file.offset = intent.to;
+  if (await isSpooled(queueDir, intent.requestId)) file.offset = intent.to;
   delete file.intent;
   return true;
+}
+
+async function isSpooled(queueDir: string, requestId: string): Promise<boolean> {
+  for (const dir of ["pending", "failed"]) {
+    try {
+      await Deno.lstat(join(queueDir, dir, `${requestId}.json`));
+      return true;
+    } catch { /* not there */ }
+  }
+  try {
+    // A drainer's claim renames the file to <requestId>.<leaseUntil>.json.
+    for await (const entry of Deno.readDir(join(queueDir, "processing"))) {
+      if (entry.name.startsWith(`${requestId}.`)) return true;
+    }
+  } catch { /* no processing directory */ }
+  return false;
 }

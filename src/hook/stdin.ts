@@ -37,8 +37,8 @@ export async function readStdin(
 }
 
 /**
- * What an event too large to keep still tells: its session and event name, found in the first
- * bytes (Claude Code puts them near the top), so the server records that it happened.
+ * What an event too large to keep still tells: its session, event name and the ids its event
+ * requires, found in the bytes kept, so the server records that it happened.
  */
 export function stubForOversizedInput(head: string, total: number): Record<string, unknown> {
   const field = (name: string): string | undefined => {
