@@ -63,14 +63,16 @@ export async function run(args: string[]): Promise<number> {
   console.error(`arrakis serve: listening on ${server.url} (store: ${server.deps.store.kind})`);
 
   const stop = Promise.withResolvers<string>();
-  const signals: Deno.Signal[] = ["SIGTERM", "SIGINT"];
-  const handlers = signals.map((signal) => {
-    const handler = () => stop.resolve(signal);
-    Deno.addSignalListener(signal, handler);
-    return { signal, handler };
-  });
+  let stopping = false;
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    Deno.addSignalListener(signal, () => {
+      // A repeated SIGTERM must not cut in-flight requests short; a second Ctrl-C forces exit.
+      if (stopping && signal === "SIGINT") Deno.exit(130);
+      stopping = true;
+      stop.resolve(signal);
+    });
+  }
   const signal = await stop.promise;
-  for (const { signal, handler } of handlers) Deno.removeSignalListener(signal, handler);
   console.error(`arrakis serve: ${signal}: finishing in-flight requests`);
   await server.shutdown();
   await closeLogging();

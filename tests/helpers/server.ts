@@ -22,6 +22,8 @@ export interface TestServer {
   kill(): Promise<void>;
   /** Everything the server wrote to stdout and stderr so far. */
   output(): string;
+  /** The exit code once the process ended, else null. */
+  exitCode(): number | null;
   pid: number;
 }
 
@@ -61,8 +63,10 @@ export async function startTestServer(
   const drained = Promise.all([drain(child.stdout), drain(child.stderr)]).catch(() => {});
   const url = `http://127.0.0.1:${port}`;
   let exited = false;
+  let code: number | null = null;
   const status = child.status.then((s) => {
     exited = true;
+    code = s.code;
     return s;
   });
   const ended = async () => {
@@ -86,6 +90,7 @@ export async function startTestServer(
     apiKey,
     pid: child.pid,
     output: () => text,
+    exitCode: () => code,
     async stop() {
       if (!exited) child.kill("SIGTERM");
       await ended();
@@ -97,7 +102,7 @@ export async function startTestServer(
   };
 }
 
-export interface InProcessServer extends Omit<TestServer, "pid" | "output"> {
+export interface InProcessServer extends Omit<TestServer, "pid" | "output" | "exitCode"> {
   /** The server's own store connection. */
   sql: Sql;
   server: RunningServer;
