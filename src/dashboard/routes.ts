@@ -9,6 +9,7 @@ import {
   matchesApiKey,
 } from "../server/auth.ts";
 import { ingestEnvelope } from "../server/ingest.ts";
+import { requestMeta } from "../server/meta.ts";
 import { alertsOf } from "../alerts/start.ts";
 import { createDashboard } from "./app.ts";
 
@@ -25,17 +26,17 @@ export function dashboardRoutes(deps: ServerDeps): Hono {
       return Promise.resolve(true);
     },
     signOut: (c) => clearSessionCookie(c),
-    reprocess: (c, envelope) =>
-      ingestEnvelope(deps, envelope, {
-        startedAt: performance.now(),
-        ip: null,
-        userAgent: c.req.header("user-agent") ?? null,
-        // Marks the audit row as a replay started from the dashboard.
-        headers: { "x-arrakis-reprocess": "dashboard" },
+    reprocess(c, envelope) {
+      // The person's request, marked as a replay; ids come from the stored envelope itself.
+      const meta = requestMeta(c, deps.config.trustedProxies);
+      return ingestEnvelope(deps, envelope, {
+        ...meta,
+        headers: { ...meta.headers, "x-arrakis-reprocess": "dashboard" },
         headerRequestId: null,
         traceId: null,
         spanId: null,
-      }),
+      });
+    },
     alerts: () => alertsOf(deps),
   });
 }
