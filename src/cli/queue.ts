@@ -43,6 +43,32 @@ Environment: ARRAKIS_URL, ARRAKIS_API_KEY, ARRAKIS_QUEUE_DIR, ARRAKIS_RETRY_SCHE
 See docs/QUEUE.md.`;
 
 export async function run(args: string[]): Promise<number> {
+  try {
+    return await dispatch(args);
+  } catch (error) {
+    if (!isNotWritable(error)) throw error;
+    // One line a person can act on, not a stack of rename errors.
+    const dir = (() => {
+      try {
+        return loadConfig().queueDir;
+      } catch {
+        return "directory";
+      }
+    })();
+    const reason = (error as Error).message.replace(/ \(os error \d+\).*$/s, "");
+    console.error(`arrakis queue ${args[0]}: the spool ${dir} is not writable (${reason})`);
+    return 1;
+  }
+}
+
+function isNotWritable(error: unknown): boolean {
+  if (error instanceof Deno.errors.PermissionDenied) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "EROFS" || code === "EACCES" || code === "EPERM" ||
+    (error instanceof Error && /\(os error (30|13|1)\)/.test(error.message));
+}
+
+async function dispatch(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   switch (sub) {
     case "list":
