@@ -125,12 +125,9 @@ export async function run(): Promise<BenchRow[]> {
   const out: BenchRow[] = [];
   try {
     await migrate(sql, await loadMigrations());
-    const port = await (async () => {
-      const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-      const p = (listener.addr as Deno.NetAddr).port;
-      listener.close();
-      return p;
-    })();
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (listener.addr as Deno.NetAddr).port;
+    listener.close();
     server = new Deno.Command(Deno.execPath(), {
       args: ["run", "--quiet", "--config", CONFIG, "-A", MAIN, "serve"],
       env: {
