@@ -131,7 +131,7 @@ export async function run(): Promise<BenchRow[]> {
     }
     floor.sort((a, b) => a - b);
     const up = await sample(RUNS, inputs, hookEnv("up", server.url));
-    const downUrl = `http://127.0.0.1:${await closedPort()}`;
+    const downUrl = `http://127.0.0.1:${closedPort()}`;
     const down = await sample(
       RUNS,
       inputs,
@@ -183,7 +183,7 @@ export async function run(): Promise<BenchRow[]> {
   }
 }
 
-async function closedPort(): Promise<number> {
+function closedPort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();

@@ -2,7 +2,8 @@
 // the spooled file by the answer. Never throws and never writes to stdout: whatever happens,
 // Claude Code sees exit 0 and no output (problems go to stderr and the error log).
 import { type Config, ConfigError, loadConfig, resolveClientCredentials } from "../config.ts";
-import { Envelope, TRANSCRIPT_EVENTS } from "../schema.ts";
+import { type Envelope, TRANSCRIPT_EVENTS } from "../schema.ts";
+import { z } from "zod";
 import type { DeliveryOutcome, Target } from "../client.ts";
 import type { Spool, SpoolItem } from "../queue/spool.ts";
 import { createRedactor, type Redactor } from "./redact.ts";
@@ -23,15 +24,25 @@ export interface CaptureOptions {
 /** Captures one event. Resolves when done; never rejects. */
 export async function capture(options: CaptureOptions = {}): Promise<void> {
   const started = performance.now();
+  // A hook parses each schema once and exits: compiling zod's fast paths (its JIT) costs more
+  // than it saves, 5-20 ms per schema on first use.
+  z.config({ jitless: true });
   const env = options.env ?? Deno.env.toObject();
   const journal = createJournal();
+  // Milliseconds since the process started (performance's time origin) at each step: the
+  // hook's time is the product's most visible number, so every run records where it went.
+  const timings: Record<string, number> = { loaded: Math.round(started) };
+  const lap = (step: string) => timings[step] = Math.round(performance.now());
   let config: Config | undefined;
   try {
     config = loadHookConfig(env, journal);
-    await captureEvent(config, env, options.stdin, journal, started);
+    lap("config");
+    await captureEvent(config, env, options.stdin, journal, started, lap);
   } catch (error) {
     journal.add("error", "hook", "capture failed", { error: describe(error) });
   }
+  lap("done");
+  journal.add("debug", "hook", "done in {ms} ms", { ms: timings.done, timings });
   await journal.flush(config);
 }
 
@@ -41,14 +52,17 @@ async function captureEvent(
   stdin: ReadableStream<Uint8Array> | undefined,
   journal: Journal,
   started: number,
+  lap: (step: string) => void,
 ): Promise<void> {
   const input = await readStdin(stdin);
+  lap("stdin");
   const redactor = createRedactor(config.redactPatterns);
   const raw = parseInput(input.bytes, input.total, input.truncated, journal);
   if (raw === undefined) return;
 
   const payload = normalizePayload(redactor.value(raw));
   const envelope = buildEnvelope(payload, { env });
+  lap("envelope");
   journal.ids.requestId = envelope.requestId;
   journal.ids.traceId = envelope.traceId;
   journal.add("debug", "hook", "received {event} for session {sessionId} ({bytes} bytes)", {
@@ -69,18 +83,6 @@ async function captureEvent(
     ? await attachTranscript(config, envelope, redactor, journal)
     : undefined;
 
-  const valid = Envelope.safeParse(envelope);
-  if (!valid.success) {
-    // Spooled and sent all the same: the server's 400 answer dead-letters it in failed/,
-    // where `arrakis queue retry` can bring it back once the server accepts its shape.
-    journal.add("warning", "hook", "{event} does not match the schema; the server will refuse it", {
-      event: envelope.event,
-      issues: valid.error.issues.slice(0, 5).map((issue) =>
-        `${issue.path.join(".")}: ${issue.message}`
-      ),
-    });
-  }
-
   let spool: Spool | undefined;
   let item: SpoolItem | undefined;
   try {
@@ -91,7 +93,9 @@ async function captureEvent(
       maxAttempts: config.maxAttempts,
       leaseMs: config.leaseMs,
     });
+    lap("modules");
     item = await spool.put(envelope);
+    lap("spooled");
     journal.add("info", "queue", "spooled {event} at {path}", {
       event: envelope.event,
       path: item.path,
@@ -108,7 +112,6 @@ async function captureEvent(
   } finally {
     transcript?.release();
   }
-  journal.preload();
   await pauseForTest("before-send", env);
 
   const [, client, breakerModule] = await queueModules;
@@ -123,7 +126,9 @@ async function captureEvent(
       event: envelope.event,
     });
   } else if (target) {
+    lap("credentials");
     outcome = await sendWithDeadline(client.sendEnvelope, target, envelope, config.hookTimeoutMs);
+    lap("sent");
     await pauseForTest("after-send", env);
     await settle(spool, item, outcome, envelope, journal, started).catch((error) =>
       journal.add("error", "queue", "could not settle the spooled {event}", {
@@ -131,6 +136,7 @@ async function captureEvent(
         error: describe(error),
       })
     );
+    lap("settled");
     if (outcome.kind === "delivered") await breaker.recordSuccess().catch(() => {});
     else if (outcome.kind === "retryable" && (outcome.httpStatus ?? 500) >= 500) {
       await breaker.recordTransportFailure().catch(() => {});

@@ -1,9 +1,11 @@
-// The hook's log lines, kept in memory while it works and written once at the end: LogTape is
-// loaded while the hook waits on disk and network instead of before its first step, and a log
-// directory that cannot be written never stops a capture (the lines then go to stderr).
+// The hook's log lines, kept in memory while it works and written once at the end, so a log
+// directory that cannot be written never stops a capture (warnings and errors also go to
+// stderr, which Claude Code shows in verbose mode).
 import type { Config } from "../config.ts";
+import { appendLines, formatLine, type LineLevel } from "./log-writer.ts";
+import { createRedactor } from "./redact.ts";
 
-export type JournalLevel = "debug" | "info" | "warning" | "error";
+export type JournalLevel = LineLevel;
 
 interface Entry {
   level: JournalLevel;
@@ -15,7 +17,7 @@ interface Entry {
 }
 
 export interface Journal {
-  /** Ids every line carries once the envelope exists. */
+  /** Ids every line carries once the envelope exists (requestId, traceId). */
   ids: Record<string, string>;
   add(
     level: JournalLevel,
@@ -23,55 +25,72 @@ export interface Journal {
     message: string,
     properties?: Record<string, unknown>,
   ): void;
-  /** Starts loading the logger early, so the import overlaps the hook's I/O waits. */
-  preload(): void;
   flush(config: Pick<Config, "logDir" | "logLevel"> | undefined): Promise<void>;
 }
 
-/** Log files of the hook, as the seed system had them (see docs/HOOK.md). */
-export const HOOK_LOG_FILES = ["success.jsonl", "error.jsonl", "queue.jsonl", "debug.jsonl"];
+const LEVELS: JournalLevel[] = ["debug", "info", "warning", "error"];
+
+/** Which lines each file of the log directory holds (the seed system's four logs). */
+export const HOOK_LOG_FILES: { name: string; holds(entry: Entry): boolean }[] = [
+  { name: "success.jsonl", holds: (entry) => entry.category === "success" },
+  { name: "error.jsonl", holds: (entry) => LEVELS.indexOf(entry.level) >= 2 },
+  { name: "queue.jsonl", holds: (entry) => entry.category === "queue" },
+  { name: "debug.jsonl", holds: () => true },
+];
+
+/** Fills "{name}" placeholders as LogTape's JSON Lines formatter does (values as JSON). */
+export function render(
+  message: string,
+  properties: Record<string, unknown>,
+  quoteStrings = true,
+): string {
+  return message.replace(/\{(\w+)\}/g, (_, name: string) => {
+    const value = properties[name];
+    if (typeof value === "string" && !quoteStrings) return value;
+    return JSON.stringify(value) ?? "undefined";
+  });
+}
 
 export function createJournal(): Journal {
   const entries: Entry[] = [];
-  let loading: Promise<typeof import("../log.ts")> | undefined;
   const journal: Journal = {
     ids: {},
     add(level, category, message, properties = {}) {
       entries.push({ level, category, message, properties, at: new Date().toISOString() });
       if (level === "error" || level === "warning") {
-        // Claude Code shows a hook's stderr in verbose mode only: the user still finds out why.
         const ids = journal.ids.requestId ? ` [${journal.ids.requestId}]` : "";
-        const text = message.replace(/\{(\w+)\}/g, (_, name) => String(properties[name]));
         const detail = properties.error === undefined ? "" : `: ${properties.error}`;
-        console.error(`arrakis hook${ids}: ${text}${detail}`);
+        console.error(`arrakis hook${ids}: ${render(message, properties, false)}${detail}`);
       }
-    },
-    preload() {
-      loading ??= import("../log.ts");
     },
     async flush(config) {
       if (!config || entries.length === 0) return;
+      const minimum = LEVELS.indexOf(config.logLevel);
+      // Properties hold paths and error texts, never the key; redacted all the same.
+      const redactor = createRedactor();
+      const kept = entries.filter((entry) => LEVELS.indexOf(entry.level) >= minimum);
+      const formatted = new Map<Entry, string>();
+      for (const entry of kept) {
+        const properties = redactor.value({ ...journal.ids, ...entry.properties });
+        formatted.set(
+          entry,
+          formatLine({
+            timestamp: entry.at,
+            level: entry.level,
+            message: render(entry.message, properties),
+            logger: `arrakis.hook.${entry.category}`,
+            properties,
+          }),
+        );
+      }
       try {
-        journal.preload();
-        const { setupLogging, closeLogging, log, atLeast } = await loading!;
-        const last = (name: string) => (record: { category: readonly string[] }) =>
-          record.category[record.category.length - 1] === name;
-        await setupLogging({
-          level: config.logLevel,
-          dir: config.logDir,
-          files: [
-            { name: "success.jsonl", filter: last("success") },
-            { name: "error.jsonl", filter: atLeast("warning") },
-            { name: "queue.jsonl", filter: last("queue") },
-            { name: "debug.jsonl" },
-          ],
-        });
-        for (const entry of entries) {
-          const logger = log("hook", entry.category).with({ ...journal.ids, at: entry.at });
-          // Messages are templates over their own properties, e.g. "spooled {event}".
-          logger[entry.level](entry.message, entry.properties);
-        }
-        await closeLogging();
+        await Promise.all(HOOK_LOG_FILES.map((file) =>
+          appendLines(
+            config.logDir,
+            file.name,
+            kept.filter(file.holds).map((entry) => formatted.get(entry)!),
+          )
+        ));
       } catch (error) {
         console.error(
           `arrakis hook: cannot write logs to ${config.logDir}: ${

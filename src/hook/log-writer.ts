@@ -1,0 +1,62 @@
+// The hook's JSON Lines log files, written with Deno's own file API. src/log.ts (LogTape) is
+// what every other command uses; loading it costs the hook 40-100 ms (its file sink pulls in
+// node:fs), more than everything else the hook does. So the hook writes the same line format
+// (LogTape's jsonLinesFormatter) with the same rotation policy itself; tests/hook_log_test.ts
+// holds the two to the same constants and shape.
+import { join } from "node:path";
+import { ensurePrivateDir } from "../durable.ts";
+
+/** Same policy as src/log.ts: LOG_MAX_BYTES per file, LOG_MAX_FILES kept (live one included). */
+export const HOOK_LOG_MAX_BYTES = 10 * 1024 * 1024;
+export const HOOK_LOG_MAX_FILES = 5;
+
+export type LineLevel = "debug" | "info" | "warning" | "error";
+
+export interface LogLine {
+  timestamp: string;
+  level: LineLevel;
+  message: string;
+  /** Dotted logger name, e.g. "arrakis.hook.queue". */
+  logger: string;
+  properties: Record<string, unknown>;
+}
+
+/** LogTape's JSON Lines shape: {"@timestamp","level","message","logger","properties"}. */
+export function formatLine(line: LogLine): string {
+  return JSON.stringify({
+    "@timestamp": line.timestamp,
+    level: line.level === "warning" ? "WARN" : line.level.toUpperCase(),
+    message: line.message,
+    logger: line.logger,
+    properties: line.properties,
+  }) + "\n";
+}
+
+/** Appends lines to dir/name (0600), rotating to name.1 … name.4 past the size limit. */
+export async function appendLines(dir: string, name: string, lines: string[]): Promise<void> {
+  if (lines.length === 0) return;
+  await ensurePrivateDir(dir);
+  const path = join(dir, name);
+  const bytes = new TextEncoder().encode(lines.join(""));
+  let size = 0;
+  try {
+    size = (await Deno.stat(path)).size;
+  } catch { /* not created yet */ }
+  if (size > 0 && size + bytes.length > HOOK_LOG_MAX_BYTES) await rotate(path);
+  const file = await Deno.open(path, { append: true, create: true, mode: 0o600 });
+  try {
+    let written = 0;
+    while (written < bytes.length) written += await file.write(bytes.subarray(written));
+  } finally {
+    file.close();
+  }
+}
+
+async function rotate(path: string): Promise<void> {
+  // Another hook may rotate at the same moment: a missing file is someone else's rename.
+  await Deno.remove(`${path}.${HOOK_LOG_MAX_FILES - 1}`).catch(() => {});
+  for (let index = HOOK_LOG_MAX_FILES - 2; index >= 1; index--) {
+    await Deno.rename(`${path}.${index}`, `${path}.${index + 1}`).catch(() => {});
+  }
+  await Deno.rename(path, `${path}.1`).catch(() => {});
+}
