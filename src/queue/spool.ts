@@ -220,6 +220,41 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
     }
   }
 
+  // Per spool instance: the sorted pending listing a drainer works through, and when items
+  // seen in backoff become due, so a drain over a big backlog lists once and reads each file
+  // once instead of once per batch.
+  let listing: string[] = [];
+  let cursor = 0;
+  const notDueUntil = new Map<string, number>();
+
+  /**
+   * Claims one pending file: the rename is the claim (no fsync: a claim lost in a crash leaves
+   * the file pending, which is safe), then the claimed file, now ours alone, is read.
+   */
+  async function claimOne(
+    name: string,
+    id: string,
+    at: Date,
+    ignoreBackoff: boolean,
+  ): Promise<SpoolItem | undefined> {
+    const leasedName = `${id}.${at.getTime() + leaseMs}.json`;
+    const leased = join(dirs.processing, leasedName);
+    try {
+      await Deno.rename(join(dirs.pending, name), leased);
+    } catch (error) {
+      if (isNotFound(error)) return undefined; // another drainer (or a completing hook) won
+      throw error;
+    }
+    const item = await readItem(leased, leasedName, id);
+    if (!item) return undefined;
+    if (!ignoreBackoff && !isDue(item.record, at)) {
+      notDueUntil.set(id, Date.parse(item.record.delivery.nextAttemptAt!));
+      await spool.release(item);
+      return undefined;
+    }
+    return item;
+  }
+
   const spool: Spool = {
     dir,
 
@@ -245,10 +280,11 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
     async completeMany(items) {
       const touched = new Set<string>();
       const missing: SpoolItem[] = [];
-      for (const item of items) {
-        if (await removeDurable(item.path)) touched.add(join(item.path, ".."));
+      const removed = await Promise.all(items.map((item) => removeDurable(item.path)));
+      items.forEach((item, index) => {
+        if (removed[index]) touched.add(join(item.path, ".."));
         else missing.push(item);
-      }
+      });
       for (const path of touched) await syncDir(path);
       for (const item of missing) await spool.complete(item);
     },
@@ -313,36 +349,35 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
     async claim(limit, options = {}) {
       const claimed: SpoolItem[] = [];
       if (limit <= 0) return claimed;
-      for (const name of await names("pending")) {
-        if (claimed.length >= limit) break;
-        const id = idOf("pending", name);
-        const from = join(dirs.pending, name);
-        if (id === undefined) {
-          await quarantine(from, name);
-          continue;
+      let relisted = false;
+      while (claimed.length < limit) {
+        if (cursor >= listing.length) {
+          // Once per call at most: new arrivals and returned items show up here.
+          if (relisted) break;
+          listing = await names("pending");
+          cursor = 0;
+          relisted = true;
+          if (listing.length === 0) break;
         }
-        if (options.ids && !options.ids.has(id)) continue;
-        if (options.skip?.has(id)) continue;
-        const seen = await readItem(from, name, id);
-        if (!seen) continue;
         const at = now();
-        if (!options.ignoreBackoff && !isDue(seen.record, at)) continue;
-        const leased = join(dirs.processing, `${id}.${at.getTime() + leaseMs}.json`);
-        try {
-          // The claim. No fsync: a claim lost in a crash leaves the file pending, which is safe.
-          await Deno.rename(from, leased);
-        } catch (error) {
-          if (isNotFound(error)) continue; // another drainer won it
-          throw error;
+        const chunk: { name: string; id: string }[] = [];
+        while (cursor < listing.length && chunk.length < limit - claimed.length) {
+          const name = listing[cursor++];
+          const id = idOf("pending", name);
+          if (id === undefined) {
+            await quarantine(join(dirs.pending, name), name);
+            continue;
+          }
+          if (options.ids && !options.ids.has(id)) continue;
+          if (options.skip?.has(id)) continue;
+          if (!options.ignoreBackoff && (notDueUntil.get(id) ?? 0) > at.getTime()) continue;
+          chunk.push({ name, id });
         }
-        // Read again: the file we claimed is authoritative (a hook may have rewritten it).
-        const item = await readItem(leased, `${id}.${at.getTime() + leaseMs}.json`, id);
-        if (!item) continue;
-        if (!options.ignoreBackoff && !isDue(item.record, at)) {
-          await spool.release(item);
-          continue;
-        }
-        claimed.push(item);
+        // The files of one chunk are independent: rename and read them concurrently.
+        const results = await Promise.all(
+          chunk.map(({ name, id }) => claimOne(name, id, at, options.ignoreBackoff === true)),
+        );
+        for (const item of results) if (item) claimed.push(item);
       }
       return claimed;
     },
@@ -418,6 +453,7 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
       };
       await writeFileDurable(item.path, encode(record));
       item.record = record;
+      notDueUntil.delete(item.id);
       return true;
     },
 
@@ -437,6 +473,7 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
       }
       item.path = target;
       item.record = record;
+      notDueUntil.delete(item.id);
       return true;
     },
 
