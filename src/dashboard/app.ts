@@ -46,7 +46,8 @@ function secure(c: Context): void {
   c.header("Content-Security-Policy", CSP);
   c.header("X-Content-Type-Options", "nosniff");
   c.header("X-Frame-Options", "DENY");
-  c.header("Referrer-Policy", "no-referrer");
+  // same-origin, not no-referrer: with no-referrer browsers send `Origin: null` on form posts.
+  c.header("Referrer-Policy", "same-origin");
   c.header("Cross-Origin-Opener-Policy", "same-origin");
   c.header("Cache-Control", "no-store");
 }
@@ -66,16 +67,16 @@ export function safeNext(next: string | undefined): string {
  * cross-site requests; this also refuses a cross-origin post made with a key-less session.
  */
 function sameOrigin(c: Context): boolean {
-  const origin = c.req.header("origin");
-  if (origin) {
-    try {
-      return new URL(origin).host === new URL(c.req.url).host;
-    } catch {
-      return false;
-    }
-  }
+  // Browsers send Sec-Fetch-Site on every request; it is the most direct answer.
   const site = c.req.header("sec-fetch-site");
-  return site === undefined || site === "same-origin" || site === "none";
+  if (site !== undefined) return site === "same-origin" || site === "none";
+  const origin = c.req.header("origin");
+  if (origin === undefined) return true; // not a browser: the key or cookie alone decides
+  try {
+    return new URL(origin).host === new URL(c.req.url).host;
+  } catch {
+    return false; // "null" (sandboxed frame, privacy mode) or garbage
+  }
 }
 
 type Handler = (c: Context) => Response | Promise<Response>;

@@ -5,8 +5,8 @@ import { type Overview, type WindowName, WINDOWS } from "../queries.ts";
 import { latencyChart, meter, throughputChart } from "../charts.ts";
 import { fmtAgo, fmtInt, fmtMs, fmtPercent, fmtRate } from "../format.ts";
 
-function stat(label: string, value: string, note: string, tone = ""): Html {
-  return h`<div class="card stat ${tone}"><div class="label">${label}</div><div class="value">${value}</div><div class="note">${note}</div></div>`;
+function stat(key: string, label: string, value: string, note: string, tone = ""): Html {
+  return h`<div class="card stat ${tone}" data-stat="${key}"><div class="label">${label}</div><div class="value">${value}</div><div class="note">${note}</div></div>`;
 }
 
 export function overviewFragment(o: Overview): Html {
@@ -15,8 +15,8 @@ export function overviewFragment(o: Overview): Html {
   const maxStatus = Math.max(1, ...o.byStatus.map((row) => row.n));
   const maxEvent = Math.max(1, ...o.byEvent.map((row) => row.n));
   return h`<div class="grid cards">
-  ${stat("Requests / s", fmtRate(o.perSecondLastMinute), "last minute")}
-  ${stat("Requests", fmtInt(o.total), `${fmtRate(o.perSecondWindow)}/s over ${label}`)}
+  ${stat("rps", "Requests / s", fmtRate(o.perSecondLastMinute), "last minute")}
+  ${stat("requests", "Requests", fmtInt(o.total), `${fmtRate(o.perSecondWindow)}/s over ${label}`)}
   ${
     stat(
       "Success rate",
@@ -25,9 +25,16 @@ export function overviewFragment(o: Overview): Html {
       rateTone,
     )
   }
-  ${stat("p50 processing", fmtMs(o.p50), label)}
-  ${stat("p95 processing", fmtMs(o.p95), label)}
-  ${stat("Open sessions", fmtInt(o.openSessions), `last event ${fmtAgo(o.lastEventAt, o.now)}`)}
+  ${stat("p50", "p50 processing", fmtMs(o.p50), label)}
+  ${stat("p95", "p95 processing", fmtMs(o.p95), label)}
+  ${
+    stat(
+      "open",
+      "Open sessions",
+      fmtInt(o.openSessions),
+      `last event ${fmtAgo(o.lastEventAt, o.now)}`,
+    )
+  }
 </div>
 <div class="grid two">
   <section class="card">
