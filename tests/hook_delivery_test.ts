@@ -1,0 +1,328 @@
+// The real `arrakis hook` against the real server on both stores: through an outage, a hung
+// server, 500s, a 400, SIGKILLs at every step and a growing transcript, every event that
+// reached the spool ends up stored exactly once after a drain.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { arrakisCommand, runArrakis } from "./helpers/cli.ts";
+import { storeTest } from "./helpers/stores.ts";
+import { type InProcessServer, startInProcessServer } from "./helpers/server.ts";
+import {
+  answeringServer,
+  downUrl,
+  fixtureEvents,
+  FIXTURES_DIR,
+  hangingServer,
+  type HookProject,
+  hookProject,
+} from "./helpers/hook_env.ts";
+import type { Sql } from "../src/store/open.ts";
+
+const events = await fixtureEvents();
+const ORDER = [
+  "SessionStart",
+  "UserPromptSubmit",
+  "PreToolUse",
+  "PostToolUse",
+  "PostToolUseFailure",
+  "Notification",
+  "SubagentStop",
+  "PreCompact",
+  "Stop",
+  "SessionEnd",
+];
+
+/** The fixture event of `name`, moved to its own session (and transcript path). */
+function eventFor(name: string, session: string, extra: Record<string, unknown> = {}) {
+  const input = structuredClone(events.get(name)!);
+  input.session_id = session;
+  input.transcript_path = `/nonexistent/${session}.jsonl`;
+  if (typeof input.tool_use_id === "string") input.tool_use_id = `${input.tool_use_id}-${session}`;
+  delete input.agent_transcript_path;
+  return { ...input, ...extra };
+}
+
+function envFor(project: HookProject, url: string, apiKey: string, extra = {}) {
+  // Breaker off: each phase must exercise its own failure, not the breaker's shortcut.
+  return project.env(url, {
+    ARRAKIS_API_KEY: apiKey,
+    ARRAKIS_BREAKER_THRESHOLD: "1000",
+    // Generous: a loaded test machine must not turn "up" into "timed out" (the hanging
+    // server is the test of the deadline).
+    ARRAKIS_HOOK_TIMEOUT: "5s",
+    ...extra,
+  });
+}
+
+async function hook(env: Record<string, string>, input: unknown) {
+  const result = await runArrakis(["hook"], { env, stdin: JSON.stringify(input) });
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stdout, "");
+  return result;
+}
+
+/** `queue drain --now`, again while a detached drain (started by a hook) holds the lock. */
+async function drainNow(env: Record<string, string>) {
+  for (let tries = 0; tries < 100; tries++) {
+    const result = await runArrakis(["queue", "drain", "--now", "--json"], { env });
+    assert.equal(result.code, 0, result.stderr);
+    if (!JSON.parse(result.stdout).skipped) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error("the drain lock never came free");
+}
+
+/** SUCCESS rows per (session, event): each must be exactly 1. */
+async function storedCounts(sql: Sql, sessions: string[]) {
+  const rows = await sql<{ session_id: string; event_type: string; n: number }[]>`
+    SELECT session_id, event_type, count(*)::int AS n FROM webhook_events
+    WHERE status = 'SUCCESS' AND session_id = ANY(${sessions})
+    GROUP BY session_id, event_type`;
+  return new Map(rows.map((row) => [`${row.session_id}/${row.event_type}`, row.n]));
+}
+
+async function restart(db: Parameters<typeof startInProcessServer>[0], apiKey: string) {
+  return await startInProcessServer(db, { ARRAKIS_API_KEY: apiKey });
+}
+
+storeTest(
+  "every event, through up/down/hanging/500/400, is stored exactly once",
+  async ({ db }) => {
+    let server: InProcessServer = await startInProcessServer(db);
+    const apiKey = server.apiKey;
+    const project = await hookProject();
+    const extras: { close(): Promise<void> }[] = [];
+    try {
+      // Up: every event delivered at once (SessionEnd last, as in a real session).
+      for (const name of ORDER) {
+        await hook(
+          envFor(project, server.url, apiKey),
+          eventFor(name, "s-up"),
+        );
+      }
+      assert.deepEqual(await project.files("pending"), []);
+
+      // Down, hanging, 500: every event waits in pending/. 400: dead letter.
+      await server.stop();
+      const down = await downUrl();
+      const hanging = hangingServer();
+      const failing = answeringServer(500, { status: "ERROR" });
+      const rejecting = answeringServer(400, { status: "INVALID", message: "proxy says no" });
+      extras.push(hanging, failing, rejecting);
+      const phases: [string, string][] = [
+        ["s-down", down],
+        ["s-hang", hanging.url],
+        ["s-500", failing.url],
+      ];
+      for (const [session, url] of phases) {
+        // SessionEnd would start a drain against a dead server: leave it to the drain below.
+        for (const name of ORDER.slice(0, -1)) {
+          await hook(
+            envFor(project, url, apiKey, { ARRAKIS_HOOK_TIMEOUT: "300ms" }),
+            eventFor(name, session),
+          );
+        }
+      }
+      const waiting = 3 * (ORDER.length - 1);
+      assert.equal((await project.files("pending")).length, waiting);
+      await hook(envFor(project, rejecting.url, apiKey), eventFor("Notification", "s-400"));
+      assert.equal((await project.files("failed")).length, 1);
+
+      // The server comes back: a drain delivers the backlog; the dead letter needs a retry.
+      server = await restart(db, apiKey);
+      const live = envFor(project, server.url, apiKey);
+      await drainNow(live);
+      assert.deepEqual(await project.files("pending"), []);
+      const retried = await runArrakis(["queue", "retry", "--failed", "--now"], { env: live });
+      assert.equal(retried.code, 0, retried.stderr);
+      assert.deepEqual(await project.files("failed"), []);
+      // A second drain finds nothing left to deliver twice.
+      await drainNow(live);
+
+      const counts = await storedCounts(server.sql, ["s-up", "s-down", "s-hang", "s-500", "s-400"]);
+      for (const name of ORDER) assert.equal(counts.get(`s-up/${name}`), 1, `s-up/${name}`);
+      for (const [session] of phases) {
+        for (const name of ORDER.slice(0, -1)) {
+          assert.equal(counts.get(`${session}/${name}`), 1, `${session}/${name}`);
+        }
+      }
+      assert.equal(counts.get("s-400/Notification"), 1);
+      assert.equal(counts.size, ORDER.length + 3 * (ORDER.length - 1) + 1);
+      const tools = await server.sql<{ tool_use_id: string; status: string }[]>`
+      SELECT tool_use_id, status FROM tool_uses WHERE session_id = ANY(${["s-up", "s-down"]})
+      ORDER BY tool_use_id`;
+      assert.equal(tools.length, 4, JSON.stringify(tools));
+    } finally {
+      for (const extra of extras) await extra.close();
+      await server.stop();
+      await project.cleanup();
+    }
+  },
+);
+
+/** Runs the hook, waits until it reports the pause point (or `ready` says so), SIGKILLs it. */
+async function killAt(
+  env: Record<string, string>,
+  input: unknown,
+  point: string | null,
+  ready?: () => boolean,
+) {
+  const child = arrakisCommand(["hook"], {
+    env: point ? { ...env, ARRAKIS_TEST_PAUSE_AT: point } : env,
+    stdin: "",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(JSON.stringify(input)));
+  await writer.close();
+  let stderr = "";
+  const reader = (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stderr) stderr += decoder.decode(chunk, { stream: true });
+  })();
+  const until = Date.now() + 30_000;
+  while (Date.now() < until) {
+    if (point && stderr.includes(`arrakis-test-paused:${point}`)) break;
+    if (!point && ready?.()) break;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  child.kill("SIGKILL");
+  await child.status;
+  await reader;
+  await child.stdout.cancel();
+  assert.ok(point === null || stderr.includes(`arrakis-test-paused:${point}`), stderr);
+}
+
+storeTest(
+  "SIGKILL at every step of the hook: nothing spooled is lost or stored twice",
+  async ({ db }) => {
+    const server = await startInProcessServer(db);
+    const project = await hookProject();
+    const hanging = hangingServer();
+    try {
+      const env = envFor(project, server.url, server.apiKey);
+      const points = ["before-spool", "after-spool", "before-send", "after-send"];
+      for (const point of points) {
+        await killAt(env, eventFor("UserPromptSubmit", `k-${point}`), point);
+      }
+      // During the send: the server accepted the connection and the hook waits for the answer.
+      const seen = hanging.received.length;
+      await killAt(
+        envFor(project, hanging.url, server.apiKey, { ARRAKIS_HOOK_TIMEOUT: "20s" }),
+        eventFor("UserPromptSubmit", "k-during-send"),
+        null,
+        () => hanging.received.length > seen,
+      );
+      // By timing, anywhere from process start to exit (this lands in the spool write too).
+      for (let i = 0; i < 8; i++) {
+        const delay = 30 + i * 25;
+        const started = Date.now();
+        await killAt(
+          env,
+          eventFor("Notification", `k-timed-${i}`),
+          null,
+          () => Date.now() - started >= delay,
+        );
+      }
+
+      // Nothing half-written is left where the drainer reads.
+      for (const name of await project.files("pending")) {
+        JSON.parse(await Deno.readTextFile(join(project.queueDir, "pending", name)));
+      }
+      await drainNow(env);
+      assert.deepEqual(await project.files("pending"), []);
+      assert.deepEqual(await project.files("failed"), []);
+      assert.deepEqual(await project.files("processing"), []);
+
+      const sessions = [
+        ...points.map((point) => `k-${point}`),
+        "k-during-send",
+        ...Array.from({ length: 8 }, (_, i) => `k-timed-${i}`),
+      ];
+      const counts = await storedCounts(server.sql, sessions);
+      // Killed before the spool write: never captured. From the write on: stored exactly once.
+      assert.equal(counts.get("k-before-spool/UserPromptSubmit"), undefined);
+      for (const point of ["after-spool", "before-send", "after-send"]) {
+        assert.equal(counts.get(`k-${point}/UserPromptSubmit`), 1, point);
+      }
+      assert.equal(counts.get("k-during-send/UserPromptSubmit"), 1);
+      for (const n of counts.values()) assert.equal(n, 1);
+      const prompts = await server.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM messages
+      WHERE session_id = 'k-after-send' AND source = 'prompt'`;
+      assert.equal(prompts[0].n, 1);
+    } finally {
+      await hanging.close();
+      await server.stop();
+      await project.cleanup();
+    }
+  },
+);
+
+storeTest(
+  "a transcript growing across Stop events is stored line by line exactly once",
+  async ({ db }) => {
+    let server = await startInProcessServer(db);
+    const apiKey = server.apiKey;
+    const project = await hookProject();
+    const transcript = join(project.dir, "session.jsonl");
+    const session = "6f1c2a9e-3b7d-4e25-9a41-0c8d5e7f1b23";
+    const lines = (await Deno.readTextFile(join(FIXTURES_DIR, "transcript.jsonl"))).trimEnd()
+      .split("\n").map((line) => line + "\n");
+    const stop = { ...events.get("Stop")!, transcript_path: transcript };
+    const append = (text: string) => Deno.writeTextFile(transcript, text, { append: true });
+    try {
+      // Stop 1: two lines and half of the third (torn: the writer has not finished it).
+      await append(lines[0] + lines[1] + lines[2].slice(0, 50));
+      await hook(envFor(project, server.url, apiKey), stop);
+
+      // Outage. Stop 2 gets the rest of line 3 and line 4, and waits in the spool.
+      await server.stop();
+      const down = await downUrl();
+      await append(lines[2].slice(50) + lines[3]);
+      await hook(envFor(project, down, apiKey), stop);
+      assert.equal((await project.files("pending")).length, 1);
+
+      // Stop 3 is killed right after its spool write, before the offset is committed.
+      await append(lines[4]);
+      await killAt(envFor(project, down, apiKey), stop, "after-spool");
+      // Stop 4 (still down) must not take line 5 again.
+      await append(lines[5]);
+      await hook(envFor(project, down, apiKey), stop);
+      assert.equal((await project.files("pending")).length, 3);
+
+      // Back up: SessionEnd (nothing new) and a drain deliver everything.
+      server = await restart(db, apiKey);
+      const live = envFor(project, server.url, apiKey);
+      await hook(live, { ...events.get("SessionEnd")!, transcript_path: transcript });
+      await drainNow(live);
+      assert.deepEqual(await project.files("pending"), []);
+
+      // Every line went in exactly one event.
+      const rows = await server.sql<
+        { payload: { transcript?: { uuid?: string; type?: string }[] } }[]
+      >`
+      SELECT payload FROM webhook_events
+      WHERE session_id = ${session} AND status = 'SUCCESS' AND event_type = 'Stop'`;
+      const sent = rows.flatMap((row) => row.payload.transcript ?? [])
+        .map((line) => line.uuid ?? line.type);
+      assert.deepEqual(sent.sort(), ["a-1", "a-2", "a-3", "summary", "u-1", "u-2"]);
+      assert.equal(rows.length, 4);
+
+      const messages = await server.sql<{ transcript_uuid: string }[]>`
+      SELECT transcript_uuid FROM messages
+      WHERE session_id = ${session} AND role = 'assistant' AND source = 'transcript'
+      ORDER BY transcript_uuid`;
+      assert.deepEqual(messages.map((m) => m.transcript_uuid), ["a-1", "a-2", "a-3"]);
+      const usage = await server.sql<
+        { message_id: string; input_tokens: string; output_tokens: string }[]
+      >`SELECT message_id, input_tokens::text, output_tokens::text FROM token_usage
+      WHERE session_id = ${session} ORDER BY message_id`;
+      assert.deepEqual(usage.map((u) => [u.message_id, u.input_tokens, u.output_tokens]), [
+        ["msg_01A", "1200", "85"],
+        ["msg_01B", "1450", "60"],
+      ]);
+    } finally {
+      await server.stop();
+      await project.cleanup();
+    }
+  },
+);
