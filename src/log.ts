@@ -83,8 +83,7 @@ export async function setupLogging(options: LoggingOptions): Promise<void> {
   }
   if (options.console) {
     const { stream, format, level } = options.console;
-    const writable = stream === "stdout" ? Deno.stdout.writable : Deno.stderr.writable;
-    const sink = getStreamSink(writable, {
+    const sink = getStreamSink(ignoringWriteErrors(stream), {
       formatter: format === "json" ? jsonLinesFormatter : getTextFormatter({ timestamp: "time" }),
     });
     sinks.console = level ? withFilter(sink, atLeast(level)) : sink;
@@ -100,6 +99,26 @@ export async function setupLogging(options: LoggingOptions): Promise<void> {
       { category: ["arrakis"], lowestLevel: options.level, sinks: ids },
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ids },
     ],
+  });
+}
+
+/**
+ * The console stream, where a closed pipe (a log collector gone, `| head`) loses log lines
+ * instead of crashing the process with an unhandled rejection.
+ */
+function ignoringWriteErrors(stream: "stderr" | "stdout"): WritableStream<Uint8Array> {
+  const target = stream === "stdout" ? Deno.stdout : Deno.stderr;
+  let broken = false;
+  return new WritableStream({
+    async write(chunk) {
+      if (broken) return;
+      try {
+        let written = 0;
+        while (written < chunk.length) written += await target.write(chunk.subarray(written));
+      } catch {
+        broken = true;
+      }
+    },
   });
 }
 

@@ -38,7 +38,6 @@ export async function startFaultProxy(target: () => string): Promise<FaultProxy>
         method: request.method,
         headers: request.headers,
         body: request.body,
-        signal: request.signal,
       });
       return new Response(upstream.body, { status: upstream.status, headers: upstream.headers });
     } catch {
