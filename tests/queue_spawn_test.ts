@@ -1,0 +1,74 @@
+// The detached drain the hook starts: `arrakis hook` on SessionEnd leaves a drainer behind
+// that delivers the spooled backlog after the hook itself has exited.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { storeTest } from "./helpers/stores.ts";
+import { startInProcessServer } from "./helpers/server.ts";
+import { runArrakis } from "./helpers/cli.ts";
+import { openSpool } from "../src/queue/spool.ts";
+import { selfCommand } from "../src/queue/spawn-drain.ts";
+import { envelope, filesIn } from "./helpers/queue.ts";
+
+async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return await check();
+}
+
+storeTest(
+  "a hook on SessionEnd starts a detached drain that delivers the backlog",
+  async ({ db }) => {
+    const server = await startInProcessServer(db);
+    try {
+      const project = await Deno.makeTempDir({ prefix: "arrakis-spawn-" });
+      const queueDir = join(project, ".claude", "queue");
+      const spool = await openSpool(queueDir);
+      const ids: string[] = [];
+      for (let i = 0; i < 40; i++) ids.push((await spool.put(envelope())).id);
+      const event = JSON.parse(
+        await Deno.readTextFile("/work/shared/fixtures/hook-input/SessionEnd.json"),
+      );
+      const hook = await runArrakis(["hook"], {
+        stdin: JSON.stringify(event),
+        env: {
+          CLAUDE_PROJECT_DIR: project,
+          ARRAKIS_URL: server.url,
+          ARRAKIS_API_KEY: server.apiKey,
+          ARRAKIS_HOME: join(project, "home"),
+          ARRAKIS_CONFIG: join(project, "home", "client.json"),
+        },
+      });
+      assert.equal(hook.code, 0);
+      assert.equal(hook.stdout, "");
+      // The hook has exited; the drainer it left behind delivers the backlog. (The hook's own
+      // SessionEnd may legitimately wait in backoff if its short send timed out on a busy box.)
+      const backlogLeft = async () => {
+        const names = [
+          ...await filesIn(join(queueDir, "pending")),
+          ...await filesIn(join(queueDir, "processing")),
+        ];
+        return names.filter((name) => ids.includes(name.slice(0, 36))).length;
+      };
+      const emptied = await until(async () => await backlogLeft() === 0, 60_000);
+      assert.ok(emptied, `${await backlogLeft()} backlog items still spooled`);
+      const [row] = await server.sql<{ n: number }[]>`
+      SELECT count(DISTINCT request_id)::int AS n FROM webhook_events
+      WHERE request_id = ANY(${ids}) AND status = 'SUCCESS'`;
+      assert.equal(row.n, 40);
+    } finally {
+      await server.stop();
+    }
+  },
+  { kinds: ["pglite"] },
+);
+
+Deno.test("selfCommand re-runs deno with this main module, its config and permissions", () => {
+  const { command, args } = selfCommand(["queue", "drain"]);
+  assert.equal(command, Deno.execPath());
+  assert.equal(args[0], "run");
+  assert.ok(args.includes("--allow-net") && args.includes("--allow-write"));
+  assert.deepEqual(args.slice(-2), ["queue", "drain"]);
+});
