@@ -28,7 +28,7 @@ failed/ (dead letters), corrupt/ (unreadable files moved aside).
          one line per item: state, requestId, event, session, attempts, next attempt, last error
   stats  [--json]
          counts per state, due now, corrupt files, oldest age, bytes
-  retry  [requestId...|--all] [--failed] [--now]
+  retry  [requestId...|--all] [--failed] [--now] [--json]
          the manual push: named or all pending items lose their backoff; with --failed (or a
          named dead letter) dead letters go back to pending with attempts reset;
          --now then delivers them at once. 'retry --failed' alone revives every dead letter.
