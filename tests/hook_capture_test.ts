@@ -217,3 +217,73 @@ Deno.test("secrets and unstorable characters never leave the machine", async () 
     await project.cleanup();
   }
 });
+
+Deno.test("concurrent Stop hooks of one session never take the same transcript line", async () => {
+  const project = await hookProject();
+  const server = answeringServer(200, { status: "SUCCESS" });
+  try {
+    const transcript = join(project.dir, "t.jsonl");
+    const stop = { ...events.get("Stop"), transcript_path: transcript };
+    const lineOf = (n: number) => JSON.stringify({ type: "user", uuid: `u-${n}` }) + "\n";
+    let next = 0;
+    const runs: Promise<unknown>[] = [];
+    // Lines keep arriving while hooks overlap.
+    for (let round = 0; round < 4; round++) {
+      for (let i = 0; i < 5; i++) {
+        await Deno.writeTextFile(transcript, lineOf(next++), { append: true });
+      }
+      for (let i = 0; i < 3; i++) runs.push(hook(project.env(server.url), JSON.stringify(stop)));
+    }
+    const results = await Promise.all(runs) as { code: number; stdout: string }[];
+    for (const result of results) {
+      assert.equal(result.code, 0);
+      assert.equal(result.stdout, "");
+    }
+    const sent = server.received.flatMap((body) => (body as Envelope).transcript ?? [])
+      .map((line) => line.uuid);
+    assert.deepEqual(
+      sent.sort(),
+      Array.from({ length: next }, (_, n) => `u-${n}`).sort(),
+    );
+    // Ranges of the envelopes tile the file without overlap.
+    const ranges = server.received.map((body) => (body as Envelope).transcriptRange)
+      .filter((range) => range !== undefined).sort((a, b) => a!.from - b!.from);
+    for (let i = 1; i < ranges.length; i++) assert.equal(ranges[i]!.from, ranges[i - 1]!.to);
+  } finally {
+    await server.close();
+    await project.cleanup();
+  }
+});
+
+Deno.test("SubagentStop reads the subagent's own transcript; Stop reads the session's", async () => {
+  const project = await hookProject();
+  const server = answeringServer(200, { status: "SUCCESS" });
+  try {
+    const main = join(project.dir, "main.jsonl");
+    const agent = join(project.dir, "agent.jsonl");
+    await Deno.writeTextFile(main, JSON.stringify({ type: "user", uuid: "main-1" }) + "\n");
+    await Deno.writeTextFile(
+      agent,
+      JSON.stringify({ type: "assistant", uuid: "agent-1", isSidechain: true }) + "\n",
+    );
+    const subagent = {
+      ...events.get("SubagentStop"),
+      transcript_path: main,
+      agent_transcript_path: agent,
+    };
+    await hook(project.env(server.url), JSON.stringify(subagent));
+    await hook(project.env(server.url), JSON.stringify(subagent));
+    await hook(
+      project.env(server.url),
+      JSON.stringify({ ...events.get("Stop"), transcript_path: main }),
+    );
+    const [first, second, stop] = server.received as Envelope[];
+    assert.deepEqual(first.transcript?.map((line) => line.uuid), ["agent-1"]);
+    assert.equal(first.transcriptRange?.path, agent);
+    assert.equal(second.transcript, undefined, "the agent's line was taken twice");
+    assert.deepEqual(stop.transcript?.map((line) => line.uuid), ["main-1"]);
+  } finally {
+    await server.close();
+    await project.cleanup();
+  }
+});

@@ -53,7 +53,17 @@ export async function hookProject(): Promise<HookProject> {
       } catch { /* directory not made yet */ }
       return names.sort();
     },
-    cleanup: () => Deno.remove(dir, { recursive: true }),
+    // A detached drain a hook started may still be writing here: try a few times.
+    async cleanup() {
+      for (let tries = 0;; tries++) {
+        try {
+          return await Deno.remove(dir, { recursive: true });
+        } catch (error) {
+          if (tries >= 20) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      }
+    },
   };
 }
 
