@@ -2,46 +2,23 @@
 // audit log filters, event detail, reprocessing a failed event, a conversation with tool calls,
 // and a <script> in a prompt rendered as text. Headless Chromium via playwright-core.
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
-import type { BrowserContext, Page } from "playwright-core";
 import { createTestDatabase, openTestStore, type StoreKind } from "./helpers/stores.ts";
-import { arrakisCommand } from "./helpers/cli.ts";
-import { freePort, waitForHttp } from "./helpers/net.ts";
-import { newSpanId, newTraceId, uuidv7 } from "../src/ids.ts";
+import {
+  CHROMIUM,
+  envelope,
+  HAVE_CHROMIUM,
+  KEY,
+  launch,
+  post,
+  startServer,
+} from "./helpers/dashboard.ts";
 import { POSTGRES_REACHABLE } from "./helpers/stores.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-const HAVE_CHROMIUM = await Deno.stat(CHROMIUM).then(() => true, () => false);
-const SCREENSHOTS = Deno.env.get("ARRAKIS_SCREENSHOTS") === "1";
-const KEY = "ark_browser_test_key_0123456789";
 
 const SESSION = "7a1c2a9e-3b7d-4e25-9a41-0c8d5e7f1b23";
 const BROKEN_SESSION = "broken-0000-session";
 const PROMPT =
   `Fix the cart <script>window.__xss = 1</script> <img src=x onerror="window.__xss = 2">`;
 const REPLY = "I added `src/cart.test.ts`; **all cart tests pass**.\n\n- empty cart\n- discounts";
-
-function envelope(event: string, sessionId: string, payload: Record<string, unknown>, extra = {}) {
-  return {
-    requestId: uuidv7(),
-    traceId: newTraceId(),
-    spanId: newSpanId(),
-    event,
-    sessionId,
-    occurredAt: new Date().toISOString(),
-    attempt: 1,
-    source: { host: "devbox", user: "dev", projectDir: "/home/dev/shop", cwd: "/home/dev/shop" },
-    payload: {
-      session_id: sessionId,
-      hook_event_name: event,
-      cwd: "/home/dev/shop",
-      transcript_path: `/home/dev/.claude/projects/shop/${sessionId}.jsonl`,
-      permission_mode: "default",
-      ...payload,
-    },
-    ...extra,
-  };
-}
 
 function conversation(sessionId: string) {
   const ts = (s: number) => new Date(Date.now() - 60_000 + s * 1000).toISOString();
@@ -97,72 +74,6 @@ function conversation(sessionId: string) {
       ],
     }),
   ];
-}
-
-interface Server {
-  base: string;
-  close(): Promise<void>;
-}
-
-async function startServer(env: Record<string, string>): Promise<Server> {
-  const port = await freePort();
-  const child = arrakisCommand(["serve"], {
-    env: { ...env, PORT: String(port), ARRAKIS_API_KEY: KEY, ARRAKIS_LOG_LEVEL: "warning" },
-  }).spawn();
-  const base = `http://127.0.0.1:${port}`;
-  const output = child.output();
-  try {
-    await waitForHttp(`${base}/login`);
-  } catch (error) {
-    child.kill("SIGKILL");
-    const { stderr } = await output;
-    throw new Error(`${error}\n${new TextDecoder().decode(stderr)}`);
-  }
-  return {
-    base,
-    async close() {
-      child.kill("SIGTERM");
-      await output;
-    },
-  };
-}
-
-async function post(base: string, body: unknown): Promise<{ status: number; json: unknown }> {
-  const response = await fetch(`${base}/api/claude-hooks`, {
-    method: "POST",
-    headers: { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  return { status: response.status, json: await response.json() };
-}
-
-async function launch(): Promise<BrowserContext> {
-  const profile = await Deno.makeTempDir({ prefix: "arrakis-chromium-" });
-  return await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1360, height: 900 },
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-}
-
-async function screenshot(page: Page, name: string): Promise<void> {
-  const path = SCREENSHOTS
-    ? new URL(`../docs/screenshots/${name}.png`, import.meta.url).pathname
-    : `${await Deno.makeTempDir()}/${name}.png`;
-  if (SCREENSHOTS) {
-    await Deno.mkdir(new URL("../docs/screenshots/", import.meta.url), { recursive: true });
-  }
-  await page.screenshot({ path, fullPage: true });
 }
 
 function browserTest(kind: StoreKind): void {
@@ -257,7 +168,6 @@ function browserTest(kind: StoreKind): void {
             await page.evaluate(() => performance.getEntriesByType("navigation").length),
             1,
           );
-          await screenshot(page, "overview");
         });
 
         let failedRequestId = "";
@@ -377,7 +287,6 @@ function browserTest(kind: StoreKind): void {
               /1,200 in · 85 out/,
             );
             assert.match(await page.textContent(".cards") ?? "", /2,400/);
-            await screenshot(page, "conversation");
           },
         );
 

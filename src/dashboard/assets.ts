@@ -38,7 +38,8 @@ h1{font-size:20px;margin:0 0 4px}h2{font-size:15px;margin:0 0 12px}
 .stat .label{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.4px}
 .stat .value{font-size:26px;font-weight:650;margin-top:4px;font-variant-numeric:tabular-nums}
 .stat .note{color:var(--muted);font-size:12px;margin-top:2px}
-.stat.good .value{color:var(--ok)}.stat.bad .value{color:var(--bad)}
+.stat.good .value{color:var(--ok)}.stat.warn .value{color:var(--warn)}.stat.bad .value{color:var(--bad)}
+.fail{color:var(--bad);font-weight:600}
 .tabs{display:inline-flex;border:1px solid var(--line);border-radius:8px;overflow:hidden;background:var(--card)}
 .tabs a{padding:6px 14px;color:var(--ink);border-right:1px solid var(--line)}
 .tabs a:last-child{border-right:0}.tabs a.active{background:var(--accent);color:#fff}

@@ -11,7 +11,13 @@ function stat(key: string, label: string, value: string, note: string, tone = ""
 
 export function overviewFragment(o: Overview): Html {
   const label = WINDOWS[o.window].label;
-  const rateTone = o.successRate === null ? "" : o.successRate >= 0.99 ? "good" : "bad";
+  const rateTone = o.successRate === null
+    ? ""
+    : o.successRate >= 0.99
+    ? "good"
+    : o.successRate >= 0.95
+    ? "warn"
+    : "bad";
   const maxStatus = Math.max(1, ...o.byStatus.map((row) => row.n));
   const maxEvent = Math.max(1, ...o.byEvent.map((row) => row.n));
   return h`<div class="grid cards">
@@ -19,6 +25,7 @@ export function overviewFragment(o: Overview): Html {
   ${stat("requests", "Requests", fmtInt(o.total), `${fmtRate(o.perSecondWindow)}/s over ${label}`)}
   ${
     stat(
+      "success",
       "Success rate",
       fmtPercent(o.successRate),
       `${fmtInt(o.ok)} stored · ${fmtInt(o.failed)} failed`,
@@ -73,7 +80,7 @@ export function overviewFragment(o: Overview): Html {
         h`<tr><td><a href="/events?event=${
           encodeURIComponent(row.event)
         }">${row.event}</a></td><td class="num">${fmtInt(row.n)}</td><td class="num">${
-          row.failed ? h`<span class="muted">${fmtInt(row.failed)}</span>` : "0"
+          row.failed ? h`<span class="fail">${fmtInt(row.failed)}</span>` : "0"
         }</td><td class="bar">${meter(row.n, maxEvent, "accent")}</td></tr>`
       )
   }
