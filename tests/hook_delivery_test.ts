@@ -184,7 +184,9 @@ async function killAt(
     if (!point && ready?.()) break;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-  child.kill("SIGKILL");
+  try {
+    child.kill("SIGKILL");
+  } catch { /* a timed kill may come after the hook already finished */ }
   await child.status;
   await reader;
   await child.stdout.cancel();
