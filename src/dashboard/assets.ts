@@ -158,6 +158,9 @@ export const APP_JS = `"use strict";
     });
   }
   source.addEventListener("audit", schedule);
+  // After a reconnect, events may have been missed: refresh once.
+  var opened = 0;
+  source.addEventListener("open", function () { if (opened++ > 0) schedule(); });
   var every = Number(region.getAttribute("data-live-every") || 0);
   if (every > 0) setInterval(schedule, every);
 })();

@@ -9,8 +9,12 @@ export const SHUTDOWN_EVENT = "shutdown";
 
 const PING_MS = 15_000;
 const MIN_GAP_MS = 250;
-/** Browsers reconnect by themselves; a bounded lifetime keeps a lost client from lingering. */
-const MAX_LIFETIME_MS = 10 * 60_000;
+/**
+ * Browsers reconnect by themselves (and the page re-fetches on reconnect), so a short lifetime
+ * costs nothing and bounds how long an open tab can hold up a graceful shutdown that did not
+ * dispatch SHUTDOWN_EVENT.
+ */
+const MAX_LIFETIME_MS = 30_000;
 
 export function auditStream(c: Context, events: EventTarget): Response {
   return streamSSE(c, async (stream) => {
