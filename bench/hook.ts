@@ -130,7 +130,12 @@ export async function run(): Promise<BenchRow[]> {
       floor.push(await timedRun(["run", "--quiet", empty], baseEnv()));
     }
     floor.sort((a, b) => a - b);
-    const up = await sample(RUNS, inputs, hookEnv("up", server.url));
+    const up = await sample(
+      RUNS,
+      inputs,
+      hookEnv("up", server.url, { ARRAKIS_LOG_LEVEL: "debug" }),
+    );
+    const steps = await stepTimings(join(work, "up", ".claude", "logs", "debug.jsonl"));
     const downUrl = `http://127.0.0.1:${closedPort()}`;
     const down = await sample(
       RUNS,
@@ -175,12 +180,45 @@ export async function run(): Promise<BenchRow[]> {
         reference: { metric: "bare deno run p99", value: floorP99 },
       });
     }
+    const { loaded, own, send } = steps;
+    rows.push(
+      {
+        benchmark: "hook",
+        metric: "server up: process start to capture start p50 (module load)",
+        value: loaded,
+        unit: "ms",
+      },
+      {
+        benchmark: "hook",
+        metric: "server up: capture start to done p50 (the hook's own work)",
+        value: own,
+        unit: "ms",
+      },
+      {
+        benchmark: "hook",
+        metric: "server up: of which the one send p50",
+        value: send,
+        unit: "ms",
+      },
+    );
     return rows;
   } finally {
     server.stop();
     await new Promise((resolve) => setTimeout(resolve, 200));
     await Deno.remove(work, { recursive: true }).catch(() => {});
   }
+}
+
+/** Medians of the per-step timings the hook logs at debug level (see docs/HOOK.md). */
+async function stepTimings(path: string) {
+  const runs = (await Deno.readTextFile(path)).trim().split("\n").map((line) => JSON.parse(line))
+    .map((line) => line.properties?.timings).filter((timings) => timings?.done !== undefined);
+  const median = (values: number[]) => percentile(values.sort((a, b) => a - b), 50);
+  return {
+    loaded: median(runs.map((t) => t.loaded)),
+    own: median(runs.map((t) => t.done - t.loaded)),
+    send: median(runs.filter((t) => t.sent !== undefined).map((t) => t.sent - t.credentials)),
+  };
 }
 
 function closedPort(): number {
