@@ -12,6 +12,7 @@ import { resolveServerKeys } from "./api_key.ts";
 import { createApp } from "./app.ts";
 import { sweepStale } from "./audit.ts";
 import { classifyFailure, errorMessage, RETRY_AFTER_SECONDS } from "./errors.ts";
+import { SHUTDOWN_EVENT } from "../dashboard/stream.ts";
 
 const logger = log("server");
 
@@ -120,6 +121,8 @@ export async function startServer(
     shutdown() {
       closing ??= (async () => {
         stopped = true;
+        // Live dashboard streams never end on their own: tell them to close first.
+        deps.events.dispatchEvent(new Event(SHUTDOWN_EVENT));
         await server.shutdown();
         await alerts?.stop();
         await prepared.catch(() => {});
