@@ -18,7 +18,7 @@ const PERMISSIONS = [
 ];
 const RUNS = Number(Deno.env.get("BENCH_HOOK_RUNS") ?? 40);
 const KEY = "bench-key-0123456789abcdef0123456789";
-const FIXTURES = "/work/shared/fixtures/hook-input";
+const FIXTURES = fileURLToPath(new URL("../tests/fixtures/hook-input/", import.meta.url));
 
 async function fixtureInputs(): Promise<Uint8Array[]> {
   const inputs: Uint8Array[] = [];

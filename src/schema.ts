@@ -154,7 +154,8 @@ export const TranscriptRange = z.object({
 });
 export type TranscriptRange = z.infer<typeof TranscriptRange>;
 
-export const Envelope = z.object({
+/** The envelope's structure alone: what a spool file must hold to be sendable. */
+export const EnvelopeShape = z.object({
   requestId: RequestId,
   traceId: TraceId,
   spanId: SpanId,
@@ -166,7 +167,10 @@ export const Envelope = z.object({
   payload: HookInputBase,
   transcript: z.array(TranscriptLine).optional(),
   transcriptRange: TranscriptRange.optional(),
-}).superRefine((env, ctx) => {
+});
+
+/** The full envelope check the server applies: structure plus the event's own payload. */
+export const Envelope = EnvelopeShape.superRefine((env, ctx) => {
   if (env.payload.session_id !== env.sessionId) {
     ctx.addIssue({
       code: "custom",
@@ -283,7 +287,9 @@ export type DeliveryState = z.infer<typeof DeliveryState>;
 
 export const SpoolRecord = z.object({
   version: z.literal(1),
-  envelope: Envelope,
+  // Only the structure: whether the payload is acceptable is the server's call, so an event
+  // Claude Code reshapes later still travels and comes back as a dead letter with the reason.
+  envelope: EnvelopeShape,
   delivery: DeliveryState,
 });
 export type SpoolRecord = z.infer<typeof SpoolRecord>;

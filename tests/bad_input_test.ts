@@ -9,10 +9,10 @@ import { freePort, waitForHttp } from "./helpers/net.ts";
 import { arrakisCommand } from "./helpers/cli.ts";
 import { createTestDatabase, POSTGRES_REACHABLE } from "./helpers/stores.ts";
 import { newSpanId, newTraceId, uuidv7 } from "../src/ids.ts";
+import { HOOK_INPUT_DIR } from "./helpers/fixtures.ts";
 
 const API_KEY = "corpus-key-0123456789abcdef";
 const MAX_BODY = 8 * 1024 * 1024;
-const FIXTURES = new URL("../../shared/fixtures/hook-input/", import.meta.url);
 
 function envelope(overrides: Record<string, unknown> = {}) {
   const payload = {
@@ -175,7 +175,9 @@ Deno.test({
       });
     try {
       await waitForHttp(`${base}/health`);
-      const good = JSON.parse(await Deno.readTextFile(new URL("UserPromptSubmit.json", FIXTURES)));
+      const good = JSON.parse(
+        await Deno.readTextFile(join(HOOK_INPUT_DIR, "UserPromptSubmit.json")),
+      );
       let goodCount = 0;
       const sendGood = async () => {
         const response = await post(

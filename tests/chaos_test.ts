@@ -92,7 +92,7 @@ Deno.test({
       } catch { /* it had already exited */ }
       await server?.status;
     };
-    const proxy = await startFaultProxy(() => `http://127.0.0.1:${serverPort}`);
+    const proxy = startFaultProxy(() => `http://127.0.0.1:${serverPort}`);
     const projects = [join(root, "project-a"), join(root, "project-b")];
     for (const dir of projects) await Deno.mkdir(dir, { recursive: true });
     const clientEnv = (project: string): Record<string, string> => ({

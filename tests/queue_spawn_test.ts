@@ -8,6 +8,7 @@ import { runArrakis } from "./helpers/cli.ts";
 import { openSpool } from "../src/queue/spool.ts";
 import { selfCommand } from "../src/queue/spawn-drain.ts";
 import { envelope, filesIn } from "./helpers/queue.ts";
+import { HOOK_INPUT_DIR } from "./helpers/fixtures.ts";
 
 async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
   const end = Date.now() + timeoutMs;
@@ -29,7 +30,7 @@ storeTest(
       const ids: string[] = [];
       for (let i = 0; i < 40; i++) ids.push((await spool.put(envelope())).id);
       const event = JSON.parse(
-        await Deno.readTextFile("/work/shared/fixtures/hook-input/SessionEnd.json"),
+        await Deno.readTextFile(join(HOOK_INPUT_DIR, "SessionEnd.json")),
       );
       const hook = await runArrakis(["hook"], {
         stdin: JSON.stringify(event),

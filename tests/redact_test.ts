@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createRedactor, MAX_NESTING, REDACTED, storable } from "../src/hook/redact.ts";
+import { createRedactor, MAX_NESTING, REDACTED, storable } from "../src/redact.ts";
 import { findUnstorable } from "../src/server/sanitize.ts";
 
 const redactor = createRedactor();

@@ -8,8 +8,7 @@ import {
   WebhookStatus,
 } from "../src/schema.ts";
 import { newSpanId, newTraceId, uuidv7 } from "../src/ids.ts";
-
-const FIXTURES = new URL("../../shared/fixtures/", import.meta.url);
+import { FIXTURES_URL as FIXTURES } from "./helpers/fixtures.ts";
 
 async function fixture(event: string): Promise<Record<string, unknown>> {
   return JSON.parse(await Deno.readTextFile(new URL(`hook-input/${event}.json`, FIXTURES)));

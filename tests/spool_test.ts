@@ -301,3 +301,21 @@ Deno.test("a read-only spool: put fails loudly, listing and stats still work, no
   }
   assert.deepEqual(await filesIn(join(dir, "pending")), [`${kept.id}.json`]);
 });
+
+Deno.test("an event whose payload the server's schema would refuse still travels (never corrupt/)", async () => {
+  const dir = await tempQueueDir();
+  const spool = await openSpool(dir);
+  // A PostToolUse that a future Claude Code might send without tool_use_id: the spool keeps
+  // and sends it; the server's 400 then dead-letters it with the reason, where retry finds it.
+  const base = envelope();
+  const reshaped = {
+    ...base,
+    event: "PostToolUse",
+    payload: { session_id: base.sessionId, hook_event_name: "PostToolUse", tool_name: "Bash" },
+  };
+  await spool.put(reshaped);
+  const [claimed] = await spool.claim(1);
+  assert.equal(claimed?.id, base.requestId);
+  assert.equal(spool.corruptMoved(), 0);
+  assert.deepEqual(await filesIn(join(dir, "corrupt")), []);
+});

@@ -2,11 +2,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { parseLines, readTranscriptChunk } from "../src/hook/transcript.ts";
 import { openSessionState, sessionKey, settleIntent } from "../src/hook/session-state.ts";
+import { TRANSCRIPT_PATH } from "./helpers/fixtures.ts";
 
-const FIXTURE = new URL("../../shared/fixtures/transcript.jsonl", import.meta.url);
-const fixtureText = await Deno.readTextFile(FIXTURE).catch(() =>
-  Deno.readTextFile("/work/shared/fixtures/transcript.jsonl")
-);
+const fixtureText = await Deno.readTextFile(TRANSCRIPT_PATH);
 
 Deno.test("complete lines are read from an offset; a torn last line waits", async () => {
   const dir = await Deno.makeTempDir();

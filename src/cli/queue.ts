@@ -16,6 +16,7 @@ import { tryDrainLock } from "../queue/lock.ts";
 import { formatDuration, progressReporter } from "../queue/progress.ts";
 import { parseFlags, UsageError } from "./args.ts";
 import { join } from "node:path";
+import { atLeast, closeLogging, inCategory, setupLogging } from "../log.ts";
 
 export const usage = `Usage: arrakis queue <list|stats|retry|drain|purge> [options]
 
@@ -321,6 +322,16 @@ async function runDrain(
 ): Promise<DrainResult | undefined> {
   const lock = options.noLock ? { release() {} } : await tryDrainLock(config.queueDir);
   if (!lock) return undefined;
+  // The same log directory as the hook's, so `grep <requestId>` follows an event through both.
+  await setupLogging({
+    level: config.logLevel,
+    dir: config.logDir,
+    files: [
+      { name: "queue.jsonl", filter: inCategory("queue") },
+      { name: "success.jsonl", filter: inCategory("queue", "delivered") },
+      { name: "error.jsonl", filter: atLeast("warning") },
+    ],
+  }).catch(() => {/* an unwritable log directory never stops a drain */});
   const target = await resolveClientCredentials(config);
   const abort = new AbortController();
   const onSignal = () => abort.abort();
@@ -347,6 +358,7 @@ async function runDrain(
     reporter?.finish();
     Deno.removeSignalListener("SIGINT", onSignal);
     lock.release();
+    await closeLogging();
   }
 }
 

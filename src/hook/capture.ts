@@ -6,7 +6,7 @@ import { type Envelope, TRANSCRIPT_EVENTS } from "../schema.ts";
 import { z } from "zod";
 import type { DeliveryOutcome, Target } from "../client.ts";
 import type { Spool, SpoolItem } from "../queue/spool.ts";
-import { createRedactor, type Redactor } from "./redact.ts";
+import { createRedactor, type Redactor } from "../redact.ts";
 import { readStdin, stubForOversizedInput } from "./stdin.ts";
 import { buildEnvelope, normalizePayload } from "./envelope.ts";
 import { createJournal, type Journal } from "./journal.ts";

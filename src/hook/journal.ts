@@ -3,7 +3,7 @@
 // stderr, which Claude Code shows in verbose mode).
 import type { Config } from "../config.ts";
 import { appendLines, formatLine, type LineLevel } from "./log-writer.ts";
-import { createRedactor } from "./redact.ts";
+import { createRedactor } from "../redact.ts";
 
 export type JournalLevel = LineLevel;
 

@@ -5,6 +5,10 @@
 import { type DeliveryOutcome, sendBatch, sendEnvelope, type Target } from "../client.ts";
 import type { Breaker } from "./breaker.ts";
 import type { Spool, SpoolItem } from "./spool.ts";
+import { log } from "../log.ts";
+
+const logger = log("queue");
+const deliveredLogger = log("queue", "delivered");
 
 export interface DrainProgress {
   /** Items settled so far (delivered, put back to wait, or dead-lettered). */
@@ -106,7 +110,19 @@ export async function drain(options: DrainOptions): Promise<DrainResult> {
     let unreachable = 0;
     for (let index = 0; index < items.length; index++) {
       const outcome = outcomes[index];
+      const { envelope } = items[index].record;
+      const ids = {
+        requestId: envelope.requestId,
+        traceId: envelope.traceId,
+        event: envelope.event,
+        sessionId: envelope.sessionId,
+        attempt: envelopes[index].attempt,
+      };
       if (outcome.kind === "delivered") {
+        deliveredLogger.info("delivered {event} {requestId}: {status}", {
+          ...ids,
+          status: outcome.answer.status,
+        });
         delivered.push(items[index]);
         if (outcome.answer.status === "DUPLICATE") result.duplicates++;
         continue;
@@ -118,6 +134,13 @@ export async function drain(options: DrainOptions): Promise<DrainResult> {
         unreachable++;
       }
       const where = await spool.recordFailure(items[index], outcome);
+      const level = where === "failed" ? "error" : "warning";
+      logger[level]("{event} {requestId} {where}: {error}", {
+        ...ids,
+        where: where === "failed" ? "dead-lettered" : "waiting to retry",
+        error: outcome.error,
+        httpStatus: outcome.httpStatus,
+      });
       if (where === "failed") result.failed++;
       else result.retrying++;
     }
@@ -147,6 +170,9 @@ export async function drain(options: DrainOptions): Promise<DrainResult> {
   }
   if (options.signal?.aborted && result.stoppedEarly === null) result.stoppedEarly = "interrupted";
   result.elapsedMs = performance.now() - started;
+  logger.info("drain finished: {delivered} delivered, {retrying} retrying, {failed} failed", {
+    ...result,
+  });
   return result;
 }
 

@@ -11,7 +11,7 @@ import {
 import type { RequestMeta } from "./deps.ts";
 import type { AuditFields } from "./audit.ts";
 import { findUnstorable } from "./sanitize.ts";
-import { redactValue } from "./redact.ts";
+import { createRedactor, type Redactor } from "../redact.ts";
 
 export interface Problem {
   httpStatus: number;
@@ -50,7 +50,15 @@ function pick(value: unknown, pattern?: RegExp, max = 256): string | null {
   return value.slice(0, max);
 }
 
-export function prepare(raw: unknown, meta: RequestMeta, patterns: readonly RegExp[]): Prepared {
+// The same redaction the hook applies, as a second line of defence for any other client.
+const redactors = new WeakMap<RegExp[], Redactor>();
+function redactorFor(patterns: RegExp[]): Redactor {
+  let redactor = redactors.get(patterns);
+  if (!redactor) redactors.set(patterns, redactor = createRedactor(patterns));
+  return redactor;
+}
+
+export function prepare(raw: unknown, meta: RequestMeta, patterns: RegExp[]): Prepared {
   const fields: AuditFields = {
     requestId: pick(meta.headerRequestId, REQUEST_ID_PATTERN),
     traceId: meta.traceId,
@@ -79,7 +87,7 @@ export function prepare(raw: unknown, meta: RequestMeta, patterns: readonly RegE
       problem: { httpStatus: 400, code: "NOT_AN_OBJECT", message: "body must be a JSON object" },
     };
   }
-  const body = redactValue(raw, patterns) as Record<string, unknown>;
+  const body = redactorFor(patterns).value(raw) as Record<string, unknown>;
   const payload = body.payload as Record<string, unknown> | undefined;
   fields.requestId = pick(body.requestId, REQUEST_ID_PATTERN) ?? fields.requestId;
   fields.traceId = pick(body.traceId, TRACE_ID_PATTERN) ?? fields.traceId;

@@ -12,7 +12,7 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
-export async function startFaultProxy(target: () => string): Promise<FaultProxy> {
+export function startFaultProxy(target: () => string): FaultProxy {
   let mode: FaultMode = "pass";
   let server: Deno.HttpServer<Deno.NetAddr> | undefined;
   let port = 0;

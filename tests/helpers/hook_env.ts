@@ -2,8 +2,9 @@
 // events, and loopback servers that are down, hang, or answer what a test wants.
 import { join } from "node:path";
 import { freePort } from "./net.ts";
+import { FIXTURES_DIR } from "./fixtures.ts";
 
-export const FIXTURES_DIR = "/work/shared/fixtures";
+export { FIXTURES_DIR };
 
 export async function fixtureEvents(): Promise<Map<string, Record<string, unknown>>> {
   const events = new Map<string, Record<string, unknown>>();

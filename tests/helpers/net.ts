@@ -1,9 +1,9 @@
 // Loopback networking for tests: a free port, and waiting for a server to answer.
-export async function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
-  return port;
+  return Promise.resolve(port);
 }
 
 export async function waitForHttp(url: string, timeoutMs = 30_000): Promise<void> {

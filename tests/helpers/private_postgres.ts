@@ -1,6 +1,7 @@
 // A PostgreSQL server of the test's own (initdb into a temp dir, its own port), so a test can
 // stop it, crash it and start it again without touching the machine's shared cluster.
 import { join } from "node:path";
+import { freePort } from "./net.ts";
 
 const BIN_ROOT = "/usr/lib/postgresql";
 
@@ -18,13 +19,6 @@ async function findBinDir(): Promise<string | undefined> {
     }
   } catch { /* no PostgreSQL installed */ }
   return undefined;
-}
-
-async function freePort(): Promise<number> {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 export interface PrivatePostgres {

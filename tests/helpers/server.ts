@@ -10,6 +10,7 @@ import { loadConfig } from "../../src/config.ts";
 import type { Sql } from "../../src/store/open.ts";
 import type { RunningServer } from "../../src/server/start.ts";
 import { newSpanId, newTraceId, uuidv7 } from "../../src/ids.ts";
+import { FIXTURES_URL as FIXTURES } from "./fixtures.ts";
 
 export interface TestServer {
   /** Base URL, no trailing slash. */
@@ -140,8 +141,6 @@ export async function startInProcessServer(
 // ---------------------------------------------------------------------------------------------
 // Envelopes from the shared fixtures, and posting them
 // ---------------------------------------------------------------------------------------------
-
-export const FIXTURES = new URL("../../../shared/fixtures/", import.meta.url);
 
 /** The hook input of one fixture event (hook-input/<event>.json). */
 export function fixturePayload(event: string): Record<string, unknown> {

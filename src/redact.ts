@@ -1,7 +1,8 @@
 // Secrets never leave the machine: every string of a hook payload and of the transcript lines
-// is scrubbed before it is spooled. The same pass makes strings storable in PostgreSQL jsonb,
-// which rejects \u0000 and lone UTF-16 surrogates (the server would answer 400 and the event
-// would be dead-lettered for a reason the user never caused).
+// is scrubbed before it is spooled, and the server applies the same pass again to whatever any
+// client sends. In the hook it also makes strings storable in PostgreSQL jsonb, which rejects
+// \u0000 and lone UTF-16 surrogates (the server would answer 400 and the event would be
+// dead-lettered for a reason the user never caused); the server rejects those before this.
 
 export const REDACTED = "[REDACTED]";
 
