@@ -23,6 +23,7 @@ function env(dir: string, extra: Record<string, string> = {}) {
     ARRAKIS_API_KEY: "k",
     ARRAKIS_CONFIG: join(dir, "no-client.json"),
     ARRAKIS_HOME: join(dir, "no-home"),
+    ARRAKIS_LOG_DIR: join(dir, "logs"),
     ...extra,
   };
 }
@@ -191,6 +192,15 @@ storeTest(
 
       const drained = await runArrakis(["queue", "drain", "--json"], { env: live });
       assert.equal(JSON.parse(drained.stdout).delivered, 6);
+      // Each step of each event is in the logs under its requestId.
+      const logs = join(dir, "logs");
+      const errors = await Deno.readTextFile(join(logs, "error.jsonl"));
+      const delivered = (await Deno.readTextFile(join(logs, "success.jsonl"))).trim().split("\n")
+        .map((line) => JSON.parse(line));
+      for (const id of ids) {
+        assert.match(errors, new RegExp(`${id}.*dead-lettered`));
+        assert.ok(delivered.some((line) => line.properties.requestId === id), id);
+      }
       const third = await runArrakis(["queue", "retry", "--failed", "--now"], { env: live });
       assert.equal(third.code, 0);
       assert.match(third.stdout, /^0 dead letters back in pending; delivered 0/);
