@@ -1,0 +1,86 @@
+// `deno task bench`: every benchmark in one run, one table, and BENCHMARKS.md rewritten with
+// it, the machine it ran on and the command to reproduce it.
+import { type BenchRow, table } from "./report.ts";
+import * as store from "./store.ts";
+import * as hook from "./hook.ts";
+import * as ingest from "./ingest.ts";
+import * as drain from "./drain.ts";
+import * as memory from "./memory.ts";
+
+const BENCHES: [string, { run(): Promise<BenchRow[]> }][] = [
+  ["store", store],
+  ["hook", hook],
+  ["ingest", ingest],
+  ["drain", drain],
+  ["memory", memory],
+];
+
+async function text(command: string, args: string[]): Promise<string> {
+  try {
+    const { stdout } = await new Deno.Command(command, { args, stderr: "null" }).output();
+    return new TextDecoder().decode(stdout).trim();
+  } catch {
+    return "unknown";
+  }
+}
+
+async function machine(): Promise<string> {
+  const cpu = (await Deno.readTextFile("/proc/cpuinfo").catch(() => ""))
+    .match(/model name\s*:\s*(.+)/)?.[1] ?? "unknown CPU";
+  const memory = Deno.systemMemoryInfo();
+  const postgresVersion = await text("psql", ["--version"]);
+  return [
+    `- ${navigator.hardwareConcurrency} cores (${cpu}), ${
+      (memory.total / 2 ** 30).toFixed(0)
+    } GiB memory, ${Deno.build.os} ${Deno.build.arch}`,
+    `- Deno ${Deno.version.deno}, ${postgresVersion}, load average at start ${
+      Deno.loadavg().map((n) => n.toFixed(2)).join(" ")
+    }`,
+  ].join("\n");
+}
+
+const only = Deno.args.length > 0 ? new Set(Deno.args) : undefined;
+const rows: BenchRow[] = [];
+for (const [name, bench] of BENCHES) {
+  if (only && !only.has(name)) continue;
+  const started = performance.now();
+  console.error(`bench: ${name} ...`);
+  rows.push(...await bench.run());
+  console.error(`bench: ${name} done in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+}
+const report = table(rows);
+console.log(report);
+
+if (!only) {
+  await Deno.writeTextFile(
+    new URL("../BENCHMARKS.md", import.meta.url),
+    `# arrakis benchmarks
+
+Every figure below was measured in one run of \`deno task bench\` on ${
+      new Date().toISOString().slice(0, 10)
+    }, each next to its reference measured in the same run; the ratio is value / reference.
+Reproduce with \`deno task bench\` (PostgreSQL on 127.0.0.1:5432; about 5 minutes). One
+benchmark alone: \`deno run -A bench/<name>.ts\`.
+
+Machine:
+${await machine()}
+
+${report}
+
+What each compares:
+- **store**: opening the embedded PGlite store (fresh: initdb and the migrations; again: an
+  existing directory) against connecting to PostgreSQL.
+- **hook**: wall time of one \`arrakis hook\` process per event as Claude Code waits for it (spawn
+  to exit), server up, server down and breaker open, against a bare \`deno run\` of an empty
+  script: the floor for any Deno program.
+- **ingest**: events/s and latency through \`POST /api/claude-hooks\` (real HTTP, audit row,
+  dedupe, validation, processing, commit) against the raw ceiling: the same rows inserted by
+  plain postgres.js with no HTTP. Also a duplicate's cost and the batch endpoint.
+- **drain**: a backlog of spooled events delivered by \`arrakis queue drain\` in batches against
+  one by one, into PostgreSQL through a real server.
+- **memory**: resident memory of \`arrakis serve\` idle and under a load of 64 KB events against a
+  bare \`Deno.serve\` server under the same load.
+`,
+  );
+  console.error("bench: BENCHMARKS.md written");
+}

@@ -1,0 +1,119 @@
+// Server memory: `arrakis serve` on PostgreSQL idle, then its peak under a load of real-sized
+// events (tool outputs of 64 KB), next to a bare Deno HTTP server under the same load in the
+// same run (the floor for any Deno web service).
+import postgres from "postgres";
+import { arrakisCommand } from "../tests/helpers/cli.ts";
+import { freePort, waitForHttp } from "../tests/helpers/net.ts";
+import { fixturePayload, makeEnvelope } from "../tests/helpers/server.ts";
+import { type BenchRow, table } from "./report.ts";
+
+const ADMIN_URL = Deno.env.get("BENCH_DATABASE_URL") ??
+  "postgres://postgres@127.0.0.1:5432/postgres";
+const KEY = "bench-memory-key-0123456789";
+const EVENTS = Number(Deno.env.get("BENCH_MEMORY_EVENTS") ?? 2_000);
+const CONCURRENCY = 16;
+const OUTPUT = "x".repeat(64 * 1024);
+
+async function rssKb(pid: number): Promise<{ rss: number; peak: number }> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const field = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1]);
+  return { rss: field("VmRSS"), peak: field("VmHWM") };
+}
+
+async function load(url: string, headers: Record<string, string>) {
+  const base = fixturePayload("PostToolUse");
+  let next = 0;
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (next < EVENTS) {
+      const i = next++;
+      const payload = {
+        ...base,
+        session_id: `memory-${i % 50}`,
+        tool_use_id: `toolu_memory_${i}`,
+        tool_response: { stdout: OUTPUT, stderr: "", interrupted: false },
+      };
+      const response = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify(makeEnvelope(payload)),
+      });
+      await response.body?.cancel();
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    }
+  }));
+}
+
+export async function run(): Promise<BenchRow[]> {
+  const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
+  const name = `arrakis_bench_memory_${Date.now()}`;
+  await admin.unsafe(`CREATE DATABASE ${name}`);
+  const databaseUrl = ADMIN_URL.replace(/\/[^/]*$/, `/${name}`);
+  const home = await Deno.makeTempDir({ prefix: "arrakis-bench-memory-" });
+  const port = await freePort();
+  const server = arrakisCommand(["serve"], {
+    env: {
+      DATABASE_URL: databaseUrl,
+      ARRAKIS_API_KEY: KEY,
+      PORT: String(port),
+      ARRAKIS_HOME: home,
+      ARRAKIS_LOG_LEVEL: "warning",
+    },
+  }).spawn();
+  server.stdout.cancel();
+  server.stderr.cancel();
+  const barePort = await freePort();
+  const bare = new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `Deno.serve({ port: ${barePort}, hostname: "127.0.0.1", onListen() {} }, async (r) => ` +
+      `{ await r.arrayBuffer(); return new Response("ok"); });`,
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    await waitForHttp(`http://127.0.0.1:${port}/ready`);
+    await waitForHttp(`http://127.0.0.1:${barePort}/`);
+    const idle = await rssKb(server.pid);
+    const bareIdle = await rssKb(bare.pid);
+    await load(`http://127.0.0.1:${port}/api/claude-hooks`, { authorization: `Bearer ${KEY}` });
+    await load(`http://127.0.0.1:${barePort}/`, {});
+    const loaded = await rssKb(server.pid);
+    const bareLoaded = await rssKb(bare.pid);
+    const mib = (kb: number) => kb / 1024;
+    const workload = `${EVENTS} events of 64 KB, ${CONCURRENCY} at a time`;
+    return [
+      {
+        benchmark: "memory",
+        metric: "server RSS idle",
+        value: mib(idle.rss),
+        unit: "MiB",
+        reference: { metric: "bare Deno.serve idle", value: mib(bareIdle.rss) },
+      },
+      {
+        benchmark: "memory",
+        metric: `server peak RSS (${workload})`,
+        value: mib(loaded.peak),
+        unit: "MiB",
+        reference: { metric: "bare Deno.serve peak, same load", value: mib(bareLoaded.peak) },
+      },
+      {
+        benchmark: "memory",
+        metric: "server RSS after the load",
+        value: mib(loaded.rss),
+        unit: "MiB",
+        reference: { metric: "bare Deno.serve after", value: mib(bareLoaded.rss) },
+      },
+    ];
+  } finally {
+    server.kill("SIGTERM");
+    await server.status;
+    bare.kill("SIGKILL");
+    await bare.status;
+    await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.end();
+    await Deno.remove(home, { recursive: true });
+  }
+}
+
+if (import.meta.main) console.log(table(await run()));
