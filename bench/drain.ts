@@ -4,7 +4,7 @@
 import { createTestDatabase, POSTGRES_REACHABLE } from "../tests/helpers/stores.ts";
 import { startTestServer } from "../tests/helpers/server.ts";
 import { envelope } from "../tests/helpers/queue.ts";
-import { openSpool } from "../src/queue/spool.ts";
+import { newRecord, openSpool } from "../src/queue/spool.ts";
 import { drain } from "../src/queue/drain.ts";
 import { type BenchRow, table } from "./report.ts";
 
@@ -25,19 +25,7 @@ async function spoolOf(count: number) {
   const spool = await openSpool(dir);
   for (let i = 0; i < count; i++) {
     const e = envelope();
-    const record = {
-      version: 1,
-      envelope: e,
-      delivery: {
-        attempts: 0,
-        firstAttemptAt: null,
-        lastAttemptAt: null,
-        nextAttemptAt: null,
-        lastError: null,
-        lastHttpStatus: null,
-      },
-    };
-    await Deno.writeTextFile(`${dir}/pending/${e.requestId}.json`, JSON.stringify(record), {
+    await Deno.writeTextFile(`${dir}/pending/${e.requestId}.json`, JSON.stringify(newRecord(e)), {
       mode: 0o600,
     });
   }

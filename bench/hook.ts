@@ -4,18 +4,9 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type BenchRow, percentile, table } from "./report.ts";
+import { PERMISSIONS } from "../src/permissions.ts";
+import { CONFIG, MAIN } from "../tests/helpers/cli.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const MAIN = join(ROOT, "main.ts");
-const CONFIG = join(ROOT, "deno.json");
-const PERMISSIONS = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-net",
-  "--allow-sys",
-  "--allow-run",
-];
 const RUNS = Number(Deno.env.get("BENCH_HOOK_RUNS") ?? 40);
 const KEY = "bench-key-0123456789abcdef0123456789";
 const FIXTURES = fileURLToPath(new URL("../tests/fixtures/hook-input/", import.meta.url));

@@ -3,7 +3,8 @@
 // the raw ceiling (the same rows written by plain postgres.js, no HTTP, no validation), the
 // cost of a duplicate, and the batch endpoint.
 import postgres from "postgres";
-import { fileURLToPath } from "node:url";
+import { PERMISSIONS } from "../src/permissions.ts";
+import { CONFIG, MAIN } from "../tests/helpers/cli.ts";
 import { loadMigrations, migrate } from "../src/store/migrate.ts";
 import { newSpanId, newTraceId, uuidv7 } from "../src/ids.ts";
 import { type BenchRow, percentile, table } from "./report.ts";
@@ -11,8 +12,6 @@ import { type BenchRow, percentile, table } from "./report.ts";
 const ADMIN_URL = Deno.env.get("BENCH_DATABASE_URL") ??
   "postgres://postgres@127.0.0.1:5432/postgres";
 const KEY = "bench-key-0123456789";
-const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
-const CONFIG = fileURLToPath(new URL("../deno.json", import.meta.url));
 const LEVELS: [concurrency: number, requests: number][] = [[1, 400], [8, 2000], [32, 4000]];
 
 function envelope(session: string, i: number) {
@@ -129,7 +128,7 @@ export async function run(): Promise<BenchRow[]> {
     const port = (listener.addr as Deno.NetAddr).port;
     listener.close();
     server = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--quiet", "--config", CONFIG, "-A", MAIN, "serve"],
+      args: ["run", "--quiet", "--config", CONFIG, ...PERMISSIONS, MAIN, "serve"],
       env: {
         DATABASE_URL: databaseUrl,
         ARRAKIS_API_KEY: KEY,

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import postgres from "postgres";
-import { freePort, waitForHttp } from "./helpers/net.ts";
+import { freePort, streamOf, waitForHttp } from "./helpers/net.ts";
 import { arrakisCommand } from "./helpers/cli.ts";
 import { createTestDatabase, POSTGRES_REACHABLE } from "./helpers/stores.ts";
 import { newSpanId, newTraceId, uuidv7 } from "../src/ids.ts";
@@ -121,19 +121,6 @@ const CASES: Case[] = [
     expect: [200],
   },
 ];
-
-/** A body produced piece by piece, so the client never holds all of it. */
-function streamOf(bytes: number, chunk = 1024 * 1024): ReadableStream<Uint8Array> {
-  let sent = 0;
-  const piece = new TextEncoder().encode("z".repeat(chunk));
-  return new ReadableStream({
-    pull(controller) {
-      if (sent >= bytes) return controller.close();
-      controller.enqueue(piece);
-      sent += piece.length;
-    },
-  });
-}
 
 async function peakRssKb(pid: number): Promise<number> {
   const status = await Deno.readTextFile(`/proc/${pid}/status`).catch(() => "");

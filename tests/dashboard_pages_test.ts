@@ -13,7 +13,7 @@ import { createAlertEvaluator } from "../src/alerts/evaluator.ts";
 import { registerAlerts } from "../src/alerts/start.ts";
 import { parseAlertRules } from "../src/alerts/rules.ts";
 import { SHUTDOWN_EVENT } from "../src/dashboard/stream.ts";
-import { newSpanId, newTraceId, uuidv7 } from "../src/ids.ts";
+import { envelope } from "./helpers/dashboard.ts";
 import type { Store } from "../src/store/open.ts";
 
 const KEY = "ark_pages_test_key";
@@ -28,20 +28,6 @@ function meta(): RequestMeta {
     headerRequestId: null,
     traceId: null,
     spanId: null,
-  };
-}
-
-function envelope(event: string, sessionId: string, payload: Record<string, unknown>) {
-  return {
-    requestId: uuidv7(),
-    traceId: newTraceId(),
-    spanId: newSpanId(),
-    event,
-    sessionId,
-    occurredAt: new Date().toISOString(),
-    attempt: 1,
-    source: { host: "devbox", projectDir: "/home/dev/shop" },
-    payload: { session_id: sessionId, hook_event_name: event, cwd: "/home/dev/shop", ...payload },
   };
 }
 

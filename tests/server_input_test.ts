@@ -11,23 +11,12 @@ import {
   startTestServer,
 } from "./helpers/server.ts";
 import { runArrakis } from "./helpers/cli.ts";
+import { streamOf } from "./helpers/net.ts";
 import { issueSessionCookie, matchesApiKey } from "../src/server/auth.ts";
 import { clientIp } from "../src/server/meta.ts";
 import { MAX_STRING_CHARS } from "../src/server/sanitize.ts";
 
 const MAX_BODY = 20 * 1024 * 1024;
-
-function streamOf(bytes: number, chunk = 1024 * 1024): ReadableStream<Uint8Array> {
-  let sent = 0;
-  const piece = new TextEncoder().encode("z".repeat(chunk));
-  return new ReadableStream({
-    pull(controller) {
-      if (sent >= bytes) return controller.close();
-      controller.enqueue(piece);
-      sent += piece.length;
-    },
-  });
-}
 
 storeTest(
   "input: every bad input is a 4xx with a reason and an INVALID audit row",

@@ -3,15 +3,7 @@
 // deno with the same main module, config and permissions.
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-
-const PERMISSIONS = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-net",
-  "--allow-sys",
-  "--allow-run",
-];
+import { PERMISSIONS } from "../permissions.ts";
 
 /** The argv that re-runs this program with `args`. */
 export function selfCommand(args: string[]): { command: string; args: string[] } {

@@ -106,14 +106,19 @@ function isNotFound(error: unknown): boolean {
   return error instanceof Deno.errors.NotFound;
 }
 
-function emptyDelivery(): SpoolRecord["delivery"] {
+/** The record of an envelope never tried yet: what put() writes. */
+export function newRecord(envelope: Envelope): SpoolRecord {
   return {
-    attempts: 0,
-    firstAttemptAt: null,
-    lastAttemptAt: null,
-    nextAttemptAt: null,
-    lastError: null,
-    lastHttpStatus: null,
+    version: 1,
+    envelope,
+    delivery: {
+      attempts: 0,
+      firstAttemptAt: null,
+      lastAttemptAt: null,
+      nextAttemptAt: null,
+      lastError: null,
+      lastHttpStatus: null,
+    },
   };
 }
 
@@ -259,7 +264,7 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
     dir,
 
     async put(envelope) {
-      const record: SpoolRecord = { version: 1, envelope, delivery: emptyDelivery() };
+      const record = newRecord(envelope);
       const path = join(dirs.pending, `${envelope.requestId}.json`);
       await writeFileDurable(path, encode(record));
       return { id: envelope.requestId, path, record };

@@ -5,7 +5,7 @@ import { log } from "../log.ts";
 import type { AuditDetail, RequestMeta, ServerDeps } from "./deps.ts";
 import { type AuditFields, type AuditFinal, finishAuditRow, insertAuditRows } from "./audit.ts";
 import { classifyFailure, errorMessage, RETRY_AFTER_SECONDS, sqlState } from "./errors.ts";
-import { prepare, type Prepared, type Problem } from "./prepare.ts";
+import { headerAuditFields, prepare, type Prepared, type Problem } from "./prepare.ts";
 import { processEnvelope, type Tx } from "./process.ts";
 
 const logger = log("server", "ingest");
@@ -166,18 +166,7 @@ export async function recordRejected(
   status: "INVALID" | "UNAUTHORIZED",
   stage: IngestStage,
 ): Promise<IngestResult> {
-  const fields: AuditFields = {
-    requestId: null,
-    traceId: meta.traceId,
-    spanId: meta.spanId,
-    sessionId: null,
-    event: null,
-    attempt: null,
-    payload: null,
-    bodySha256: null,
-  };
-  const requestId = meta.headerRequestId;
-  if (requestId && /^[0-9a-f-]{36}$/.test(requestId)) fields.requestId = requestId;
+  const fields = headerAuditFields(meta);
   const final = problemFinal(problem, fields, null, stage, {}, meta, status);
   let id: string | null = null;
   try {

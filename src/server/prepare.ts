@@ -58,8 +58,9 @@ function redactorFor(patterns: RegExp[]): Redactor {
   return redactor;
 }
 
-export function prepare(raw: unknown, meta: RequestMeta, patterns: RegExp[]): Prepared {
-  const fields: AuditFields = {
+/** What the request's headers alone say about it, before its body is read. */
+export function headerAuditFields(meta: RequestMeta): AuditFields {
+  return {
     requestId: pick(meta.headerRequestId, REQUEST_ID_PATTERN),
     traceId: meta.traceId,
     spanId: meta.spanId,
@@ -69,6 +70,10 @@ export function prepare(raw: unknown, meta: RequestMeta, patterns: RegExp[]): Pr
     payload: null,
     bodySha256: null,
   };
+}
+
+export function prepare(raw: unknown, meta: RequestMeta, patterns: RegExp[]): Prepared {
+  const fields = headerAuditFields(meta);
   const unstorable = findUnstorable(raw);
   if (unstorable) {
     return {

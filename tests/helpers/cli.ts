@@ -1,18 +1,9 @@
 // Runs the real arrakis program as a child process, the way Claude Code and users do.
 import { fileURLToPath as fromFileUrl } from "node:url";
+import { PERMISSIONS } from "../../src/permissions.ts";
 
 export const MAIN = fromFileUrl(new URL("../../main.ts", import.meta.url));
 export const CONFIG = fromFileUrl(new URL("../../deno.json", import.meta.url));
-
-/** The permissions `deno task install` grants the installed command. */
-export const PERMISSIONS = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-net",
-  "--allow-sys",
-  "--allow-run",
-];
 
 export interface RunOptions {
   env?: Record<string, string>;

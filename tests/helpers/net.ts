@@ -18,3 +18,16 @@ export async function waitForHttp(url: string, timeoutMs = 30_000): Promise<void
   }
   throw new Error(`${url} did not come up within ${timeoutMs} ms`);
 }
+
+/** A request body produced piece by piece, so the client never holds all of it. */
+export function streamOf(bytes: number, chunk = 1024 * 1024): ReadableStream<Uint8Array> {
+  let sent = 0;
+  const piece = new TextEncoder().encode("z".repeat(chunk));
+  return new ReadableStream({
+    pull(controller) {
+      if (sent >= bytes) return controller.close();
+      controller.enqueue(piece);
+      sent += piece.length;
+    },
+  });
+}
