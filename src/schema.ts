@@ -143,6 +143,11 @@ export const EnvelopeSource = z.looseObject({
   projectDir: z.string().max(4096).optional(),
   cwd: z.string().max(4096).optional(),
   version: z.string().max(64).optional(),
+  /** The sender's spool when it spooled this event (this event not counted): backlog health. */
+  spool: z.object({
+    pending: z.number().int().nonnegative(),
+    failed: z.number().int().nonnegative(),
+  }).optional(),
 });
 export type EnvelopeSource = z.infer<typeof EnvelopeSource>;
 
@@ -200,8 +205,12 @@ export type Envelope = z.infer<typeof Envelope>;
 
 /** Every status a request can have, with its one meaning. Final ones end a request. */
 export const WEBHOOK_STATUS_MEANINGS = {
-  RECEIVED: "audit row written, processing not finished (transient; swept to ERROR at start)",
-  PROCESSING: "validated and being stored inside a transaction (transient)",
+  RECEIVED:
+    "validated and audited; its processing transaction has not committed yet (transient; a row " +
+    "still RECEIVED when a server starts is swept to ERROR INTERRUPTED)",
+  PROCESSING:
+    "reserved for processing that outlives its request (not written by this version; swept " +
+    "like RECEIVED)",
   SUCCESS: "event processed and committed; the 200 answer is stored on the row",
   DUPLICATE: "requestId already succeeded with the same body; nothing else was written",
   CONFLICT: "requestId already succeeded with a different body; rejected with 409",

@@ -181,6 +181,26 @@ storeTest("dashboard: filters, overview figures, reprocess and its refusal", asy
     assert.match(overview, /Success rate<\/div><div class="value">66\.7%/);
     assert.match(overview, /Requests<\/div><div class="value">3</);
 
+    // The spool counts hooks send with their events show on the overview, newest report wins.
+    const reported = (pending: number, failed: number, occurredAt: string) => ({
+      ...envelope("Notification", "s-2", { message: "hi" }),
+      occurredAt,
+      source: { host: "devbox", projectDir: "/home/dev/shop", spool: { pending, failed } },
+    });
+    for (
+      const report of [
+        reported(7, 2, "2026-01-01T00:00:02Z"),
+        reported(9, 9, "2026-01-01T00:00:01Z"),
+      ]
+    ) {
+      assert.equal((await ingestEnvelope(deps, report, meta())).answer.status, "SUCCESS");
+    }
+    const withSpools = await get("/fragments/overview?window=24h");
+    assert.match(
+      withSpools,
+      /\/home\/dev\/shop<\/td><td>devbox<\/td><td class="num"><span class="fail">7<\/span><\/td><td class="num"><span class="fail">2</,
+    );
+
     const invalid = await get("/fragments/events?status=INVALID");
     assert.equal(invalid.match(/<tr data-id=/g)?.length, 1);
     assert.ok(invalid.includes(bad.requestId));

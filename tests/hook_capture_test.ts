@@ -54,6 +54,8 @@ Deno.test("every fixture event is delivered once as a valid envelope; nothing on
       assert.equal(envelope.attempt, 1);
       assert.equal(envelope.source.projectDir, project.dir);
       assert.equal(envelope.source.cwd, "/home/dev/shop");
+      // Every event was delivered at once, so each saw an empty spool.
+      assert.deepEqual(envelope.source.spool, { pending: 0, failed: 0 });
       assert.deepEqual(envelope.payload, events.get(envelope.event));
       const headers = server.headers[index];
       assert.equal(headers.get("authorization"), `Bearer ${TEST_KEY}`);
@@ -118,6 +120,29 @@ Deno.test("server down, hanging or failing: exit 0, silent, event waits in pendi
       await server.close();
       await project.cleanup();
     }
+  }
+});
+
+Deno.test("each envelope reports the spool it was added to (this event not counted)", async () => {
+  const project = await hookProject();
+  try {
+    const env = project.env(await downUrl());
+    for (const name of ["UserPromptSubmit", "PreToolUse"]) {
+      assert.equal((await hook(env, JSON.stringify(events.get(name)))).code, 0);
+    }
+    const records = await Promise.all(
+      (await project.files("pending")).sort().map(async (file) =>
+        SpoolRecord.parse(
+          JSON.parse(await Deno.readTextFile(join(project.queueDir, "pending", file))),
+        )
+      ),
+    );
+    assert.deepEqual(records.map((r) => r.envelope.source.spool), [
+      { pending: 0, failed: 0 },
+      { pending: 1, failed: 0 },
+    ]);
+  } finally {
+    await project.cleanup();
   }
 });
 

@@ -51,6 +51,16 @@ export interface Overview {
   buckets: Bucket[];
   openSessions: number;
   lastEventAt: Date | null;
+  /** The latest spool counts each sending machine and project reported with an event. */
+  spools: SpoolReport[];
+}
+
+export interface SpoolReport {
+  host: string | null;
+  project: string | null;
+  pending: number;
+  failed: number;
+  reportedAt: string;
 }
 
 const num = (value: unknown): number | null =>
@@ -61,7 +71,7 @@ export async function overview(sql: Sql, window: WindowName, now = Date.now()): 
   const since = new Date(now - ms);
   const minuteAgo = new Date(now - 60_000);
   const bucketSec = bucketMs / 1000;
-  const [byStatus, byEvent, [totals], buckets, [sessions]] = await Promise.all([
+  const [byStatus, byEvent, [totals], buckets, [sessions], spools] = await Promise.all([
     sql<{ status: WebhookStatus; n: number }[]>`
       SELECT status, count(*)::int AS n FROM webhook_events
       WHERE received_at >= ${since} GROUP BY status ORDER BY n DESC`,
@@ -90,6 +100,21 @@ export async function overview(sql: Sql, window: WindowName, now = Date.now()): 
       WHERE ended_at IS NULL AND coalesce(last_event_at, first_seen_at) >= ${new Date(
       now - 86_400_000,
     )}`,
+    // By the time the hook saw the counts (occurredAt), not by arrival: a backlog drained late
+    // must not overwrite a newer report.
+    sql<SpoolReport[]>`
+      SELECT DISTINCT ON (host, project) host, project, pending, failed, reported_at AS "reportedAt"
+      FROM (
+        SELECT payload->'source'->>'host' AS host, payload->'source'->>'projectDir' AS project,
+               (payload->'source'->'spool'->>'pending')::int AS pending,
+               (payload->'source'->'spool'->>'failed')::int AS failed,
+               payload->>'occurredAt' AS reported_at
+        FROM webhook_events
+        WHERE received_at >= ${since} AND status IN ('SUCCESS', 'DUPLICATE')
+          AND jsonb_typeof(payload->'source'->'spool') = 'object'
+      ) reports
+      ORDER BY host, project, reported_at DESC
+      LIMIT 50`,
   ]);
   const count = (statuses: readonly WebhookStatus[]) =>
     byStatus.filter((row) => statuses.includes(row.status)).reduce((sum, row) => sum + row.n, 0);
@@ -128,6 +153,7 @@ export async function overview(sql: Sql, window: WindowName, now = Date.now()): 
     buckets: series,
     openSessions: sessions.open,
     lastEventAt: totals.last_at,
+    spools,
   };
 }
 

@@ -62,6 +62,7 @@ async function captureEvent(
 
   const payload = normalizePayload(redactor.value(raw));
   const envelope = buildEnvelope(payload, { env });
+  envelope.source.spool = await spoolCounts(config.queueDir);
   lap("envelope");
   journal.ids.requestId = envelope.requestId;
   journal.ids.traceId = envelope.traceId;
@@ -395,6 +396,23 @@ async function settle(
     error: outcome.error,
   });
 }
+
+/** Waiting and dead-lettered files, counted up to a cap so a huge backlog costs little. */
+async function spoolCounts(queueDir: string): Promise<{ pending: number; failed: number }> {
+  const count = async (state: string) => {
+    let n = 0;
+    try {
+      for await (const entry of Deno.readDir(join(queueDir, state))) {
+        if (entry.name.endsWith(".json") && ++n >= SPOOL_COUNT_CAP) break;
+      }
+    } catch { /* not created yet: empty */ }
+    return n;
+  };
+  const [pending, failed] = await Promise.all([count("pending"), count("failed")]);
+  return { pending, failed };
+}
+
+const SPOOL_COUNT_CAP = 10_000;
 
 async function hasOtherPending(queueDir: string, requestId: string): Promise<boolean> {
   try {

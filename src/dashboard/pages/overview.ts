@@ -86,7 +86,28 @@ export function overviewFragment(o: Overview): Html {
   }
     </tbody></table>
   </section>
-</div>`;
+</div>
+${spoolTable(o)}`;
+}
+
+/** What the hooks last said about their own spools: a backlog or dead letters show here. */
+function spoolTable(o: Overview): Html {
+  if (o.spools.length === 0) return h``;
+  return h`<section class="table-card" data-section="spools">
+  <table><thead><tr><th>Hook spool (as last reported)</th><th>Host</th><th class="num">Waiting</th><th class="num">Dead letters</th><th class="num">Reported</th></tr></thead><tbody>
+  ${
+    o.spools.map((row) =>
+      h`<tr><td>${row.project ?? "(unknown project)"}</td><td>${
+        row.host ?? ""
+      }</td><td class="num">${
+        row.pending > 0 ? h`<span class="fail">${fmtInt(row.pending)}</span>` : "0"
+      }</td><td class="num">${
+        row.failed > 0 ? h`<span class="fail">${fmtInt(row.failed)}</span>` : "0"
+      }</td><td class="num">${fmtAgo(new Date(row.reportedAt), o.now)}</td></tr>`
+    )
+  }
+  </tbody></table>
+</section>`;
 }
 
 export function overviewPage(o: Overview): Html {
