@@ -34,7 +34,12 @@ const REPLY_2 = `Done. Discounts above 100% are now clamped, with a test:
 The suite is green (14 passed).`;
 
 function session(sessionId: string, project: string, detailed: boolean) {
-  const source = { host: "devbox", user: "dev", projectDir: project, cwd: project };
+  // What each project's hooks report about their spools: one has a backlog, one a dead letter.
+  const spool = {
+    pending: project === PROJECTS[1] ? 3 : 0,
+    failed: project === PROJECTS[2] ? 1 : 0,
+  };
+  const source = { host: "devbox", user: "dev", projectDir: project, cwd: project, spool };
   // Events a few seconds apart, as in a real session (the conversation is ordered by time).
   let clock = Date.now() - 9 * 60_000;
   const tick = () => new Date(clock += 4_000 + Math.floor(Math.random() * 9_000)).toISOString();
