@@ -31,6 +31,7 @@ h1{font-size:20px;margin:0 0 4px}h2{font-size:15px;margin:0 0 12px}
 .row{display:flex;gap:16px;align-items:center;flex-wrap:wrap}
 .spread{justify-content:space-between}
 .grid{display:grid;gap:16px;align-items:start}
+.grid+[data-section="spools"]{margin-top:16px}
 .cards{grid-template-columns:repeat(auto-fill,minmax(170px,1fr));margin-bottom:16px}
 .two{grid-template-columns:1fr 1fr}
 @media (max-width:900px){.two{grid-template-columns:1fr}}
