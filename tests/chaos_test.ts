@@ -11,8 +11,8 @@ import { type FaultMode, startFaultProxy } from "./helpers/fault_proxy.ts";
 import { privatePostgresUnavailable, startPrivatePostgres } from "./helpers/private_postgres.ts";
 
 const SEED = Number(Deno.env.get("ARRAKIS_CHAOS_SEED") ?? 20261128);
-const SESSIONS = 4;
-const PROMPTS_PER_SESSION = 4;
+const SESSIONS = 6;
+const PROMPTS_PER_SESSION = 5;
 const API_KEY = "chaos-key-0123456789abcdef";
 
 /** mulberry32: small, fast, seedable. */
