@@ -49,6 +49,11 @@ const ToolUseBase = HookInputBase.extend({
   tool_input: z.unknown().optional(),
 });
 
+const StopBase = HookInputBase.extend({
+  last_assistant_message: z.string().optional(),
+  stop_hook_active: z.boolean().optional(),
+});
+
 export const HookInputSchemas = {
   SessionStart: HookInputBase.extend({
     source: z.string().optional(),
@@ -65,13 +70,8 @@ export const HookInputSchemas = {
     duration_ms: z.number().nonnegative().optional(),
     is_interrupt: z.boolean().optional(),
   }),
-  Stop: HookInputBase.extend({
-    last_assistant_message: z.string().optional(),
-    stop_hook_active: z.boolean().optional(),
-  }),
-  SubagentStop: HookInputBase.extend({
-    last_assistant_message: z.string().optional(),
-    stop_hook_active: z.boolean().optional(),
+  Stop: StopBase,
+  SubagentStop: StopBase.extend({
     agent_id: z.string().optional(),
     agent_type: z.string().optional(),
     agent_transcript_path: z.string().optional(),

@@ -28,12 +28,18 @@ export function childEnv(env: Record<string, string> = {}): Record<string, strin
   return { ...base, NO_COLOR: "1", ...env };
 }
 
+/**
+ * Where a child runs unless the test says otherwise: the default project directory is the
+ * working directory, and spools and logs must not land in the repository.
+ */
+const SCRATCH_CWD = Deno.makeTempDirSync({ prefix: "arrakis-cwd-" });
+
 export function arrakisCommand(args: string[], options: RunOptions = {}): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
     args: ["run", "--quiet", "--config", CONFIG, ...PERMISSIONS, MAIN, ...args],
     env: childEnv(options.env),
     clearEnv: true,
-    cwd: options.cwd,
+    cwd: options.cwd ?? SCRATCH_CWD,
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
