@@ -308,9 +308,15 @@ Deno.test({
       await db.destroy();
     }
     if (POSTGRES_REACHABLE) {
+      const home = await Deno.makeTempDir();
       const refused = await runArrakis(["serve"], {
-        env: { DATABASE_URL: "postgres://postgres@127.0.0.1:5432/postgres", PORT: "0" },
+        env: {
+          DATABASE_URL: "postgres://postgres@127.0.0.1:5432/postgres",
+          PORT: "0",
+          ARRAKIS_HOME: home,
+        },
       });
+      await Deno.remove(home, { recursive: true });
       assert.equal(refused.code, 2);
       assert.match(refused.stderr, /ARRAKIS_API_KEY/);
     }
