@@ -282,6 +282,18 @@ export async function ingestEnvelope(
   const { fields } = prepared;
   const ctx = { requestId: fields.requestId, traceId: fields.traceId, event: fields.event };
 
+  // Not even the audit row could be written: answer 5xx so the client keeps the event.
+  const auditFailed = (error: unknown) => {
+    deps.metrics.recordDbError();
+    const failed = failureFinal(error, fields, null, "audit", timings, meta);
+    announce(deps, null, fields, failed);
+    logger.warn("audit write failed for {requestId}: {error}", {
+      ...ctx,
+      error: errorMessage(error),
+    });
+    return finish(failed);
+  };
+
   if (prepared.problem || !prepared.envelope) {
     const problem = prepared.problem!;
     let final: AuditFinal;
@@ -308,14 +320,7 @@ export async function ingestEnvelope(
       logger.info("rejected {requestId}: {code}", { ...ctx, code: final.errorCode });
       return finish(final);
     } catch (error) {
-      deps.metrics.recordDbError();
-      const failed = failureFinal(error, fields, null, "audit", timings, meta);
-      announce(deps, null, fields, failed);
-      logger.warn("audit write failed for {requestId}: {error}", {
-        ...ctx,
-        error: errorMessage(error),
-      });
-      return finish(failed);
+      return auditFailed(error);
     }
   }
 
@@ -325,14 +330,7 @@ export async function ingestEnvelope(
   try {
     [id] = await insertAuditRows(deps.sql, [{ fields, meta }]);
   } catch (error) {
-    deps.metrics.recordDbError();
-    const failed = failureFinal(error, fields, null, "audit", timings, meta);
-    announce(deps, null, fields, failed);
-    logger.warn("audit insert failed for {requestId}: {error}", {
-      ...ctx,
-      error: errorMessage(error),
-    });
-    return finish(failed);
+    return auditFailed(error);
   }
   timings.audit = performance.now() - mark;
 
