@@ -10,6 +10,8 @@ import {
   startInProcessServer,
   startTestServer,
 } from "./helpers/server.ts";
+import { arrakisCommand } from "./helpers/cli.ts";
+import { freePort, waitForHttp } from "./helpers/net.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -169,3 +171,39 @@ storeTest("serve: SIGTERM lets an in-flight request finish, then exits 0", async
     await server.kill();
   }
 }, { kinds: POSTGRES_REACHABLE ? ["postgres"] : [] });
+
+storeTest(
+  "serve: a log reader that goes away (closed stdout) loses log lines, never the server",
+  async ({ db }) => {
+    const port = await freePort();
+    const key = "closed-stdout-key-0123456789";
+    const child = arrakisCommand(["serve"], {
+      env: { ...db.env, PORT: String(port), ARRAKIS_API_KEY: key, ARRAKIS_LOG_LEVEL: "info" },
+    }).spawn();
+    // Not a terminal, so every request is logged as a JSON line on stdout; nobody reads it.
+    await child.stdout.cancel();
+    const stderr = child.stderr.pipeThrough(new TextDecoderStream());
+    const collected = (async () => {
+      let text = "";
+      for await (const chunk of stderr) text += chunk;
+      return text;
+    })();
+    const server = { url: `http://127.0.0.1:${port}`, apiKey: key };
+    try {
+      await waitForHttp(`${server.url}/health`);
+      for (let i = 0; i < 20; i++) {
+        const answer = await post(server, "/api/claude-hooks", prompt(i));
+        assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      }
+      const health = await fetch(`${server.url}/health`);
+      assert.equal(health.status, 200);
+      await health.body?.cancel();
+    } finally {
+      child.kill("SIGTERM");
+    }
+    const status = await child.status;
+    const text = await collected;
+    assert.equal(status.code, 0, text);
+    assert.doesNotMatch(text, /BrokenPipe|Uncaught/);
+  },
+);
