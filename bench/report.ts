@@ -10,9 +10,10 @@ export interface BenchRow {
   reference?: { metric: string; value: number };
 }
 
-export function ratio(row: BenchRow): string {
+/** value / reference, or "" when the row has no usable reference. */
+function ratio(row: BenchRow): string {
   if (!row.reference || row.reference.value === 0) return "";
-  return `${(row.value / row.reference.value).toFixed(2)}x ${row.reference.metric}`;
+  return `${(row.value / row.reference.value).toFixed(2)}x`;
 }
 
 function format(value: number): string {
@@ -33,7 +34,7 @@ export function table(rows: BenchRow[]): string {
       : "";
     lines.push(
       `| ${row.benchmark} | ${row.metric} | ${format(row.value)} ${row.unit} | ${reference} | ${
-        ratio(row) ? (row.value / row.reference!.value).toFixed(2) + "x" : ""
+        ratio(row)
       } |`,
     );
   }

@@ -78,7 +78,7 @@ const EnvSchema = z.object({
 });
 
 /** The client's config file (0600): where the server is and the key to use. */
-export const ClientConfigFile = z.object({
+const ClientConfigFile = z.object({
   url: httpUrl.optional(),
   apiKey: z.string().min(1).optional(),
 });

@@ -24,7 +24,7 @@ export const LOG_MAX_BYTES = 10 * 1024 * 1024;
 export const LOG_MAX_FILES = 5;
 
 /** Property names whose values never reach a log line. */
-export const SECRET_FIELDS: RegExp[] = [
+const SECRET_FIELDS: RegExp[] = [
   /authorization/i,
   /cookie/i,
   /api[-_]?key/i,
@@ -52,7 +52,7 @@ export interface LoggingOptions {
   console?: { stream: "stderr" | "stdout"; format: "text" | "json"; level?: LogLevel };
 }
 
-export const LEVEL_ORDER: LogLevel[] = ["trace", "debug", "info", "warning", "error", "fatal"];
+const LEVEL_ORDER: LogLevel[] = ["trace", "debug", "info", "warning", "error", "fatal"];
 
 export function atLeast(level: LogLevel): Filter {
   const min = LEVEL_ORDER.indexOf(level);

@@ -230,15 +230,6 @@ export const WebhookStatus = z.enum([
   "ERROR",
 ]);
 export type WebhookStatus = z.infer<typeof WebhookStatus>;
-export const FINAL_STATUSES: readonly WebhookStatus[] = [
-  "SUCCESS",
-  "DUPLICATE",
-  "CONFLICT",
-  "INVALID",
-  "UNAUTHORIZED",
-  "ERROR",
-];
-
 /** The furthest stage a request reached, stored on its audit row. */
 export const IngestStage = z.enum([
   "metadata",
