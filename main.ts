@@ -1,6 +1,6 @@
 // arrakis: parse the command line and dispatch to one module per subcommand, nothing else.
 import { type CommandModule, UsageError } from "./src/cli/args.ts";
-import { ConfigError } from "./src/config.ts";
+import { ConfigError } from "./src/config-core.ts";
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   hook: {

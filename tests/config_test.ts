@@ -9,8 +9,10 @@ Deno.test("defaults work on a fresh machine", () => {
   assert.equal(config.home, "/home/ada/.arrakis");
   assert.equal(config.pgliteDir, "/home/ada/.arrakis/db");
   assert.equal(config.apiKeyFile, "/home/ada/.arrakis/api-key");
-  assert.equal(config.queueDir, "/src/app/.claude/queue");
-  assert.equal(config.logDir, "/src/app/.claude/logs");
+  // Per user, outside the repository: a readable slug and 16 hex of sha256("/src/app") (sha256sum).
+  assert.equal(config.queueDir, "/home/ada/.arrakis/spool/app-c0167fc91cc666ff");
+  assert.equal(config.logDir, "/home/ada/.arrakis/spool/app-c0167fc91cc666ff/logs");
+  assert.equal(config.spoolKeyFile, "/home/ada/.arrakis/spool.key");
   assert.equal(config.serverUrl, `http://127.0.0.1:${config.port}`);
   assert.deepEqual(config.retryScheduleMs, [60_000, 300_000, 900_000, 3_600_000, 7_200_000]);
   assert.equal(config.maxAttempts, 5);

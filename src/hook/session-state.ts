@@ -6,7 +6,7 @@
 // write and the commit leaves the intent behind; the next hook finds the spooled file by its
 // requestId and commits the offset instead of reading the same lines into a second event.
 import { join } from "node:path";
-import { ensurePrivateDir, writeFileDurable } from "../durable.ts";
+import { ensurePrivateDir, openPrivateFile, writeFileDurable } from "../durable.ts";
 
 export interface FileOffset {
   offset: number;
@@ -44,14 +44,10 @@ export async function openSessionState(
   lockTimeoutMs: number,
 ): Promise<SessionStateHandle | undefined> {
   const dir = join(queueDir, "state");
-  await ensurePrivateDir(dir);
+  // The spool itself was checked before anything is written into it (see capture.ts).
+  await ensurePrivateDir(dir, queueDir);
   const key = await sessionKey(sessionId);
-  const lockFile = await Deno.open(join(dir, `${key}.lock`), {
-    read: true,
-    write: true,
-    create: true,
-    mode: 0o600,
-  });
+  const { file: lockFile } = await openPrivateFile(join(dir, `${key}.lock`), { read: true });
   let timer: ReturnType<typeof setTimeout> | undefined;
   const granted = await Promise.race([
     lockFile.lock(true).then(() => true),

@@ -1,20 +1,24 @@
-// The drainer lock: one drainer at a time per spool, so hooks spawning drains in a burst do not
-// pile up processes. It is an optimisation only; claims keep two drainers apart anyway. An
-// flock is released by the kernel when its holder dies, so a killed drainer never wedges it.
+// Process locks of a spool: one drainer at a time (drain.lock) and one shipper (shipper.lock).
+// They are optimisations only; claims keep two senders apart anyway. An flock is released by
+// the kernel when its holder dies, so a killed process never wedges one. A lock file is never
+// truncated and never reached through a symlink (see openPrivateFile): a repository or another
+// user cannot make arrakis write into some other file by planting a link at its name.
 import { join } from "node:path";
+import { openPrivateFile } from "../durable.ts";
 
-export interface DrainLock {
+export interface SpoolLock {
   release(): void;
 }
+/** Kept for the drain command's callers. */
+export type DrainLock = SpoolLock;
 
-/** Takes the lock without waiting; undefined when another drainer holds it. */
-export async function tryDrainLock(queueDir: string): Promise<DrainLock | undefined> {
-  const file = await Deno.open(join(queueDir, "drain.lock"), {
-    read: true,
-    write: true,
-    create: true,
-    mode: 0o600,
-  });
+/** The shipper's lock file in a spool: a hook that finds it free starts a shipper. */
+export const SHIPPER_LOCK = "shipper.lock";
+export const DRAIN_LOCK = "drain.lock";
+
+/** Takes `<queueDir>/<name>` without waiting; undefined when another process holds it. */
+export async function trySpoolLock(queueDir: string, name: string): Promise<SpoolLock | undefined> {
+  const { file, created } = await openPrivateFile(join(queueDir, name), { read: true });
   let locked = false;
   try {
     locked = await file.tryLock(true);
@@ -22,9 +26,8 @@ export async function tryDrainLock(queueDir: string): Promise<DrainLock | undefi
     if (!locked) file.close();
   }
   if (!locked) return undefined;
-  // The holder's pid, for people wondering who holds it; the flock itself is the truth.
-  await file.truncate(0).catch(() => {});
-  await file.write(new TextEncoder().encode(`${Deno.pid}\n`)).catch(() => 0);
+  // The first holder's pid, for people wondering who holds it; the flock itself is the truth.
+  if (created) await file.write(new TextEncoder().encode(`${Deno.pid}\n`)).catch(() => 0);
   return {
     release() {
       try {
@@ -34,4 +37,14 @@ export async function tryDrainLock(queueDir: string): Promise<DrainLock | undefi
       }
     },
   };
+}
+
+/** Takes the drainer lock without waiting; undefined when another drainer holds it. */
+export function tryDrainLock(queueDir: string): Promise<SpoolLock | undefined> {
+  return trySpoolLock(queueDir, DRAIN_LOCK);
+}
+
+/** Takes the shipper lock without waiting; undefined when a shipper holds it. */
+export function tryShipperLock(queueDir: string): Promise<SpoolLock | undefined> {
+  return trySpoolLock(queueDir, SHIPPER_LOCK);
 }
