@@ -1,5 +1,6 @@
 // arrakis: parse the command line and dispatch to one module per subcommand, nothing else.
-import { type CommandModule, UsageError } from "./src/cli/args.ts";
+import type { CommandModule } from "./src/cli/args.ts";
+import { UsageError } from "./src/cli/usage-error.ts";
 import { ConfigError } from "./src/config-core.ts";
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {

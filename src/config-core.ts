@@ -1,7 +1,7 @@
 // The zod-free core of the configuration, shared by src/config.ts and the hook (which must not
 // load zod): where arrakis keeps its files on this machine, and the parsers for log levels,
 // durations and redaction patterns. Each of these decisions is made here only.
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "./paths.ts";
 import { sha256Hex } from "./sha256.ts";
 
 export class ConfigError extends Error {

@@ -2,7 +2,7 @@
 // never a torn one, and the new one survives a power cut once the call returns), and private
 // paths that are never written through a link arrakis did not make: a directory or file that
 // is a symlink, or belongs to another user, is refused with an UnsafePathError.
-import { dirname, isAbsolute, join, relative, sep } from "node:path";
+import { dirname, isAbsolute, join, relative, sep } from "./paths.ts";
 
 /** A path arrakis will not write through (a symlink, another user's, not the expected kind). */
 export class UnsafePathError extends Error {

@@ -2,7 +2,7 @@
 // durable spool write → make sure a shipper runs (on SessionEnd, wait briefly for delivery).
 // Local work only: no network, no npm module. Never throws and never writes to stdout: whatever
 // happens, Claude Code sees exit 0 and no output (problems go to stderr and the hook's log).
-import { join } from "node:path";
+import { join } from "../paths.ts";
 import type { Envelope } from "../schema.ts";
 import { TRANSCRIPT_EVENTS } from "../schema-plain.ts";
 import { type HookSettings, hookSettings } from "../config-core.ts";
@@ -38,7 +38,7 @@ export interface CaptureOptions {
   /** Called (and awaited) at each step; tests use it to kill the hook at an exact point. */
   onStep?: (step: CaptureStep) => void | Promise<void>;
   /** Starts a shipper; the default spawns `arrakis queue ship --quiet` detached. */
-  spawnShipper?: (env: Record<string, string>) => void;
+  spawnShipper?: (env: Record<string, string>) => void | Promise<void>;
 }
 
 /** Captures one event from the process's stdin and environment. Never rejects. */

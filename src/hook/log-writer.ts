@@ -3,7 +3,7 @@
 // node:fs), more than everything else the hook does. So the hook writes the same line format
 // (LogTape's jsonLinesFormatter) with the same rotation policy itself; tests/hook_log_test.ts
 // holds the two to the same constants and shape.
-import { join } from "node:path";
+import { join } from "../paths.ts";
 import { ensurePrivateDir, openPrivateFile, writeGitignore } from "../durable.ts";
 
 /** Same policy as src/log.ts: LOG_MAX_BYTES per file, LOG_MAX_FILES kept (live one included). */

@@ -5,7 +5,7 @@
 // envelope carrying lines [from, to), then commit offset = to. A hook killed between the spool
 // write and the commit leaves the intent behind; the next hook finds the spooled file by its
 // requestId and commits the offset instead of reading the same lines into a second event.
-import { join } from "node:path";
+import { join } from "../paths.ts";
 import { ensurePrivateDir, openPrivateFile, TEMP_PREFIX, writeFileDurable } from "../durable.ts";
 
 export interface FileOffset {

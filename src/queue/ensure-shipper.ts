@@ -2,15 +2,14 @@
 // the shipper lock, start one detached and return at once; the shipper takes the lock itself
 // and exits if another won the race. Also how SessionEnd waits, bounded, for its delivery.
 // Zod-free and npm-free: this runs inside the hook.
-import { join } from "node:path";
+import { join } from "../paths.ts";
 import { tryShipperLock } from "./lock.ts";
-import { selfCommand } from "./spawn-drain.ts";
 
 export type ShipperState = "running" | "started";
 
 export interface EnsureShipperOptions {
   /** Starts the shipper process; the default spawns `arrakis queue ship --quiet` detached. */
-  spawn?: (env: Record<string, string>) => void;
+  spawn?: (env: Record<string, string>) => void | Promise<void>;
 }
 
 /**
@@ -26,12 +25,14 @@ export async function ensureShipper(
   if (probe === undefined) return "running";
   // Released before the spawn, so the new shipper can take it.
   probe.release();
-  (options.spawn ?? spawnShipper)(env);
+  await (options.spawn ?? spawnShipper)(env);
   return "started";
 }
 
 /** `arrakis queue ship --quiet` in its own process group, stdio closed, not waited for. */
-export function spawnShipper(env: Record<string, string>): void {
+export async function spawnShipper(env: Record<string, string>): Promise<void> {
+  // Loaded only to spawn (it uses node:path and node:url, which cost every hook ~6 ms to load).
+  const { selfCommand } = await import("./spawn-drain.ts");
   const { command, args } = selfCommand(["queue", "ship", "--quiet"]);
   const child = new Deno.Command(command, {
     args,

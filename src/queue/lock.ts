@@ -3,7 +3,7 @@
 // the kernel when its holder dies, so a killed process never wedges one. A lock file is never
 // truncated and never reached through a symlink (see openPrivateFile): a repository or another
 // user cannot make arrakis write into some other file by planting a link at its name.
-import { join } from "node:path";
+import { join } from "../paths.ts";
 import { openPrivateFile } from "../durable.ts";
 
 export interface SpoolLock {

@@ -2,7 +2,7 @@
 // key that signs every record, signing and checking, and the durable put of a new record.
 // A record arrakis did not write (committed in a repository, copied in by hand) carries no
 // valid signature, and the reading side (src/queue/spool.ts) quarantines it unsent.
-import { join } from "node:path";
+import { join } from "../paths.ts";
 import type { Envelope, SpoolRecord } from "../schema.ts";
 import { SPOOL_RECORD_VERSION } from "../schema-plain.ts";
 import {
