@@ -131,3 +131,46 @@ Deno.test("a spool key that is a symlink is refused, never followed", async () =
   assert.equal(await Deno.readTextFile(target), "0".repeat(64) + "\n");
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("queue adopt lists an old unsigned spool, and with --yes signs its records in", async () => {
+  const project = await hookProject();
+  try {
+    const old = join(project.dir, ".claude", "queue");
+    await Deno.mkdir(join(old, "pending"), { recursive: true });
+    await Deno.mkdir(join(old, "failed"), { recursive: true });
+    const waiting = envelope();
+    const dead = envelope();
+    await Deno.writeTextFile(
+      join(old, "pending", `${waiting.requestId}.json`),
+      JSON.stringify(newRecord(waiting)),
+    );
+    await Deno.writeTextFile(
+      join(old, "failed", `${dead.requestId}.json`),
+      JSON.stringify(newRecord(dead)),
+    );
+    await Deno.writeTextFile(join(old, "pending", "junk.json"), "{");
+    const env = project.env("http://127.0.0.1:9");
+
+    const listed = await runArrakis(["queue", "adopt", old], { env });
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, new RegExp(`pending  ${waiting.requestId}  Notification`));
+    assert.match(listed.stdout, /2 records to adopt into .*; run again with --yes/);
+    assert.match(listed.stderr, /skipped .*junk\.json \(not a spool record\)/);
+
+    const adopted = await runArrakis(["queue", "adopt", old, "--yes"], { env });
+    assert.equal(adopted.code, 1, "a skipped file is reported by the exit code");
+    assert.match(adopted.stdout, /adopted 2 of 2 into .* \(1 skipped\)/);
+    const spool = await openSpool(project.queueDir, {
+      root: project.home,
+      keyFile: join(project.home, "spool.key"),
+    });
+    assert.deepEqual((await spool.list("pending")).map((item) => item.id), [waiting.requestId]);
+    assert.deepEqual((await spool.list("failed")).map((item) => item.id), [dead.requestId]);
+    // The old directory is left as it was; adopting again takes nothing twice.
+    assert.equal([...Deno.readDirSync(join(old, "pending"))].length, 2);
+    const again = await runArrakis(["queue", "adopt", old, "--yes"], { env });
+    assert.match(again.stdout, /adopted 0 of 2/);
+  } finally {
+    await project.cleanup();
+  }
+});

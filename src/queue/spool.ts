@@ -90,6 +90,11 @@ export interface Spool {
   revive(item: SpoolItem): Promise<boolean>;
   /** Deletes a dead letter. */
   purge(item: SpoolItem): Promise<boolean>;
+  /**
+   * Takes in a record from elsewhere (an old unsigned spool the user vouches for), signed now,
+   * into pending/ or failed/. Undefined when this spool already holds its requestId.
+   */
+  adopt(record: SpoolRecord, state: "pending" | "failed"): Promise<SpoolItem | undefined>;
   stats(): Promise<SpoolStats>;
   /** How many files wait in pending/ (names only, nothing read: cheap on a big backlog). */
   countPending(): Promise<number>;
@@ -544,6 +549,14 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
       item.record = record;
       notDueUntil.delete(item.id);
       return true;
+    },
+
+    async adopt(record, state) {
+      const id = record.envelope.requestId;
+      if (await spool.find(id)) return undefined;
+      const path = join(dirs[state], `${id}.json`);
+      await writeFileDurable(path, await encode(record));
+      return { id, path, record };
     },
 
     async purge(item) {
