@@ -36,7 +36,7 @@ function runtimeGraph(modules: Map<string, InfoModule>): Set<string> {
   return seen;
 }
 
-Deno.test("the hook's module graph has no npm: module", async () => {
+Deno.test("the hook's module graph has no npm: module, and a run loads no node: module", async () => {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: ["info", "--json", "--config", CONFIG, MAIN],
     stdout: "piped",
@@ -54,6 +54,31 @@ Deno.test("the hook's module graph has no npm: module", async () => {
   assert.deepEqual(npm, [], `npm modules on the hook path: ${npm.join(", ")}`);
   // And the rest of arrakis does use npm (the walk would see it if the hook reached it).
   assert.ok(info.modules.some((module) => module.specifier.startsWith("npm:")));
+  // Nor does a run load a node: module (Deno's Node layer costs ~6 ms to start): the modules
+  // every run loads, statically from the entry points the hook always passes, hold none. (The
+  // dynamic ones left out: node:path on Windows only, and the shipper spawner.)
+  const always = new Set<string>();
+  const visitStatic = (specifier: string) => {
+    if (always.has(specifier)) return;
+    always.add(specifier);
+    for (const dependency of modules.get(specifier)?.dependencies ?? []) {
+      if (dependency.code?.specifier && !dependency.isDynamic) {
+        visitStatic(dependency.code.specifier);
+      }
+    }
+  };
+  for (
+    const entry of [
+      "../main.ts",
+      "../src/cli/hook.ts",
+      "../src/hook/capture.ts",
+      "../src/hook/attach-transcript.ts",
+    ]
+  ) {
+    visitStatic(new URL(entry, import.meta.url).href);
+  }
+  const node = [...always].filter((specifier) => specifier.startsWith("node:"));
+  assert.deepEqual(node, [], `node: modules every hook run loads: ${node.join(", ")}`);
   const files = [...graph].filter((specifier) => specifier.startsWith("file:"))
     .map((specifier) => fileURLToPath(specifier));
   assert.ok(!files.some((file) => file.endsWith("/src/schema.ts")), "schema.ts (zod) is loaded");
