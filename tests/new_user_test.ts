@@ -93,7 +93,7 @@ Deno.test("migrate --status on a fresh home answers and creates nothing", async 
     lines[0],
     new RegExp(`^no store yet at ${join(home, "db")}; all \\d+ migrations are pending`),
   );
-  assert.ok(lines.slice(1).every((line) => /^pending  \d{4}_\w+\.sql$/.test(line)), lines.join());
+  assert.ok(lines.slice(1).every((line) => /^pending {2}\d{4}_\w+\.sql$/.test(line)), lines.join());
   assert.ok(lines.length > 1);
   assert.deepEqual(await entries(home), []);
 });

@@ -9,11 +9,7 @@ import type {
   WebhookEventRow,
   WebhookStatus,
 } from "../schema.ts";
-import {
-  FAILED_STATUSES,
-  OK_STATUSES,
-  WebhookStatus as WebhookStatusSchema,
-} from "../schema.ts";
+import { FAILED_STATUSES, OK_STATUSES, WebhookStatus as WebhookStatusSchema } from "../schema.ts";
 
 export const WINDOWS = {
   "15m": { ms: 15 * 60_000, bucketMs: 30_000, label: "15 min" },
@@ -25,7 +21,6 @@ export type WindowName = keyof typeof WINDOWS;
 export function parseWindow(text: string | undefined): WindowName {
   return text !== undefined && text in WINDOWS ? text as WindowName : "15m";
 }
-
 
 export interface Bucket {
   start: number;
@@ -91,7 +86,9 @@ export async function overview(sql: Sql, window: WindowName, now = Date.now()): 
     sql<{ b: string; ok: number; failed: number; p95: number | null }[]>`
       SELECT floor(extract(epoch FROM received_at) / ${bucketSec})::bigint AS b,
              count(*) FILTER (WHERE status::text IN ${sql(OK_STATUSES as string[])})::int AS ok,
-             count(*) FILTER (WHERE status::text IN ${sql(FAILED_STATUSES as string[])})::int AS failed,
+             count(*) FILTER (WHERE status::text IN ${
+      sql(FAILED_STATUSES as string[])
+    })::int AS failed,
              percentile_cont(0.95) WITHIN GROUP (ORDER BY processing_ms) AS p95
       FROM webhook_events WHERE received_at >= ${since}
       GROUP BY b ORDER BY b`,
