@@ -6,6 +6,13 @@ import { sha256Hex } from "./sha256.ts";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
+  /**
+   * @param variable the setting at fault, when one is
+   * @param expected what it takes, in words ("a whole number from 0 to 65535")
+   */
+  constructor(message: string, readonly variable?: string, readonly expected?: string) {
+    super(message);
+  }
 }
 
 export type Env = Record<string, string | undefined>;
@@ -36,7 +43,13 @@ export function parsePatterns(text: string | undefined): RegExp[] {
     try {
       return new RegExp(source, "g");
     } catch {
-      throw new ConfigError(`ARRAKIS_REDACT_PATTERNS: invalid regular expression ${source}`);
+      throw new ConfigError(
+        `ARRAKIS_REDACT_PATTERNS must be regular expressions, one a line, got ${
+          JSON.stringify(source)
+        }`,
+        "ARRAKIS_REDACT_PATTERNS",
+        "regular expressions, one a line",
+      );
     }
   });
 }
@@ -109,7 +122,11 @@ function resolveDir(dir: string): string {
 
 function userHome(home: string | undefined): string {
   if (home) return home;
-  throw new ConfigError("HOME: not set, so there is no ~/.arrakis (set ARRAKIS_HOME)");
+  throw new ConfigError(
+    "HOME is not set, so there is no ~/.arrakis: set ARRAKIS_HOME to a directory",
+    "HOME",
+    "a directory",
+  );
 }
 
 /** What the hook needs of the configuration, checked without zod. */
@@ -127,7 +144,9 @@ export function hookSettings(env: Env): { settings: HookSettings; problems: stri
   const level = env.ARRAKIS_LOG_LEVEL || DEFAULT_LOG_LEVEL;
   let logLevel = DEFAULT_LOG_LEVEL;
   if ((LOG_LEVELS as readonly string[]).includes(level)) logLevel = level as LogLevel;
-  else problems.push(`ARRAKIS_LOG_LEVEL: must be one of ${LOG_LEVELS.join(", ")} (got "${level}")`);
+  else {
+    problems.push(`ARRAKIS_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got "${level}"`);
+  }
   let redactPatterns: RegExp[] = [];
   try {
     redactPatterns = parsePatterns(env.ARRAKIS_REDACT_PATTERNS);
