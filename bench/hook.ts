@@ -9,7 +9,14 @@ import { type BenchRow, percentile, table } from "./report.ts";
 import { PERMISSIONS } from "../src/permissions.ts";
 import { CONFIG, MAIN } from "../tests/helpers/cli.ts";
 import { localPaths } from "../src/config-core.ts";
-import { ensureSpoolDirs } from "../src/queue/spool-file.ts";
+import {
+  encodeRecord,
+  ensureSpoolDirs,
+  newRecord,
+  putRecord,
+  spoolKey,
+} from "../src/queue/spool-file.ts";
+import { buildEnvelope, normalizePayload } from "../src/hook/envelope.ts";
 import { type SpoolLock, tryShipperLock } from "../src/queue/lock.ts";
 
 const RUNS = Number(Deno.env.get("BENCH_HOOK_RUNS") ?? 40);
@@ -233,6 +240,7 @@ export async function run(): Promise<BenchRow[]> {
         unit: "ms",
       },
     );
+    rows.push(...await signingCost(work, inputs));
     return rows;
   } finally {
     for (const mode of modes) mode.lock?.release();
@@ -241,6 +249,54 @@ export async function run(): Promise<BenchRow[]> {
     await new Promise((resolve) => setTimeout(resolve, 200));
     await Deno.remove(work, { recursive: true }).catch(() => {});
   }
+}
+
+/**
+ * What signing adds to the hook's spool write, in-process: loading the key (read + WebCrypto
+ * import), and one HMAC over a record, next to the durable write of that record (fsyncs).
+ */
+async function signingCost(work: string, inputs: Uint8Array[]): Promise<BenchRow[]> {
+  const queueDir = join(work, "signing", "queue");
+  await ensureSpoolDirs(queueDir, join(work, "signing"), ["pending"]);
+  const keyLoads: number[] = [];
+  let key: CryptoKey | undefined;
+  for (let i = 0; i < 20; i++) {
+    const keyFile = join(work, "signing", `key-${i}`);
+    await Deno.writeTextFile(keyFile, "ab".repeat(32) + "\n", { mode: 0o600 });
+    const started = performance.now();
+    key = await spoolKey(keyFile);
+    keyLoads.push(performance.now() - started);
+  }
+  const signs: number[] = [];
+  const writes: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    const payload = JSON.parse(new TextDecoder().decode(inputs[i % inputs.length]));
+    const envelope = buildEnvelope(normalizePayload(payload), { env: {} });
+    let started = performance.now();
+    await encodeRecord(key!, newRecord(envelope));
+    signs.push(performance.now() - started);
+    started = performance.now();
+    await putRecord(queueDir, envelope, { key: key! });
+    writes.push(performance.now() - started);
+  }
+  const median = (values: number[]) => percentile(values.sort((a, b) => a - b), 50);
+  const write = median(writes);
+  return [
+    {
+      benchmark: "hook",
+      metric: "spool key load p50 (read + WebCrypto import, once per hook)",
+      value: median(keyLoads),
+      unit: "ms",
+      reference: { metric: "durable signed write of one record p50", value: write },
+    },
+    {
+      benchmark: "hook",
+      metric: "HMAC-SHA256 signature of one record p50",
+      value: median(signs),
+      unit: "ms",
+      reference: { metric: "durable signed write of one record p50", value: write },
+    },
+  ];
 }
 
 /** Medians of the per-step timings the hook logs at debug level (see docs/HOOK.md). */

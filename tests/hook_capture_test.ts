@@ -12,6 +12,7 @@ import { Envelope, KNOWN_HOOK_EVENTS } from "../src/schema.ts";
 import { openSpool, type SpoolItem } from "../src/queue/spool.ts";
 import { type SpoolLock, tryShipperLock } from "../src/queue/lock.ts";
 import { ensureSpoolDirs } from "../src/queue/spool-file.ts";
+import { SESSION_END_WAIT_MS } from "../src/hook/capture.ts";
 
 const events = await fixtureEvents();
 
@@ -358,6 +359,50 @@ Deno.test("SubagentStop reads the subagent's own transcript; Stop reads the sess
     assert.equal(first.transcriptRange?.path, agent);
     assert.equal(second.transcript, undefined, "the agent's line was taken twice");
     assert.deepEqual(stop.transcript?.map((line) => line.uuid), ["main-1"]);
+  } finally {
+    lock.release();
+    await project.cleanup();
+  }
+});
+
+Deno.test("SessionEnd waits for its delivery, and no longer than its bound", async () => {
+  const project = await hookProject();
+  const lock = await asIfShipperRuns(project);
+  try {
+    const env = project.env(await downUrl(), { ARRAKIS_LOG_LEVEL: "debug" });
+    const sessionEnd = JSON.stringify(events.get("SessionEnd"));
+    // This test plays the running shipper: whatever appears in pending/ is "delivered".
+    let delivering = true;
+    const pending = join(project.queueDir, "pending");
+    await Deno.mkdir(pending, { recursive: true, mode: 0o700 });
+    const shipper = (async () => {
+      while (delivering) {
+        for (const entry of [...Deno.readDirSync(pending)]) {
+          if (entry.name.endsWith(".json")) Deno.removeSync(join(pending, entry.name));
+        }
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    })();
+    const delivered = await hook(env, sessionEnd);
+    delivering = false;
+    await shipper;
+    assert.equal(delivered.code, 0, delivered.stderr);
+    assert.equal(delivered.stdout, "");
+
+    // Nobody delivers now: the hook gives up after its bound and the event stays spooled.
+    const waited = await hook(env, sessionEnd);
+    assert.equal(waited.code, 0, waited.stderr);
+    assert.equal(waited.stdout, "");
+    assert.equal(waited.stderr, "");
+    assert.equal((await pendingItems(project)).length, 1);
+
+    const outcomes = (await readLog(project.logDir, "debug.jsonl"))
+      .filter((line) => String(line.message).startsWith("SessionEnd"))
+      .map((line) => line.message);
+    assert.deepEqual(outcomes, [
+      'SessionEnd "delivered before exit"',
+      `SessionEnd "still waiting after ${SESSION_END_WAIT_MS} ms"`,
+    ]);
   } finally {
     lock.release();
     await project.cleanup();

@@ -9,7 +9,7 @@ import { openSpool } from "../src/queue/spool.ts";
 import { drain } from "../src/queue/drain.ts";
 import { tryDrainLock } from "../src/queue/lock.ts";
 import type { Sql } from "../src/store/open.ts";
-import { envelope, filesIn, tempQueueDir } from "./helpers/queue.ts";
+import { envelope, filesIn, tempQueueDir, TEST_HOME } from "./helpers/queue.ts";
 
 async function spoolWith(count: number) {
   const dir = await tempQueueDir();
@@ -47,7 +47,8 @@ function clientEnv(dir: string, server: { url: string; apiKey: string }, extra =
     ARRAKIS_URL: server.url,
     ARRAKIS_API_KEY: server.apiKey,
     ARRAKIS_CONFIG: join(dir, "no-client.json"),
-    ARRAKIS_HOME: join(dir, "no-home"),
+    // The home whose spool key signed the records this process wrote.
+    ARRAKIS_HOME: TEST_HOME,
     ...extra,
   };
 }
