@@ -202,7 +202,12 @@ Deno.test("the drainer lock: a second drainer exits 0 at once and touches nothin
   assert.ok(lock);
   try {
     const run = await runArrakis(["queue", "drain"], {
-      env: { ARRAKIS_QUEUE_DIR: dir, ARRAKIS_URL: "http://127.0.0.1:9", ARRAKIS_API_KEY: "k" },
+      env: {
+        ARRAKIS_QUEUE_DIR: dir,
+        ARRAKIS_HOME: TEST_HOME,
+        ARRAKIS_URL: "http://127.0.0.1:9",
+        ARRAKIS_API_KEY: "k",
+      },
     });
     assert.equal(run.code, 0);
     assert.match(run.stderr, /another drainer is running/);
@@ -219,7 +224,12 @@ Deno.test("server down: the drain stops after one batch, items back in backoff, 
   const port = listener.addr.port;
   listener.close();
   const run = await runArrakis(["queue", "drain", "--json", "--batch-size", "100"], {
-    env: { ARRAKIS_QUEUE_DIR: dir, ARRAKIS_URL: `http://127.0.0.1:${port}`, ARRAKIS_API_KEY: "k" },
+    env: {
+      ARRAKIS_QUEUE_DIR: dir,
+      ARRAKIS_HOME: TEST_HOME,
+      ARRAKIS_URL: `http://127.0.0.1:${port}`,
+      ARRAKIS_API_KEY: "k",
+    },
   });
   assert.equal(run.code, 1);
   const result = JSON.parse(run.stdout);
@@ -243,6 +253,7 @@ Deno.test("a wrong API key leaves every item pending untouched instead of dead-l
     const run = await runArrakis(["queue", "drain", "--json"], {
       env: {
         ARRAKIS_QUEUE_DIR: dir,
+        ARRAKIS_HOME: TEST_HOME,
         ARRAKIS_URL: `http://127.0.0.1:${server.addr.port}`,
         ARRAKIS_API_KEY: "wrong",
       },
