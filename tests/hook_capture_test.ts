@@ -246,6 +246,22 @@ Deno.test("an unwritable or refused spool: exit 0, silent on stdout, one line on
     assert.equal(stderrLines(refused.stderr).length, 1, refused.stderr);
     assert.match(refused.stderr, /refused to spool PreToolUse .*linked-queue is a symbolic link/);
     assert.deepEqual([...Deno.readDirSync(elsewhere)], []);
+
+    // A log directory that is a symlink: the event is spooled, the logs are refused.
+    const lock = await asIfShipperRuns(project);
+    const linkedLogs = join(project.dir, "linked-logs");
+    await Deno.symlink(elsewhere, linkedLogs);
+    const noLogs = await hook(
+      project.env(await downUrl(), { ARRAKIS_LOG_DIR: linkedLogs }),
+      input,
+    );
+    assert.equal(noLogs.code, 0);
+    assert.equal(noLogs.stdout, "");
+    assert.equal(stderrLines(noLogs.stderr).length, 1, noLogs.stderr);
+    assert.match(noLogs.stderr, /cannot write logs to .*linked-logs is a symbolic link/);
+    assert.deepEqual([...Deno.readDirSync(elsewhere)], []);
+    assert.equal((await pendingItems(project)).length, 1);
+    lock.release();
   } finally {
     await project.cleanup();
   }

@@ -336,6 +336,7 @@ async function runDrain(
   await setupLogging({
     level: config.logLevel,
     dir: config.logDir,
+    root: config.logRoot,
     files: [
       { name: "queue.jsonl", filter: inCategory("queue") },
       { name: "success.jsonl", filter: inCategory("queue", "delivered") },
