@@ -11,6 +11,7 @@ import {
   uninstallHooks,
 } from "../install/settings.ts";
 import { lineDiff } from "../install/diff.ts";
+import { inGitWorkTree, projectTarget, type Target } from "../install/targets.ts";
 
 export const usage = `Usage: arrakis install [--user] [--dry-run] [--uninstall] [--command <cmd>]
                        [--project-dir <dir>]
@@ -25,7 +26,9 @@ already there. Running it again changes nothing; other hooks are never touched.
   --command <cmd>     the hook command to write (default: "${DEFAULT_COMMAND}")
   --project-dir <dir> the project (default: $CLAUDE_PROJECT_DIR, else the current directory)
 
-In project mode it also adds .claude/logs/ and .claude/queue/ to the project's .gitignore.`;
+In project mode it also adds .claude/logs/ and .claude/queue/ to the project's .gitignore when
+the project is in a git work tree. A settings file or .gitignore that is a link leading outside
+the project is refused (exit 2, nothing written).`;
 
 /** Lines the project's .gitignore must hold: the hook's spool and logs carry payloads. */
 export const GITIGNORE_LINES = [".claude/logs/", ".claude/queue/"];
@@ -51,6 +54,27 @@ export async function run(args: string[]): Promise<number> {
     ? join(home!, ".claude", "settings.json")
     : join(projectDir, ".claude", "settings.json");
   const command = values.command?.trim() || DEFAULT_COMMAND;
+  const gitignorePath = join(projectDir, ".gitignore");
+  const projectMode = !values.user;
+  if (projectMode && !(await isDirectory(projectDir))) {
+    console.error(`arrakis install: ${projectDir}: no such directory`);
+    return 1;
+  }
+  const wantsGitignore = projectMode && !values.uninstall && await inGitWorkTree(projectDir);
+
+  // Every target is checked before anything is written: a refusal leaves the project untouched.
+  const settingsTarget: Target = projectMode
+    ? await projectTarget(projectDir, settingsPath)
+    : { write: settingsPath };
+  const gitignoreTarget = wantsGitignore
+    ? await projectTarget(projectDir, gitignorePath)
+    : undefined;
+  for (const target of [settingsTarget, gitignoreTarget]) {
+    if (target && "refused" in target) {
+      console.error(`arrakis install: refusing to write through a link: ${target.refused}`);
+      return 2;
+    }
+  }
 
   const before = await readSettings(settingsPath);
   if (before instanceof Error) {
@@ -76,7 +100,7 @@ export async function run(args: string[]): Promise<number> {
     console.log(`--- ${settingsPath}\n+++ ${settingsPath} (after ${verb})`);
     console.log(lineDiff(beforeText, afterText).join("\n"));
   } else {
-    await writeSettings(settingsPath, afterText);
+    await writeSettings((settingsTarget as { write: string }).write, afterText);
     console.log(
       values.uninstall
         ? `${settingsPath}: removed the arrakis hooks`
@@ -86,15 +110,23 @@ export async function run(args: string[]): Promise<number> {
     );
   }
 
-  if (!values.user && !values.uninstall) {
-    const added = await ensureGitignore(join(projectDir, ".gitignore"), dryRun);
+  if (gitignoreTarget && "write" in gitignoreTarget) {
+    const added = await ensureGitignore(gitignoreTarget.write, dryRun);
     if (added.length > 0) {
-      console.log(
-        `${join(projectDir, ".gitignore")}: ${dryRun ? "would add" : "added"} ${added.join(" ")}`,
-      );
+      console.log(`${gitignorePath}: ${dryRun ? "would add" : "added"} ${added.join(" ")}`);
     }
+  } else if (projectMode && !values.uninstall) {
+    console.log(`${projectDir}: not in a git work tree, no .gitignore written`);
   }
   return 0;
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isDirectory;
+  } catch {
+    return false;
+  }
 }
 
 type ReadResult = { exists: boolean; value: unknown } | Error;
@@ -117,7 +149,10 @@ async function readSettings(path: string): Promise<ReadResult> {
   }
 }
 
-/** Atomic and durable; follows a symlinked settings file and keeps the file's mode. */
+/**
+ * Atomic and durable, keeps the file's mode. Follows a link (for --user: a settings file kept
+ * in a dotfiles repository; in a project only links checked by projectTarget arrive here).
+ */
 async function writeSettings(path: string, text: string): Promise<void> {
   let target = path;
   let mode = 0o644;
@@ -131,7 +166,10 @@ async function writeSettings(path: string, text: string): Promise<void> {
   await Deno.chmod(target, mode);
 }
 
-/** Appends the missing GITIGNORE_LINES; returns the lines it added (or would add). */
+/**
+ * Appends the missing GITIGNORE_LINES to `path` (the real file, never a link: writing through
+ * the rename would replace a link with a copy of its target); returns what it added.
+ */
 async function ensureGitignore(path: string, dryRun: boolean): Promise<string[]> {
   let text = "";
   let mode = 0o644;
