@@ -57,6 +57,18 @@ function developerEnv(home: string): Record<string, string> {
   };
 }
 
+/** A drain or shipper the installed hook started may still be writing in there: retry. */
+async function removeTree(dir: string): Promise<void> {
+  for (let tries = 0;; tries++) {
+    try {
+      return await Deno.remove(dir, { recursive: true });
+    } catch (error) {
+      if (tries >= 20) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
 async function isEmpty(dir: string): Promise<boolean> {
   for await (const _ of Deno.readDir(dir)) return false;
   return true;
@@ -124,7 +136,7 @@ Deno.test("installed arrakis runs without the clone, with an empty DENO_DIR and 
     assert.equal(settings.hooks.PreToolUse[0].hooks[0].command, `${launcher} hook`);
     assert.equal((await run(launcher, ["--version"], env)).stdout, `${VERSION}\n`);
   } finally {
-    await Deno.remove(root, { recursive: true });
+    await removeTree(root);
   }
 });
 
@@ -184,7 +196,7 @@ Deno.test("the installed copy serves and stores what its own hook captured", asy
       server.kill("SIGTERM");
       await server.status;
     }
-    await Deno.remove(root, { recursive: true });
+    await removeTree(root);
   }
 });
 
