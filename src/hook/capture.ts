@@ -113,7 +113,12 @@ async function captureEvent(
 
   try {
     if (!await spool(settings, envelope, spoolReady, journal, step)) return;
-    await transcript?.commit();
+    // A failed commit leaves the intent, which the next hook of the session settles.
+    await transcript?.commit().catch((error) =>
+      journal.add("warning", "transcript", "spooled, but the transcript offset was not saved", {
+        error: describeError(error),
+      })
+    );
     await step("committed");
   } finally {
     transcript?.release();
