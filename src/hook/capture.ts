@@ -260,18 +260,17 @@ async function startShipper(
 }
 
 /** Waiting and dead-lettered files, counted up to a cap so a huge backlog costs little. */
-async function spoolCounts(queueDir: string): Promise<{ pending: number; failed: number }> {
-  const count = async (state: string) => {
+function spoolCounts(queueDir: string): { pending: number; failed: number } {
+  const count = (state: string) => {
     let n = 0;
     try {
-      for await (const entry of Deno.readDir(join(queueDir, state))) {
+      for (const entry of Deno.readDirSync(join(queueDir, state))) {
         if (entry.name.endsWith(".json") && ++n >= SPOOL_COUNT_CAP) break;
       }
     } catch { /* not created yet: empty */ }
     return n;
   };
-  const [pending, failed] = await Promise.all([count("pending"), count("failed")]);
-  return { pending, failed };
+  return { pending: count("pending"), failed: count("failed") };
 }
 
 const SPOOL_COUNT_CAP = 10_000;

@@ -48,13 +48,14 @@ export async function appendLines(
   const bytes = new TextEncoder().encode(lines.join(""));
   let size = 0;
   try {
-    size = (await Deno.lstat(path)).size;
+    size = Deno.lstatSync(path).size;
   } catch { /* not created yet */ }
   if (size > 0 && size + bytes.length > HOOK_LOG_MAX_BYTES) await rotate(path);
   const { file } = await openPrivateFile(path, { append: true });
   try {
+    // Synchronous writes: see src/durable.ts (an async op costs a thread hop per call).
     let written = 0;
-    while (written < bytes.length) written += await file.write(bytes.subarray(written));
+    while (written < bytes.length) written += file.writeSync(bytes.subarray(written));
   } finally {
     file.close();
   }

@@ -21,13 +21,17 @@ export async function trySpoolLock(queueDir: string, name: string): Promise<Spoo
   const { file, created } = await openPrivateFile(join(queueDir, name), { read: true });
   let locked = false;
   try {
-    locked = await file.tryLock(true);
+    locked = file.tryLockSync(true);
   } finally {
     if (!locked) file.close();
   }
   if (!locked) return undefined;
   // The first holder's pid, for people wondering who holds it; the flock itself is the truth.
-  if (created) await file.write(new TextEncoder().encode(`${Deno.pid}\n`)).catch(() => 0);
+  if (created) {
+    try {
+      file.writeSync(new TextEncoder().encode(`${Deno.pid}\n`));
+    } catch { /* advice only */ }
+  }
   return {
     release() {
       try {
