@@ -70,6 +70,7 @@ const EnvSchema = z.object({
   ARRAKIS_BREAKER_THRESHOLD: positiveInt.default(3),
   ARRAKIS_BREAKER_COOLDOWN: duration.default(30_000),
   ARRAKIS_REDACT_PATTERNS: z.string().optional(),
+  ARRAKIS_PRICES: z.string().min(1).optional(),
   ARRAKIS_MIGRATE_ON_START: z.enum(["true", "false", "1", "0"]).default("true")
     .transform((value) => value === "true" || value === "1"),
   ARRAKIS_ALERT_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
@@ -114,6 +115,8 @@ export interface Config {
   breakerThreshold: number;
   breakerCooldownMs: number;
   redactPatterns: RegExp[];
+  /** A JSON file of model prices that override and extend data/prices.json. */
+  pricesFile: string | undefined;
   migrateOnStart: boolean;
   /** Slack-compatible webhook the alert evaluator posts `{text}` to; alerts are off without it. */
   alertWebhookUrl: string | undefined;
@@ -166,6 +169,7 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
     breakerThreshold: e.ARRAKIS_BREAKER_THRESHOLD,
     breakerCooldownMs: e.ARRAKIS_BREAKER_COOLDOWN,
     redactPatterns: parsePatterns(e.ARRAKIS_REDACT_PATTERNS),
+    pricesFile: e.ARRAKIS_PRICES,
     migrateOnStart: e.ARRAKIS_MIGRATE_ON_START,
     alertWebhookUrl: e.ARRAKIS_ALERT_WEBHOOK_URL,
     alertRulesJson: e.ARRAKIS_ALERT_RULES,

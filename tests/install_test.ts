@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runArrakis } from "./helpers/cli.ts";
-import { KNOWN_HOOK_EVENTS } from "../src/schema.ts";
+import { REGISTERED_HOOK_EVENTS } from "../src/schema.ts";
 import { installHooks, isOwnCommand, uninstallHooks } from "../src/install/settings.ts";
 
 async function project(settings?: string) {
@@ -35,8 +35,8 @@ Deno.test("install on an empty settings file writes every event once and the .gi
   try {
     await install(dir);
     const settings = await readSettings(dir);
-    assert.deepEqual(Object.keys(settings.hooks).sort(), [...KNOWN_HOOK_EVENTS].sort());
-    assert.equal(ownCount(settings), KNOWN_HOOK_EVENTS.length);
+    assert.deepEqual(Object.keys(settings.hooks).sort(), [...REGISTERED_HOOK_EVENTS].sort());
+    assert.equal(ownCount(settings), REGISTERED_HOOK_EVENTS.length);
     const pre = settings.hooks.PreToolUse[0];
     assert.equal(pre.matcher, "*");
     assert.deepEqual(pre.hooks[0], {
@@ -83,7 +83,7 @@ Deno.test("install merges with other settings and hooks, twice changes nothing, 
     assert.deepEqual(settings.hooks.PreToolUse[0], original.hooks.PreToolUse[0]);
     assert.deepEqual(settings.hooks.Stop[0], original.hooks.Stop[0]);
     assert.deepEqual(settings.hooks.FutureEvent, original.hooks.FutureEvent);
-    assert.equal(ownCount(settings), KNOWN_HOOK_EVENTS.length);
+    assert.equal(ownCount(settings), REGISTERED_HOOK_EVENTS.length);
     assert.equal(
       await Deno.readTextFile(join(dir, ".gitignore")),
       "node_modules\n/.claude/logs\n# arrakis: Claude Code hook spool and logs (hold event payloads)\n.claude/queue/\n",
@@ -96,7 +96,7 @@ Deno.test("install merges with other settings and hooks, twice changes nothing, 
     // A different command replaces ours instead of adding a second one.
     await install(dir, "--command", "/opt/bin/arrakis hook");
     const moved = await readSettings(dir);
-    assert.equal(ownCount(moved), KNOWN_HOOK_EVENTS.length);
+    assert.equal(ownCount(moved), REGISTERED_HOOK_EVENTS.length);
     assert.equal(moved.hooks.SessionEnd[0].hooks[0].command, "/opt/bin/arrakis hook");
 
     await install(dir, "--uninstall");
@@ -133,7 +133,7 @@ Deno.test("install --user writes ~/.claude/settings.json and leaves .gitignore a
     });
     assert.equal(result.code, 0, result.stderr);
     const settings = JSON.parse(await Deno.readTextFile(join(home, ".claude", "settings.json")));
-    assert.equal(ownCount(settings), KNOWN_HOOK_EVENTS.length);
+    assert.equal(ownCount(settings), REGISTERED_HOOK_EVENTS.length);
     await assert.rejects(Deno.stat(join(dir, ".gitignore")));
   } finally {
     await Deno.remove(home, { recursive: true });
@@ -153,7 +153,7 @@ Deno.test("merge keeps other hooks that share a group with ours", () => {
     },
   };
   const installed = installHooks(shared);
-  assert.equal(ownCount(installed), KNOWN_HOOK_EVENTS.length);
+  assert.equal(ownCount(installed), REGISTERED_HOOK_EVENTS.length);
   assert.deepEqual(installed.hooks!.Stop[0].hooks, [{ type: "command", command: "say done" }]);
   assert.deepEqual(uninstallHooks(installed), {
     hooks: { Stop: [{ hooks: [{ type: "command", command: "say done" }] }] },
