@@ -101,25 +101,34 @@ async function addMessage(
 }
 
 /**
- * A UserPromptSubmit prompt, unless the transcript already gave this prompt (same text, within
- * PROMPT_MATCH_WINDOW): the transcript side makes the same check, so either order stores it once.
+ * A UserPromptSubmit prompt. When the transcript already gave this prompt (same text, within
+ * PROMPT_MATCH_SECONDS) that row becomes the prompt's; the transcript side merges into a prompt
+ * row the same way, so either order ends in one identical row.
  */
 async function addPrompt(tx: Tx, env: Envelope, conversationId: string, text: string) {
   const p = env.payload as Record<string, unknown>;
   const at = isoOrNull(env.occurredAt);
-  await tx`
-    INSERT INTO messages (
-      conversation_id, session_id, role, source, dedupe_key, content, request_id, occurred_at
-    )
-    SELECT ${conversationId}, ${env.sessionId}, 'user', 'prompt',
-      ${`prompt:${str(p.prompt_id) ?? env.requestId}`}, ${text}, ${env.requestId},
-      ${at}::timestamptz
-    WHERE NOT EXISTS (
-      SELECT 1 FROM messages o
+  const key = `prompt:${str(p.prompt_id) ?? env.requestId}`;
+  const claimed = await tx`
+    UPDATE messages SET dedupe_key = ${key}, source = 'prompt', request_id = ${env.requestId},
+      occurred_at = ${at}::timestamptz
+    WHERE id = (
+      SELECT o.id FROM messages o
       WHERE o.session_id = ${env.sessionId} AND o.role = 'user' AND o.source = 'transcript'
         AND o.agent_id IS NULL AND o.content = ${text}
         AND (o.occurred_at IS NULL OR ${at}::timestamptz IS NULL
-          OR abs(extract(epoch FROM o.occurred_at - ${at}::timestamptz)) < ${PROMPT_MATCH_SECONDS}))
+          OR abs(extract(epoch FROM o.occurred_at - ${at}::timestamptz)) < ${PROMPT_MATCH_SECONDS})
+      ORDER BY o.occurred_at NULLS LAST, o.id LIMIT 1)
+    AND NOT EXISTS (
+      SELECT 1 FROM messages WHERE session_id = ${env.sessionId} AND dedupe_key = ${key})`;
+  if (claimed.count > 0) return;
+  await tx`
+    INSERT INTO messages (
+      conversation_id, session_id, role, source, dedupe_key, content, request_id, occurred_at
+    ) VALUES (
+      ${conversationId}, ${env.sessionId}, 'user', 'prompt', ${key}, ${text}, ${env.requestId},
+      ${at}::timestamptz
+    )
     ON CONFLICT (session_id, dedupe_key) DO NOTHING`;
 }
 

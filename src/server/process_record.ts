@@ -3,7 +3,7 @@
 // events). Every statement is an idempotent, order-independent upsert, one per table.
 import type { Envelope } from "../schema.ts";
 import type { EventRows } from "../record/event_rows.ts";
-import type { AgentIntent, TranscriptRows } from "../record/transcript_rows.ts";
+import type { AgentIntent, PromptIntent, TranscriptRows } from "../record/transcript_rows.ts";
 import type postgres from "postgres";
 import { jsonValue } from "../store/json.ts";
 
@@ -104,6 +104,52 @@ async function upsertAgents(
       last_message = coalesce(a.last_message, EXCLUDED.last_message)`;
 }
 
+/**
+ * The user's prompts from transcript lines. One the UserPromptSubmit hook already stored (same
+ * text within PROMPT_MATCH_SECONDS) is not stored again: the line's uuid and content go on
+ * that row instead, as addPrompt does from the other side.
+ */
+async function addPrompts(
+  tx: Tx,
+  env: Envelope,
+  conversationId: string,
+  prompts: PromptIntent[],
+): Promise<void> {
+  const session = env.sessionId;
+  const x = jsonValue(prompts);
+  const near = (o: string) =>
+    tx`(${tx(o)}.occurred_at IS NULL OR x.occurred_at IS NULL
+      OR abs(extract(epoch FROM ${tx(o)}.occurred_at - x.occurred_at)) < ${PROMPT_MATCH_SECONDS})`;
+  await tx`
+    UPDATE messages o SET transcript_uuid = x.transcript_uuid, parent_uuid = x.parent_uuid,
+      content_json = x.content_json
+    FROM jsonb_to_recordset(${x}::jsonb) AS x(
+      agent_id text, content text, content_json jsonb, transcript_uuid text, parent_uuid text,
+      occurred_at timestamptz
+    )
+    WHERE o.session_id = ${session} AND o.role = 'user' AND o.source = 'prompt'
+      AND o.transcript_uuid IS NULL AND x.agent_id IS NULL AND o.content = x.content
+      AND ${near("o")}`;
+  await tx`
+    INSERT INTO messages AS m (
+      conversation_id, session_id, agent_id, role, source, dedupe_key, content, content_json,
+      transcript_uuid, parent_uuid, request_id, occurred_at
+    )
+    SELECT ${conversationId}, ${session}, x.agent_id, 'user', 'transcript', x.dedupe_key,
+      x.content, x.content_json, x.transcript_uuid, x.parent_uuid, ${env.requestId},
+      x.occurred_at
+    FROM jsonb_to_recordset(${x}::jsonb) AS x(
+      dedupe_key text, agent_id text, content text, content_json jsonb, transcript_uuid text,
+      parent_uuid text, occurred_at timestamptz
+    )
+    WHERE x.agent_id IS NOT NULL OR NOT EXISTS (
+      SELECT 1 FROM messages p
+      WHERE p.session_id = ${session} AND p.role = 'user' AND p.source = 'prompt'
+        AND (p.transcript_uuid = x.transcript_uuid OR (p.content = x.content AND ${near("p")})))
+    ON CONFLICT (session_id, dedupe_key) DO UPDATE SET request_id = EXCLUDED.request_id
+      WHERE EXCLUDED.request_id < m.request_id`;
+}
+
 export async function storeTranscriptRows(
   tx: Tx,
   env: Envelope,
@@ -131,29 +177,7 @@ export async function storeTranscriptRows(
         WHERE EXCLUDED.request_id < m.request_id`;
   }
   const prompts = mergeBy(rows.prompts, (p) => p.dedupe_key);
-  if (prompts.length > 0) {
-    // The user's own prompts the UserPromptSubmit hook already stored are not stored again.
-    await tx`
-      INSERT INTO messages AS m (
-        conversation_id, session_id, agent_id, role, source, dedupe_key, content, content_json,
-        transcript_uuid, parent_uuid, request_id, occurred_at
-      )
-      SELECT ${conversationId}, ${session}, x.agent_id, 'user', 'transcript', x.dedupe_key,
-        x.content, x.content_json, x.transcript_uuid, x.parent_uuid, ${env.requestId},
-        x.occurred_at
-      FROM jsonb_to_recordset(${jsonValue(prompts)}::jsonb) AS x(
-        dedupe_key text, agent_id text, content text, content_json jsonb, transcript_uuid text,
-        parent_uuid text, occurred_at timestamptz
-      )
-      WHERE x.agent_id IS NOT NULL OR NOT EXISTS (
-        SELECT 1 FROM messages o
-        WHERE o.session_id = ${session} AND o.role = 'user' AND o.source = 'prompt'
-          AND o.content = x.content
-          AND (o.occurred_at IS NULL OR x.occurred_at IS NULL
-            OR abs(extract(epoch FROM o.occurred_at - x.occurred_at)) < ${PROMPT_MATCH_SECONDS}))
-      ON CONFLICT (session_id, dedupe_key) DO UPDATE SET request_id = EXCLUDED.request_id
-        WHERE EXCLUDED.request_id < m.request_id`;
-  }
+  if (prompts.length > 0) await addPrompts(tx, env, conversationId, prompts);
   const calls = mergeBy(rows.toolCalls, (c) => c.tool_use_id);
   if (calls.length > 0) {
     // What the hook saw wins; the transcript fills what no hook event delivered.
