@@ -71,6 +71,13 @@ export const TRANSCRIPT_EVENTS: readonly KnownHookEvent[] = [
   "SessionEnd",
 ];
 
+/**
+ * The event of an envelope `arrakis import` sends: a byte range of a transcript file on disk.
+ * Not a Claude Code hook event; its payload names the session, the file, and for a subagent's
+ * file the agent (agent_id, agent_type, agent_description, parent_tool_use_id from .meta.json).
+ */
+export const IMPORT_EVENT = "TranscriptImport";
+
 // Claude Code adds fields and events often: every object is loose (unknown keys are kept) and
 // only what arrakis needs to process an event is required.
 const HookInputBase = z.looseObject({

@@ -120,7 +120,7 @@ export async function agentTree(sql: Sql, conversationId: string): Promise<Agent
 /** Whether `candidate` sits below `node` already (a cycle in bad data must not loop). */
 function isBelow(candidate: AgentNode, node: AgentNode, nodes: Map<string, AgentNode>): boolean {
   const seen = new Set<string>();
-  for (let at: AgentNode | undefined = candidate; at; ) {
+  for (let at: AgentNode | undefined = candidate; at;) {
     if (at === node) return true;
     if (seen.has(at.agent_id)) return true;
     seen.add(at.agent_id);

@@ -1,8 +1,13 @@
 // One hook event → the typed rows it stands for, as plain data (no SQL): agent rows from
 // SubagentStart/Stop and the Task tool's result, permission decisions on tool uses, and the
 // session events (StopFailure, PostCompact, PostToolBatch, TaskCreated/Completed).
-import type { Envelope, PermissionDecision, SessionEventKind } from "../schema.ts";
-import { type AgentIntent, agentFromToolResult, emptyAgent, isoOrNull } from "./transcript_rows.ts";
+import {
+  type Envelope,
+  IMPORT_EVENT,
+  type PermissionDecision,
+  type SessionEventKind,
+} from "../schema.ts";
+import { agentFromToolResult, type AgentIntent, emptyAgent, isoOrNull } from "./transcript_rows.ts";
 
 export interface PermissionIntent {
   tool_use_id: string;
@@ -63,6 +68,19 @@ export function eventRows(env: Envelope): EventRows {
         last_message: str(p.last_assistant_message),
       });
       if (path && env.transcriptRange?.path === path) rows.transcriptAgent = { agentId, path };
+      break;
+    }
+    case IMPORT_EVENT: {
+      const path = env.transcriptRange?.path;
+      if (!agentId || !path) break;
+      rows.agents.push({
+        ...emptyAgent(agentId),
+        agent_type: str(p.agent_type),
+        description: str(p.agent_description),
+        parent_tool_use_id: str(p.parent_tool_use_id),
+        transcript_path: path,
+      });
+      rows.transcriptAgent = { agentId, path };
       break;
     }
     case "PostToolUse": {

@@ -170,7 +170,9 @@ export function transcriptRows(
     const known = agents.get(intent.agent_id);
     if (!known) return void agents.set(intent.agent_id, intent);
     for (const [key, value] of Object.entries(intent) as [keyof AgentIntent, string | null][]) {
-      if (value !== null && known[key] === null) (known as unknown as Record<string, unknown>)[key] = value;
+      if (value !== null && known[key] === null) {
+        (known as unknown as Record<string, unknown>)[key] = value;
+      }
     }
   };
 

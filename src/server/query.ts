@@ -138,7 +138,12 @@ export function queryRoutes(deps: ServerDeps): Hono {
         const key = `${m.message_id}\u0000${m.api_request_id}`;
         const own = usageOf.get(key);
         usageOf.delete(key);
-        return { kind: "message" as const, at: m.occurred_at, ...m, ...(own ? { usage: own } : {}) };
+        return {
+          kind: "message" as const,
+          at: m.occurred_at,
+          ...m,
+          ...(own ? { usage: own } : {}),
+        };
       }),
       ...tools.map((t) => ({ kind: "tool_use" as const, at: t.pre_at ?? t.post_at, ...t })),
     ].sort((a, b) => at(a.at) - at(b.at));
