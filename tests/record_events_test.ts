@@ -86,17 +86,20 @@ storeTest("record: every known event is stored, the meaningful ones as data", as
   }
 });
 
-storeTest("record: a denial is final whatever order the permission events arrive", async ({ db }) => {
-  const server = await startInProcessServer(db);
-  try {
-    const denied = fixturePayload("PermissionDenied");
-    const requested = { ...fixturePayload("PermissionRequest"), tool_use_id: denied.tool_use_id };
-    for (const payload of [denied, requested]) {
-      assert.equal((await post(server, "/api/claude-hooks", makeEnvelope(payload))).status, 200);
+storeTest(
+  "record: a denial is final whatever order the permission events arrive",
+  async ({ db }) => {
+    const server = await startInProcessServer(db);
+    try {
+      const denied = fixturePayload("PermissionDenied");
+      const requested = { ...fixturePayload("PermissionRequest"), tool_use_id: denied.tool_use_id };
+      for (const payload of [denied, requested]) {
+        assert.equal((await post(server, "/api/claude-hooks", makeEnvelope(payload))).status, 200);
+      }
+      const [row] = await server.sql`SELECT permission, tool_name FROM tool_uses`;
+      assert.deepEqual({ ...row }, { permission: "denied", tool_name: "Bash" });
+    } finally {
+      await server.stop();
     }
-    const [row] = await server.sql`SELECT permission, tool_name FROM tool_uses`;
-    assert.deepEqual({ ...row }, { permission: "denied", tool_name: "Bash" });
-  } finally {
-    await server.stop();
-  }
-});
+  },
+);

@@ -4,7 +4,13 @@ import { Hono } from "hono";
 import { parseDuration } from "../config.ts";
 import { WebhookStatus } from "../schema.ts";
 import type { ServerDeps } from "./deps.ts";
-import { messageCosts, NO_COST, sessionCosts } from "../read/cost.ts";
+import {
+  costByDayAndModel,
+  costByProject,
+  messageCosts,
+  NO_COST,
+  sessionCosts,
+} from "../read/cost.ts";
 import { agentTree } from "../read/agents.ts";
 
 const DEFAULT_LIMIT = 50;
@@ -153,6 +159,15 @@ export function queryRoutes(deps: ServerDeps): Hono {
       agents,
       timeline,
     });
+  });
+
+  app.get("/cost", async (c) => {
+    const since = sinceOf(c.req.query("since") ?? "30d")!;
+    const [byDayAndModel, byProject] = await Promise.all([
+      costByDayAndModel(sql, since),
+      costByProject(sql, since),
+    ]);
+    return c.json({ since, by_day_and_model: byDayAndModel, by_project: byProject });
   });
 
   app.get("/events", async (c) => {
