@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runArrakis } from "./helpers/cli.ts";
-import { REGISTERED_HOOK_EVENTS } from "../src/schema.ts";
+import { REGISTERED_HOOK_EVENTS, UNREGISTERED_HOOK_EVENTS } from "../src/schema.ts";
 import { installHooks, isOwnCommand, uninstallHooks } from "../src/install/settings.ts";
 
 async function project(settings?: string) {
@@ -162,4 +162,58 @@ Deno.test("merge keeps other hooks that share a group with ours", () => {
   assert.ok(isOwnCommand("deno run -A /src/arrakis/main.ts hook"));
   assert.ok(!isOwnCommand("arrakis-hookshot run"));
   assert.ok(!isOwnCommand("echo arrakis"));
+});
+
+Deno.test("install over the old version's block adds the new events, keeps the rest, leaves decision events alone", async () => {
+  const oldEvents = [
+    "SessionStart",
+    "UserPromptSubmit",
+    "PreToolUse",
+    "PostToolUse",
+    "PostToolUseFailure",
+    "Stop",
+    "SubagentStop",
+    "Notification",
+    "PreCompact",
+    "SessionEnd",
+  ];
+  const ours = { type: "command", command: "arrakis hook", timeout: 10, async: false };
+  const worktree = [{ hooks: [{ type: "command", command: "./make-worktree.sh" }] }];
+  const old = {
+    model: "opus",
+    hooks: {
+      ...Object.fromEntries(oldEvents.map((e) => [e, [{ matcher: "*", hooks: [ours] }]])),
+      WorktreeCreate: worktree,
+    },
+  };
+  const dir = await project(JSON.stringify(old, null, 2));
+  try {
+    await install(dir);
+    const settings = await readSettings(dir);
+    assert.equal(settings.model, "opus");
+    assert.equal(ownCount(settings), REGISTERED_HOOK_EVENTS.length);
+    for (const event of REGISTERED_HOOK_EVENTS) {
+      const own = settings.hooks[event].flatMap((g: { hooks: { command?: string }[] }) =>
+        g.hooks.filter((h) => isOwnCommand(h.command))
+      );
+      assert.equal(own.length, 1, event);
+    }
+    assert.deepEqual(settings.hooks.WorktreeCreate, worktree);
+    for (const event of UNREGISTERED_HOOK_EVENTS) {
+      const groups = settings.hooks[event] ?? [];
+      assert.equal(
+        groups.some((g: { hooks: { command?: string }[] }) =>
+          g.hooks.some((h) => isOwnCommand(h.command))
+        ),
+        false,
+        event,
+      );
+    }
+    // Matchers where the event takes one, none where it does not.
+    assert.equal(settings.hooks.StopFailure[0].matcher, "*");
+    assert.equal(settings.hooks.PermissionRequest[0].matcher, "*");
+    assert.equal(settings.hooks.TaskCreated[0].matcher, undefined);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
