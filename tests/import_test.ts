@@ -139,6 +139,16 @@ storeTest(
     const server = await startInProcessServer(db);
     const statePath = join(await tempDir("arrakis-import-state-"), "state.json");
     try {
+      const refused = await runImport({
+        paths: [root],
+        statePath,
+        target: { url: server.url, apiKey: "not-the-key" },
+        source: { host: "test-host", user: "dev" },
+      });
+      assert.match(refused.failure ?? "", /401/);
+      const nothing = await Deno.readTextFile(statePath).catch(() => '{"files": {}}');
+      assert.deepEqual(JSON.parse(nothing).files, {});
+
       const stop = new AbortController();
       const options = {
         paths: [root],

@@ -63,6 +63,8 @@ export interface ImportReport extends ImportProgress {
 }
 
 const DEFAULT_BATCH_BYTES = 16 * 1024 * 1024;
+/** Answers about one item (invalid, conflicting): the others of the batch were still judged. */
+const PER_ITEM = new Set([400, 409]);
 const BAD_LINE_SAMPLES = 10;
 
 interface Pending {
@@ -117,6 +119,16 @@ export async function runImport(options: ImportOptions): Promise<ImportReport> {
       outcomes = await sendBatch(options.target, batch.map((p) => p.envelope), {
         timeoutMs: options.timeoutMs ?? 120_000,
       });
+      // Refused as a whole (a wrong key, a body over the server's limit): nothing was judged,
+      // so nothing may be marked done.
+      const refused = outcomes.find((o) => o.kind === "permanent" && !PER_ITEM.has(o.httpStatus));
+      if (refused && refused.kind === "permanent") {
+        report.failure = refused.httpStatus === 413
+          ? "the server refused a batch as too large (413): lower --batch-mb or raise " +
+            "ARRAKIS_MAX_BODY_BYTES"
+          : refused.error;
+        return false;
+      }
       const again = outcomes.filter((o) => o.kind === "retryable");
       if (again.length === 0) break;
       if (attempt >= retries) {
