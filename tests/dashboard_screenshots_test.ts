@@ -93,7 +93,8 @@ function session(sessionId: string, project: string, detailed: boolean) {
       usage: usage(1_480, 96),
     },
   });
-  const subagent = [
+  // Built where it is used, so its events take their times in order.
+  const subagent = () => [
     e("PreToolUse", {
       tool_name: "Task",
       tool_use_id: "toolu_task_" + sessionId.slice(0, 4),
@@ -157,7 +158,7 @@ function session(sessionId: string, project: string, detailed: boolean) {
       },
       12,
     ),
-    ...(detailed ? subagent : []),
+    ...(detailed ? subagent() : []),
     ...tool(
       "toolu_bash_" + sessionId.slice(0, 4),
       "Bash",

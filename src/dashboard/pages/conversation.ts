@@ -64,15 +64,17 @@ function usageLine(usage: TokenUsageRow | undefined, costs: Map<string, MessageC
   }</div>`;
 }
 
+const plural = (n: number, word: string) => `${fmtInt(n)} ${word}${n === 1 ? "" : "s"}`;
+
 /** One subagent, collapsed: what it is, its totals (its subtree's), and its own timeline. */
 function agentBlock(data: Conversation, agent: AgentNode, byTool: Map<string, AgentNode[]>): Html {
   const t = agent.totals;
   return h`<details class="agent" data-agent="${agent.agent_id}">
 <summary><span class="agent-type">${agent.agent_type ?? "agent"}</span><span class="tool-brief">${
     truncate(agent.description ?? "", 120)
-  }</span><span class="muted nowrap" data-agent-totals>${fmtInt(t.messages)} messages · ${
-    fmtInt(t.tool_uses)
-  } tools · ${fmtInt(t.output_tokens)} out · ${
+  }</span><span class="muted nowrap" data-agent-totals>${plural(t.messages, "message")} · ${
+    plural(t.tool_uses, "tool")
+  } · ${fmtInt(t.output_tokens)} out · ${
     t.cost_usd === null && t.unpriced_messages > 0
       ? costText(null, null)
       : h`<span class="cost">${fmtUsd(t.cost_usd ?? 0)}</span>`
