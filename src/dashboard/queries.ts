@@ -365,13 +365,15 @@ export async function listSessions(
            coalesce(c.started_at, c.first_seen_at) AS started, c.ended_at,
            coalesce(c.ended_at, c.last_event_at) AS last_at, c.end_reason,
            (SELECT coalesce(nullif(count(*) FILTER (WHERE m.source = 'prompt'), 0), count(*))
-              FROM messages m WHERE m.conversation_id = c.id AND m.role = 'user')::int AS prompts,
+              FROM messages m WHERE m.conversation_id = c.id AND m.role = 'user'
+                AND m.agent_id IS NULL)::int AS prompts,
            (SELECT count(*) FROM tool_uses t WHERE t.conversation_id = c.id)::int AS tool_calls,
            (SELECT count(*) FROM tool_uses t
               WHERE t.conversation_id = c.id AND t.status = 'failure')::int AS tool_failures,
            u.input_tokens, u.output_tokens, u.cache_tokens,
            (SELECT m.content FROM messages m
               WHERE m.conversation_id = c.id AND m.role = 'user' AND m.content IS NOT NULL
+                AND m.agent_id IS NULL
               ORDER BY m.occurred_at NULLS LAST, m.id LIMIT 1) AS first_prompt
     FROM conversations c
     CROSS JOIN LATERAL (
