@@ -9,6 +9,7 @@ import { post, startInProcessServer } from "./helpers/server.ts";
 import { S1, writeHistory } from "./helpers/history.ts";
 import { runImport } from "../src/import/run.ts";
 import { runArrakis } from "./helpers/cli.ts";
+import { progressLine } from "../src/cli/import.ts";
 import type { Sql } from "../src/store/open.ts";
 
 /** The rows both paths must agree on: contents, not ids, arrival times or hook-only timings. */
@@ -196,4 +197,46 @@ Deno.test("arrakis import: one summary line off a terminal; a bad flag is named"
   } finally {
     await Deno.remove(empty, { recursive: true });
   }
+});
+
+Deno.test("arrakis import warns when Claude Code will delete transcripts soon; progress shows rate and ETA", async () => {
+  const home = await tempDir("arrakis-home-");
+  try {
+    await Deno.mkdir(join(home, ".claude", "projects", "-p"), { recursive: true });
+    await Deno.writeTextFile(
+      join(home, ".claude", "settings.json"),
+      JSON.stringify({ cleanupPeriodDays: 10 }),
+    );
+    const day = 86_400_000;
+    for (const [name, age] of [["old", 5], ["new", 1]] as const) {
+      const path = join(home, ".claude", "projects", "-p", `${name}.jsonl`);
+      await Deno.writeTextFile(path, "");
+      const when = new Date(Date.now() - age * day);
+      await Deno.utime(path, when, when);
+    }
+    const result = await runArrakis(["import", "--state", join(home, "s.json")], {
+      env: {
+        HOME: home,
+        ARRAKIS_URL: "http://127.0.0.1:9",
+        ARRAKIS_API_KEY: "k",
+        DENO_DIR: Deno.env.get("DENO_DIR") ?? join(Deno.env.get("HOME")!, ".cache", "deno"),
+      },
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(
+      result.stderr,
+      /Claude Code will delete 1 of these transcripts within 7 days \(cleanupPeriodDays = 10\)/,
+    );
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+  const line = progressLine({
+    files: 10,
+    filesDone: 4,
+    bytesTotal: 1000,
+    bytesDone: 250,
+    lines: 5000,
+    startedAt: 1_000,
+  }, 11_000);
+  assert.equal(line, "importing: 4/10 files, 5,000 lines, 500 lines/s, 25%, ETA 30s");
 });

@@ -102,11 +102,6 @@ function safeUser(): string {
   }
 }
 
-function rate(p: ImportProgress): number {
-  const seconds = (performance.now() - p.startedAt) / 1000;
-  return seconds > 0 ? p.lines / seconds : 0;
-}
-
 function duration(seconds: number): string {
   if (!Number.isFinite(seconds)) return "?";
   const s = Math.round(seconds);
@@ -118,13 +113,14 @@ function duration(seconds: number): string {
 }
 
 /** One terminal line: files, lines, rate and the time left at the current byte rate. */
-export function progressLine(p: ImportProgress): string {
-  const seconds = (performance.now() - p.startedAt) / 1000;
+export function progressLine(p: ImportProgress, now = performance.now()): string {
+  const seconds = (now - p.startedAt) / 1000;
+  const lineRate = seconds > 0 ? p.lines / seconds : 0;
   const byteRate = seconds > 0 ? p.bytesDone / seconds : 0;
   const eta = byteRate > 0 ? (p.bytesTotal - p.bytesDone) / byteRate : Infinity;
   const percent = p.bytesTotal > 0 ? Math.floor(100 * p.bytesDone / p.bytesTotal) : 100;
   return `importing: ${p.filesDone}/${p.files} files, ${p.lines.toLocaleString("en")} lines, ` +
-    `${Math.round(rate(p)).toLocaleString("en")} lines/s, ${percent}%, ETA ${duration(eta)}`;
+    `${Math.round(lineRate).toLocaleString("en")} lines/s, ${percent}%, ETA ${duration(eta)}`;
 }
 
 export function summaryLine(r: ImportReport): string {
