@@ -7,6 +7,7 @@ import * as ingest from "./ingest.ts";
 import * as drain from "./drain.ts";
 import * as memory from "./memory.ts";
 import * as importBench from "./import.ts";
+import * as redact from "./redact.ts";
 
 const BENCHES: [string, { run(): Promise<BenchRow[]> }][] = [
   ["store", store],
@@ -15,6 +16,7 @@ const BENCHES: [string, { run(): Promise<BenchRow[]> }][] = [
   ["drain", drain],
   ["memory", memory],
   ["import", importBench],
+  ["redact", redact],
 ];
 
 async function text(command: string, args: string[]): Promise<string> {
