@@ -12,6 +12,7 @@ import { importEnvelope } from "../src/import/envelope.ts";
 import { scanTranscripts } from "../src/import/scan.ts";
 import { parseLines } from "../src/hook/transcript.ts";
 import { sendBatch } from "../src/client.ts";
+import { createRedactor } from "../src/redact.ts";
 import { type BenchRow, table } from "./report.ts";
 
 const ADMIN_URL = Deno.env.get("BENCH_DATABASE_URL") ??
@@ -134,11 +135,18 @@ export async function run(): Promise<BenchRow[]> {
     }
     const target = { url: base, apiKey: KEY };
     const source = { host: "bench", user: "dev" };
+    const redactor = createRedactor();
 
     // Warm-up (JIT, connection pool, prepared statements), not counted.
     const warmRoot = join(home, "warm");
     await generate(warmRoot, 2, "warm");
-    await runImport({ paths: [warmRoot], statePath: join(home, "warm.json"), target, source });
+    await runImport({
+      paths: [warmRoot],
+      statePath: join(home, "warm.json"),
+      target,
+      source,
+      redactor,
+    });
 
     // The ceiling: envelopes built in memory (no file reading, no state file).
     const ceilingRoot = join(home, "ceiling");
@@ -170,6 +178,7 @@ export async function run(): Promise<BenchRow[]> {
       statePath: join(home, "import-state.json"),
       target,
       source,
+      redactor,
       batchBytes: 16 * 1024 * 1024,
     });
     if (report.failure) throw new Error(`import failed: ${report.failure}`);
@@ -179,6 +188,7 @@ export async function run(): Promise<BenchRow[]> {
       statePath: join(home, "import-state-2.json"),
       target,
       source,
+      redactor,
     });
     const [{ rows }] = await sql<{ rows: number }[]>`SELECT count(*)::int AS rows FROM messages`;
     console.error(

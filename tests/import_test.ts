@@ -10,6 +10,7 @@ import { S1, writeHistory } from "./helpers/history.ts";
 import { runImport } from "../src/import/run.ts";
 import { runArrakis } from "./helpers/cli.ts";
 import { progressLine } from "../src/cli/import.ts";
+import { createRedactor } from "../src/redact.ts";
 import type { Sql } from "../src/store/open.ts";
 
 /** The rows both paths must agree on: contents, not ids, arrival times or hook-only timings. */
@@ -63,6 +64,7 @@ storeTest(
         statePath: join(root, "..", `${crypto.randomUUID()}-state.json`),
         target: { url: imported.url, apiKey: imported.apiKey },
         source: { host: "test-host", user: "dev" },
+        redactor: createRedactor(),
       };
       const first = await runImport(options);
       assert.equal(first.failure, undefined);
@@ -145,6 +147,7 @@ storeTest(
         statePath,
         target: { url: server.url, apiKey: "not-the-key" },
         source: { host: "test-host", user: "dev" },
+        redactor: createRedactor(),
       });
       assert.match(refused.failure ?? "", /401/);
       const nothing = await Deno.readTextFile(statePath).catch(() => '{"files": {}}');
@@ -156,6 +159,7 @@ storeTest(
         statePath,
         target: { url: server.url, apiKey: server.apiKey },
         source: { host: "test-host", user: "dev" },
+        redactor: createRedactor(),
         batchMax: 1,
       };
       const cut = await runImport({
@@ -239,4 +243,44 @@ Deno.test("arrakis import warns when Claude Code will delete transcripts soon; p
     startedAt: 1_000,
   }, 11_000);
   assert.equal(line, "importing: 4/10 files, 5,000 lines, 500 lines/s, 25%, ETA 30s");
+});
+
+Deno.test("import redacts secrets before they leave the machine", async () => {
+  const root = await tempDir("arrakis-projects-");
+  const secret = "sk-ant-api03-" + "A".repeat(40);
+  const bodies: string[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (r) => {
+    const text = await r.text();
+    bodies.push(text);
+    const items = JSON.parse(text) as { requestId: string }[];
+    return Response.json({
+      results: items.map((i) => ({ status: "SUCCESS", requestId: i.requestId, httpStatus: 200 })),
+    });
+  });
+  try {
+    await Deno.mkdir(join(root, "-p"));
+    await Deno.writeTextFile(
+      join(root, "-p", "s-1.jsonl"),
+      JSON.stringify({
+        type: "user",
+        uuid: "u1",
+        sessionId: "s-1",
+        message: { role: "user", content: `use the key ${secret} please` },
+      }) + "\n",
+    );
+    const report = await runImport({
+      paths: [root],
+      statePath: join(root, "state.json"),
+      target: { url: `http://127.0.0.1:${server.addr.port}`, apiKey: "k" },
+      source: { host: "test-host", user: "dev" },
+      redactor: createRedactor(),
+    });
+    assert.equal(report.stored, 1);
+    assert.equal(bodies.length, 1);
+    assert.ok(!bodies[0].includes(secret), "the secret left the machine");
+    assert.match(bodies[0], /use the key \[REDACTED\]/);
+  } finally {
+    await server.shutdown();
+    await Deno.remove(root, { recursive: true });
+  }
 });

@@ -7,6 +7,7 @@ import { parseFlags, UsageError } from "./args.ts";
 import { loadConfig, resolveClientCredentials } from "../config.ts";
 import { type ImportProgress, type ImportReport, runImport } from "../import/run.ts";
 import { scanTranscripts } from "../import/scan.ts";
+import { createRedactor } from "../redact.ts";
 import { cleanupPeriodDays, expiringSoon, WARN_WITHIN_DAYS } from "../import/retention.ts";
 
 export const usage = `Usage: arrakis import [PATH...] [--state <file>] [--batch-mb <n>]
@@ -58,6 +59,7 @@ export async function run(args: string[]): Promise<number> {
       statePath,
       target,
       source: { host: hostname(), user: safeUser() },
+      redactor: createRedactor(config.redactPatterns),
       signal: stop.signal,
       batchBytes: batchMb * 1024 * 1024,
       onProgress: tty

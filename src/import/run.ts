@@ -7,12 +7,15 @@ import { MAX_TRANSCRIPT_BYTES, readTranscriptChunk } from "../hook/transcript.ts
 import { importEnvelope, type ImportSource } from "./envelope.ts";
 import { scanTranscripts, type TranscriptFile } from "./scan.ts";
 import { type ImportState, readState, writeState } from "./state.ts";
+import type { Redactor } from "../redact.ts";
 
 export interface ImportOptions {
   paths: string[];
   statePath: string;
   target: Target;
   source: ImportSource;
+  /** Applied to every line before it leaves the machine, as the hook does. */
+  redactor: Redactor;
   /** Aborted on Ctrl-C: the batch in flight finishes, the state is saved, the run stops. */
   signal?: AbortSignal;
   /** Bytes of transcript per request (the server's body limit must allow it). */
@@ -185,7 +188,7 @@ export async function runImport(options: ImportOptions): Promise<ImportReport> {
             }
             continue;
           }
-          lines.push(line);
+          lines.push(options.redactor.value(line) as TranscriptLine);
         }
         report.lines += lines.length;
         const bytes = chunk.to - chunk.from;
