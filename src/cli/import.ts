@@ -40,7 +40,8 @@ export async function run(args: string[]): Promise<number> {
   const statePath = values.state ?? join(config.home, "import-state.json");
 
   const days = await cleanupPeriodDays(env.HOME);
-  const expiring = expiringSoon(await scanTranscripts(paths), days);
+  const files = await scanTranscripts(paths);
+  const expiring = expiringSoon(files, days);
   if (expiring.length > 0) {
     console.error(
       `arrakis import: Claude Code will delete ${expiring.length} of these transcripts within ` +
@@ -56,6 +57,7 @@ export async function run(args: string[]): Promise<number> {
   try {
     report = await runImport({
       paths,
+      files,
       statePath,
       target,
       source: { host: hostname(), user: safeUser() },

@@ -11,6 +11,8 @@ import type { Redactor } from "../redact.ts";
 
 export interface ImportOptions {
   paths: string[];
+  /** The transcripts under `paths`, when the caller has scanned them already. */
+  files?: TranscriptFile[];
   statePath: string;
   target: Target;
   source: ImportSource;
@@ -84,7 +86,7 @@ export async function runImport(options: ImportOptions): Promise<ImportReport> {
   const batchMax = options.batchMax ?? 100;
   const retries = options.retries ?? 5;
   const state: ImportState = await readState(options.statePath);
-  const files = await scanTranscripts(options.paths);
+  const files = options.files ?? await scanTranscripts(options.paths);
   const startOf = (file: TranscriptFile) => {
     const known = state.files[file.path];
     return known && known.offset <= file.size ? known.offset : 0;
