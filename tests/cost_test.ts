@@ -146,6 +146,13 @@ storeTest(
         ["2026-11-20", "claude-sonnet-4-5", 0.441],
         ["2026-11-20", "claude-sonnet-4-5-20250929", 0.234],
       ]);
+      // Both sessions come from one project: $0.6835 priced, two unpriced replies flagged.
+      assert.equal(cost.by_project.length, 1);
+      const [shop] = cost.by_project;
+      assert.equal(shop.project_dir, "/home/dev/shop");
+      assert.equal(shop.sessions, 2);
+      assert.ok(Math.abs(shop.cost_usd - 0.6835) < 1e-9);
+      assert.equal(shop.unpriced_messages, 2);
     } finally {
       await server.stop();
     }
