@@ -228,12 +228,14 @@ export const TranscriptLine = z.looseObject({
   timestamp: z.string().optional(),
   isSidechain: z.boolean().optional(),
   /** The subagent whose transcript this line belongs to (subagents/agent-<agentId>.jsonl). */
-  agentId: z.string().optional(),
+  // Fields added later in Claude Code's life: null where a version writes null, so a line is
+  // never turned away for them.
+  agentId: z.string().nullable().optional(),
   /** Lines Claude Code adds itself (command caveats, expansions): not the user's prompt. */
-  isMeta: z.boolean().optional(),
-  promptId: z.string().optional(),
-  isCompactSummary: z.boolean().optional(),
-  cwd: z.string().optional(),
+  isMeta: z.boolean().nullable().optional(),
+  promptId: z.string().nullable().optional(),
+  isCompactSummary: z.boolean().nullable().optional(),
+  cwd: z.string().nullable().optional(),
   /** On a tool_result line: the tool's structured result (for Task/Agent it names the agentId). */
   toolUseResult: z.unknown().optional(),
   message: z.looseObject({
