@@ -3,15 +3,36 @@
 // Only plain values live here; shapes stay in src/schema.ts and reach the hook as `import type`.
 
 export const KNOWN_HOOK_EVENTS = [
+  "Setup",
   "SessionStart",
   "UserPromptSubmit",
+  "UserPromptExpansion",
   "PreToolUse",
+  "PermissionRequest",
+  "PermissionDenied",
   "PostToolUse",
   "PostToolUseFailure",
+  "PostToolBatch",
   "Stop",
+  "StopFailure",
+  "SubagentStart",
   "SubagentStop",
+  "TaskCreated",
+  "TaskCompleted",
+  "TeammateIdle",
   "Notification",
+  "MessageDisplay",
+  "InstructionsLoaded",
+  "ConfigChange",
+  "CwdChanged",
+  "DirectoryAdded",
+  "FileChanged",
+  "WorktreeCreate",
+  "WorktreeRemove",
   "PreCompact",
+  "PostCompact",
+  "Elicitation",
+  "ElicitationResult",
   "SessionEnd",
 ] as const;
 export type KnownHookEvent = (typeof KNOWN_HOOK_EVENTS)[number];
@@ -20,9 +41,27 @@ export function isKnownHookEvent(name: string): name is KnownHookEvent {
   return (KNOWN_HOOK_EVENTS as readonly string[]).includes(name);
 }
 
+/**
+ * Events `arrakis install` does not register: a hook on them is not a silent observer (its
+ * output, or its mere presence, changes what Claude Code does). docs/HOOK.md gives each reason.
+ * They are still known, so an event sent by a hook someone registered by hand is stored typed.
+ */
+export const UNREGISTERED_HOOK_EVENTS: readonly KnownHookEvent[] = [
+  "WorktreeCreate",
+  "WorktreeRemove",
+  "MessageDisplay",
+  "FileChanged",
+];
+
+/** The events `arrakis install` registers: every known event a silent hook leaves unchanged. */
+export const REGISTERED_HOOK_EVENTS: readonly KnownHookEvent[] = KNOWN_HOOK_EVENTS.filter((e) =>
+  !UNREGISTERED_HOOK_EVENTS.includes(e)
+);
+
 /** Events on which the hook reads new transcript lines and attaches them. */
 export const TRANSCRIPT_EVENTS: readonly KnownHookEvent[] = [
   "Stop",
+  "StopFailure",
   "SubagentStop",
   "PreCompact",
   "SessionEnd",
