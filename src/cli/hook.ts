@@ -1,5 +1,8 @@
 // `arrakis hook`: the command Claude Code runs on every event. Silent and always exit 0; the
-// work lives in src/hook/capture.ts, loaded only now so other commands never pay for it.
+// work lives in src/hook/capture.ts. main.ts loads this module only for `hook`, so other
+// commands never pay for it.
+import { capture } from "../hook/capture.ts";
+
 export const usage = `Usage: arrakis hook
 
 Reads one Claude Code hook event (JSON) on stdin, spools it durably in this user's spool for the
@@ -21,7 +24,6 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   try {
-    const { capture } = await import("../hook/capture.ts");
     await capture();
   } catch (error) {
     console.error(`arrakis hook: ${error instanceof Error ? error.message : String(error)}`);
