@@ -16,7 +16,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
     load: () => import("./src/cli/migrate.ts"),
   },
   queue: {
-    summary: "see and move the local spool: list, stats, retry, drain, purge",
+    summary: "see and move the local spool: list, stats, retry, drain, ship, purge",
     load: () => import("./src/cli/queue.ts"),
   },
   install: {

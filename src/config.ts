@@ -69,6 +69,7 @@ const EnvSchema = z.object({
   ARRAKIS_LEASE: duration.default(120_000),
   ARRAKIS_BREAKER_THRESHOLD: positiveInt.default(3),
   ARRAKIS_BREAKER_COOLDOWN: duration.default(30_000),
+  ARRAKIS_SHIPPER_IDLE: duration.default(300_000),
   ARRAKIS_REDACT_PATTERNS: z.string().optional(),
   ARRAKIS_MIGRATE_ON_START: z.enum(["true", "false", "1", "0"]).default("true")
     .transform((value) => value === "true" || value === "1"),
@@ -113,6 +114,8 @@ export interface Config {
   leaseMs: number;
   breakerThreshold: number;
   breakerCooldownMs: number;
+  /** How long the resident shipper stays with nothing pending before it exits. */
+  shipperIdleMs: number;
   redactPatterns: RegExp[];
   migrateOnStart: boolean;
   /** Slack-compatible webhook the alert evaluator posts `{text}` to; alerts are off without it. */
@@ -165,6 +168,7 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
     leaseMs: e.ARRAKIS_LEASE,
     breakerThreshold: e.ARRAKIS_BREAKER_THRESHOLD,
     breakerCooldownMs: e.ARRAKIS_BREAKER_COOLDOWN,
+    shipperIdleMs: e.ARRAKIS_SHIPPER_IDLE,
     redactPatterns: parsePatterns(e.ARRAKIS_REDACT_PATTERNS),
     migrateOnStart: e.ARRAKIS_MIGRATE_ON_START,
     alertWebhookUrl: e.ARRAKIS_ALERT_WEBHOOK_URL,
