@@ -352,6 +352,8 @@ interface RunDrainOptions {
   noLock?: boolean;
 }
 
+const logger = log("queue");
+
 /** The same log directory as the hook's, so `grep <requestId>` follows an event through both. */
 async function queueLogging(config: Config): Promise<void> {
   await setupLogging({
@@ -385,7 +387,7 @@ async function runDrain(
   Deno.addSignalListener("SIGINT", onSignal);
   const reporter = options.quiet ? undefined : progressReporter(Deno.stderr.isTerminal());
   try {
-    return await drain({
+    const result = await drain({
       spool,
       target,
       batchSize: options.batchSize ?? config.batchMax,
@@ -396,6 +398,13 @@ async function runDrain(
       signal: abort.signal,
       onProgress: reporter?.update,
     });
+    if (result.stoppedBy === "unauthorized") {
+      logger.error("{reason}; events stay pending", {
+        reason: result.stoppedEarly,
+        dir: config.queueDir,
+      });
+    }
+    return result;
   } finally {
     reporter?.finish();
     Deno.removeSignalListener("SIGINT", onSignal);
@@ -469,8 +478,6 @@ function waitingSummary(waiting: Waiting): string {
     `'arrakis queue drain --now' sends ${waiting.count === 1 ? "it" : "them"} at once`;
 }
 
-const shipLogger = log("queue", "shipper");
-
 export interface ShipperHooks {
   /** Foreground: lines for the person watching (stderr). */
   notice?: (line: string) => void;
@@ -511,7 +518,7 @@ export async function runShipper(
       onAnswered: hooks.onAnswered,
     });
   } catch (error) {
-    shipLogger.error("shipper failed: {error}", { error: String(error) });
+    logger.error("shipper failed: {error}", { error: String(error) });
     throw error;
   } finally {
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
