@@ -18,8 +18,8 @@ const COALESCE_MS = 5;
 const SAFETY_TICK_MS = 30_000;
 /** Without one (it failed to start or died): the poll that replaces it. */
 const POLL_MS = 1_000;
-/** The shortest wait after the server refused the key, so a 401 is never a hot loop. */
-const MIN_AUTH_WAIT_MS = 1_000;
+/** The shortest pause after a refused key or a spool error, so neither is a hot loop. */
+const MIN_HOLD_MS = 1_000;
 
 export interface ShipperOptions {
   spool: Spool;
@@ -30,7 +30,7 @@ export interface ShipperOptions {
   /** Exit once nothing has been pending (or in flight) this long. */
   idleMs: number;
   breaker: Breaker;
-  /** The retry schedule, which also paces the retries of a refused key. */
+  /** The retry schedule, which also paces the pauses after a refused key or a spool error. */
   retryScheduleMs: readonly number[];
   signal?: AbortSignal;
   now?: () => number;
@@ -56,61 +56,79 @@ export async function ship(options: ShipperOptions): Promise<ShipperResult> {
   const wake = wakeup(options.signal);
   const watcher = options.watch === false ? undefined : watchPending(spool.dir, wake.notify);
   const result: ShipperResult = { passes: 0, delivered: 0, failed: 0, exit: "interrupted" };
-  let refusals = 0;
-  let refusedUntil = 0;
   let idleSince: number | null = null;
   let lastSafetyPass = now();
-  /** This machine's problem (a refused key, unreadable settings): wait, never dead-letter. */
-  const holdBack = (reason: string) => {
-    refusals++;
-    refusedUntil = now() + backoffDelayMs(refusals, options.retryScheduleMs, MIN_AUTH_WAIT_MS);
-    if (refusals > 1) return;
+  // This machine's problem (a refused key, unreadable settings, a spool it cannot work): the
+  // events wait, never dead-lettered, and passes pause with backoff. One line per streak.
+  let holds = 0;
+  let heldUntil = 0;
+  let recoveredLine = "";
+  const holdBack = (reason: string, recovered: string) => {
+    holds++;
+    heldUntil = now() + backoffDelayMs(holds, options.retryScheduleMs, MIN_HOLD_MS);
+    if (holds > 1) return;
+    recoveredLine = recovered;
     logger.error("{reason}; events stay pending, retrying with backoff", {
       reason,
       dir: spool.dir,
     });
     options.onNotice?.(`${reason}; events stay pending, retrying with backoff`);
   };
+  const recovered = () => {
+    if (holds === 0) return;
+    holds = 0;
+    heldUntil = 0;
+    logger.info(recoveredLine);
+    options.onNotice?.(recoveredLine);
+  };
+
+  /** One drain pass, unless held back; undefined when none ran or it could not finish. */
+  const attempt = async (): Promise<DrainResult | undefined> => {
+    if (now() < Math.max(breaker.openUntil(), heldUntil)) return undefined;
+    if (now() - lastSafetyPass >= SAFETY_TICK_MS) {
+      // Another process (`queue retry`) may have cleared a backoff this instance remembers.
+      spool.forgetBackoff();
+      lastSafetyPass = now();
+    }
+    let target: Target;
+    try {
+      target = await options.target();
+    } catch (error) {
+      holdBack(
+        `cannot read the client configuration: ${(error as Error).message}`,
+        "the client configuration reads again",
+      );
+      return undefined;
+    }
+    let pass: DrainResult;
+    try {
+      pass = await drain({
+        spool,
+        target,
+        batchSize: options.batchSize,
+        timeoutMs: options.timeoutMs,
+        breaker,
+        signal: options.signal,
+        onClaimed: options.onClaimed,
+        onAnswered: options.onAnswered,
+      });
+    } catch (error) {
+      holdBack(`cannot work the spool: ${(error as Error).message}`, "the spool works again");
+      return undefined;
+    }
+    result.passes++;
+    result.delivered += pass.delivered;
+    result.failed += pass.failed;
+    if (pass.stoppedBy === "unauthorized") {
+      holdBack(pass.stoppedEarly!, "the server accepts the API key again");
+    } else if (pass.delivered > 0 || (pass.stoppedBy === null && pass.claimed > 0)) recovered();
+    return pass;
+  };
+
   logger.info("shipper {pid} started on {dir}", { pid: Deno.pid, dir: spool.dir });
   try {
     while (!options.signal?.aborted) {
-      let pass: DrainResult | undefined;
-      if (now() >= Math.max(breaker.openUntil(), refusedUntil)) {
-        if (now() - lastSafetyPass >= SAFETY_TICK_MS) {
-          // Another process (`queue retry`) may have cleared a backoff this instance remembers.
-          spool.forgetBackoff();
-          lastSafetyPass = now();
-        }
-        let target: Target | undefined;
-        try {
-          target = await options.target();
-        } catch (error) {
-          holdBack(`cannot read the client configuration: ${(error as Error).message}`);
-        }
-        if (target) {
-          pass = await drain({
-            spool,
-            target,
-            batchSize: options.batchSize,
-            timeoutMs: options.timeoutMs,
-            breaker,
-            signal: options.signal,
-            onClaimed: options.onClaimed,
-            onAnswered: options.onAnswered,
-          });
-          result.passes++;
-          result.delivered += pass.delivered;
-          result.failed += pass.failed;
-          if (pass.stoppedBy === "unauthorized") holdBack(pass.stoppedEarly!);
-          else if (refusals > 0 && pass.claimed > 0) {
-            refusals = 0;
-            refusedUntil = 0;
-            logger.info("the server accepts the API key again");
-            options.onNotice?.("the server accepts the API key again");
-          }
-        }
-      }
-
+      const pass = await attempt();
       const outlook = await spool.outlook();
       const at = now();
       if (outlook.pending + outlook.processing === 0) {
@@ -121,7 +139,7 @@ export async function ship(options: ShipperOptions): Promise<ShipperResult> {
         }
       } else idleSince = null;
 
-      const held = Math.max(breaker.openUntil(), refusedUntil);
+      const held = Math.max(breaker.openUntil(), heldUntil);
       const wakeAt = [at + (watcher?.alive() ? SAFETY_TICK_MS : POLL_MS)];
       if (idleSince !== null) wakeAt.push(idleSince + options.idleMs);
       if (held > at) wakeAt.push(held);
