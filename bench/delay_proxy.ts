@@ -58,9 +58,10 @@ async function writeAll(to: Deno.Conn, bytes: Uint8Array): Promise<void> {
 /** Copies from → to, each chunk written delayMs after it arrived, in order. */
 async function delayedPipe(from: Deno.Conn, to: Deno.Conn, delayMs: number): Promise<void> {
   let chain = Promise.resolve();
+  let broken = false;
   const buffer = new Uint8Array(64 * 1024);
   try {
-    for (;;) {
+    while (!broken) {
       const n = await from.read(buffer);
       if (n === null) break;
       const chunk = buffer.slice(0, n);
@@ -69,10 +70,12 @@ async function delayedPipe(from: Deno.Conn, to: Deno.Conn, delayMs: number): Pro
         const wait = due - performance.now();
         if (wait > 0) await sleep(wait);
         await writeAll(to, chunk);
+      }).catch(() => {
+        broken = true; // the receiving side went away
       });
     }
-  } catch { /* the other side went away */ }
-  await chain.catch(() => {});
+  } catch { /* the sending side went away */ }
+  await chain;
   try {
     await to.closeWrite();
   } catch { /* already closed */ }

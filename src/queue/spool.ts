@@ -95,7 +95,7 @@ export interface Spool {
 export interface SpoolOutlook {
   pending: number;
   processing: number;
-  /** Earliest nextAttemptAt (Unix ms) among the items this instance saw in backoff. */
+  /** Earliest nextAttemptAt (Unix ms) still ahead among the items this instance saw in backoff. */
   nextDueAt: number | null;
   /** Earliest lease end (Unix ms) in processing/. */
   leaseEndsAt: number | null;
@@ -546,8 +546,10 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
       const pendingNames = await names("pending");
       const present = new Set(pendingNames.map((name) => idOf("pending", name)));
       let nextDueAt: number | null = null;
+      const at = now().getTime();
       for (const [id, until] of notDueUntil) {
-        if (!present.has(id)) notDueUntil.delete(id);
+        // Gone, or due already (a pass claims those; remembering them would only wake it again).
+        if (!present.has(id) || until <= at) notDueUntil.delete(id);
         else if (nextDueAt === null || until < nextDueAt) nextDueAt = until;
       }
       const processingNames = await names("processing");
