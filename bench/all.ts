@@ -83,8 +83,9 @@ What each compares:
 - **delivery**: how soon the resident shipper delivers with the server up: from a hook's exit,
   and from a bare spool write, to the audit row's commit time, through a loopback TLS proxy
   with a fixed delay each way (\`bench/delay_proxy.ts\`) at 0, 40 and 120 ms RTT, against one
-  request over a kept-alive TLS connection through the same proxy; the TLS handshakes the events
-  cost; and the shipper's RSS and CPU while idle for a minute, next to an idle bare \`deno run\`.
+  event POSTed straight to the server over a kept-alive TLS connection through the same proxy;
+  the TLS handshakes the events cost; and the shipper's RSS and CPU while idle for a minute,
+  next to an idle bare \`deno run\`.
 - **memory**: resident memory of \`arrakis serve\` idle and under a load of 64 KB events against a
   bare \`Deno.serve\` server under the same load.
 `,

@@ -8,6 +8,10 @@ import { startInProcessServer } from "./helpers/server.ts";
 import { openSpool } from "../src/queue/spool.ts";
 import { envelope, tempQueueDir } from "./helpers/queue.ts";
 import { downUrl } from "./helpers/hook_env.ts";
+import { runArrakis } from "./helpers/cli.ts";
+import { HOOK_INPUT_DIR } from "./helpers/fixtures.ts";
+import { loadConfig } from "../src/config.ts";
+import { tryShipperLock } from "../src/queue/shipper-lock.ts";
 import {
   auditOf,
   spoolFiles,
@@ -53,6 +57,58 @@ Deno.test("ten shippers started at once on one spool: one stays, nine exit 0 say
   } finally {
     for (const shipper of shippers) await shipper.kill();
   }
+});
+
+/** Live `arrakis queue ship` processes whose environment holds `marker`. */
+async function shippersWith(marker: string): Promise<number[]> {
+  const pids: number[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const cmdline = await Deno.readTextFile(`/proc/${entry.name}/cmdline`);
+      if (!cmdline.includes("queue\0ship")) continue;
+      const environ = await Deno.readTextFile(`/proc/${entry.name}/environ`);
+      if (environ.split("\0").includes(marker)) pids.push(Number(entry.name));
+    } catch { /* exited meanwhile */ }
+  }
+  return pids;
+}
+
+Deno.test("ten hooks at once leave exactly one shipper running", async () => {
+  const project = await Deno.makeTempDir({ prefix: "arrakis-ten-hooks-" });
+  const home = join(project, "home");
+  const env = {
+    CLAUDE_PROJECT_DIR: project,
+    ARRAKIS_HOME: home,
+    ARRAKIS_CONFIG: join(home, "client.json"),
+    ARRAKIS_URL: await downUrl(),
+    ARRAKIS_API_KEY: "k",
+    ARRAKIS_HOOK_TIMEOUT: "200ms",
+    ARRAKIS_SHIPPER_IDLE: "3s",
+  };
+  const input = JSON.parse(await Deno.readTextFile(join(HOOK_INPUT_DIR, "SessionEnd.json")));
+  // SessionEnd: every hook (on any design) makes sure a shipper runs.
+  const hooks = await Promise.all(
+    Array.from({ length: 10 }, (_, i) =>
+      runArrakis(["hook"], {
+        env,
+        stdin: JSON.stringify({ ...input, session_id: `ten-hooks-${i}` }),
+      })),
+  );
+  for (const hook of hooks) assert.deepEqual([hook.code, hook.stdout], [0, ""]);
+  const marker = `ARRAKIS_HOME=${home}`;
+  // The extra shippers find the lock taken and leave at once; one stays with the spool.
+  assert.ok(
+    await until(async () => (await shippersWith(marker)).length === 1, 60_000),
+    `shippers alive: ${(await shippersWith(marker)).length}`,
+  );
+  const { queueDir } = loadConfig(env);
+  assert.equal(await tryShipperLock(queueDir), undefined, "the one left holds the lock");
+  // The server stays down, so the events wait; no second shipper ever joins.
+  assert.equal((await spoolFiles(queueDir)).length, 10);
+  assert.equal((await shippersWith(marker)).length, 1);
+  for (const pid of await shippersWith(marker)) Deno.kill(pid, "SIGTERM");
+  assert.ok(await until(async () => (await shippersWith(marker)).length === 0, 30_000));
 });
 
 Deno.test("a symlink where the lock belongs is refused and its target never touched", async () => {
