@@ -7,7 +7,7 @@ import { startInProcessServer } from "./helpers/server.ts";
 import { runArrakis } from "./helpers/cli.ts";
 import { openSpool } from "../src/queue/spool.ts";
 import { selfCommand } from "../src/queue/spawn-drain.ts";
-import { tryShipperLock } from "../src/queue/shipper-lock.ts";
+import { tryShipperLock } from "../src/queue/lock.ts";
 import { loadConfig } from "../src/config.ts";
 import { envelope, filesIn } from "./helpers/queue.ts";
 import { HOOK_INPUT_DIR } from "./helpers/fixtures.ts";

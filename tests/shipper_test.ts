@@ -11,7 +11,7 @@ import { downUrl } from "./helpers/hook_env.ts";
 import { runArrakis } from "./helpers/cli.ts";
 import { HOOK_INPUT_DIR } from "./helpers/fixtures.ts";
 import { loadConfig } from "../src/config.ts";
-import { tryShipperLock } from "../src/queue/shipper-lock.ts";
+import { tryShipperLock } from "../src/queue/lock.ts";
 import {
   auditOf,
   spoolFiles,
@@ -111,7 +111,7 @@ Deno.test("ten hooks at once leave exactly one shipper running", async () => {
   assert.ok(await until(async () => (await shippersWith(marker)).length === 0, 30_000));
 });
 
-Deno.test("a symlink where the lock belongs is refused and its target never touched", async () => {
+Deno.test("a symlink where a lock belongs is refused and its target never touched", async () => {
   const dir = await tempQueueDir();
   await openSpool(dir);
   const victim = join(dir, "..", "authorized_keys");
@@ -121,7 +121,18 @@ Deno.test("a symlink where the lock belongs is refused and its target never touc
   assert.equal((await shipper.status).code, 1);
   assert.equal(
     shipper.stderr(),
-    `queue ship: ${join(dir, "shipper.lock")} is not a plain file (a link or a directory); ` +
+    `arrakis: ${join(dir, "shipper.lock")} is not a plain file (a link or a directory); ` +
+      "refusing it\n",
+  );
+  // The drainer's lock likewise.
+  await Deno.symlink(victim, join(dir, "drain.lock"));
+  const drained = await runArrakis(["queue", "drain"], {
+    env: shipperEnv(dir, await downUrl(), { ARRAKIS_API_KEY: "k" }),
+  });
+  assert.equal(drained.code, 1);
+  assert.equal(
+    drained.stderr,
+    `arrakis: ${join(dir, "drain.lock")} is not a plain file (a link or a directory); ` +
       "refusing it\n",
   );
   assert.equal(await Deno.readTextFile(victim), "ssh-ed25519 AAAA me\n");

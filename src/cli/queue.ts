@@ -13,9 +13,8 @@ import {
 } from "../queue/spool.ts";
 import { drain, type DrainResult } from "../queue/drain.ts";
 import { createBreaker } from "../queue/breaker.ts";
-import { tryDrainLock } from "../queue/lock.ts";
+import { tryDrainLock, tryShipperLock } from "../queue/lock.ts";
 import { ship, type ShipperOptions, type ShipperResult } from "../queue/shipper.ts";
-import { LockRefused, tryShipperLock } from "../queue/shipper-lock.ts";
 import { formatDuration, progressReporter } from "../queue/progress.ts";
 import { parseFlags, UsageError } from "./args.ts";
 import { atLeast, closeLogging, inCategory, log, setupLogging } from "../log.ts";
@@ -533,14 +532,8 @@ async function shipCommand(args: string[]): Promise<number> {
   const { values } = parseFlags("queue ship", args, { quiet: { type: "boolean", short: "q" } });
   const config = loadConfig();
   const say = values.quiet ? undefined : (line: string) => console.error(`queue ship: ${line}`);
-  let result: ShipperResult | undefined;
-  try {
-    result = await runShipper(config, { notice: say });
-  } catch (error) {
-    if (!(error instanceof LockRefused)) throw error;
-    console.error(`queue ship: ${error.message}`);
-    return 1;
-  }
+  // A lock file arrakis will not use (a planted link) is an error main prints in one line.
+  const result = await runShipper(config, { notice: say });
   if (result === undefined) {
     say?.(`a shipper already runs on ${config.queueDir}`);
     return 0;
