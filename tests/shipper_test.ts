@@ -222,6 +222,41 @@ storeTest(
 );
 
 storeTest(
+  "shippers SIGKILLed at arbitrary moments over a backlog: every event stored exactly once",
+  async ({ db }) => {
+    const server = await startInProcessServer(db);
+    try {
+      const dir = await tempQueueDir();
+      const spool = await openSpool(dir);
+      const ids: string[] = [];
+      for (let i = 0; i < 300; i++) ids.push((await spool.put(envelope())).id);
+      const env = shipperEnv(dir, server.url, {
+        ARRAKIS_API_KEY: server.apiKey,
+        ARRAKIS_BATCH_MAX: "20",
+        ARRAKIS_LEASE: "2s",
+        ARRAKIS_SHIPPER_IDLE: "1s",
+      });
+      // Each shipper lives a different while: the kill lands anywhere in a pass.
+      for (const lifeMs of [400, 550, 700, 850, 1_000]) {
+        const shipper = startShipper(env);
+        await new Promise((resolve) => setTimeout(resolve, lifeMs));
+        await shipper.kill();
+      }
+      const last = startShipper(env);
+      assert.equal((await last.status).code, 0, last.stderr());
+      assert.deepEqual(await spoolFiles(dir), []);
+      const audit = await auditOf(server.sql, ids);
+      assert.equal(audit.success.size, 300);
+      assert.ok([...audit.success.values()].every((n) => n === 1), "a requestId stored twice");
+      assert.deepEqual(Object.keys(audit.other).filter((status) => status !== "DUPLICATE"), []);
+    } finally {
+      await server.stop();
+    }
+  },
+  { kinds: ["postgres"] },
+);
+
+storeTest(
   "a refused key: nothing dead-lettered, one line, backoff, delivered once the key is fixed",
   async ({ db }) => {
     const server = await startInProcessServer(db);
