@@ -7,6 +7,7 @@ import * as ingest from "./ingest.ts";
 import * as drain from "./drain.ts";
 import * as delivery from "./delivery.ts";
 import * as memory from "./memory.ts";
+import * as redact from "./redact.ts";
 
 const BENCHES: [string, { run(): Promise<BenchRow[]> }][] = [
   ["store", store],
@@ -15,6 +16,7 @@ const BENCHES: [string, { run(): Promise<BenchRow[]> }][] = [
   ["drain", drain],
   ["delivery", delivery],
   ["memory", memory],
+  ["redact", redact],
 ];
 
 async function text(command: string, args: string[]): Promise<string> {
