@@ -352,3 +352,17 @@ storeTest(
   },
   { kinds: ["pglite"] },
 );
+
+Deno.test("drain with no key for the server says so in one line and sends nothing", async () => {
+  const dir = await tempQueueDir();
+  const spool = await openSpool(dir);
+  await spool.put(envelope());
+  const url = deadUrl();
+  const run = await runArrakis(["queue", "drain"], {
+    env: { ...env(dir, { ARRAKIS_URL: url }), ARRAKIS_API_KEY: "" },
+  });
+  assert.equal(run.code, 1);
+  assert.equal(run.stderr, `arrakis: no key for ${url}\n`);
+  const [item] = await spool.list("pending");
+  assert.equal(item.record.delivery.attempts, 0);
+});

@@ -266,7 +266,10 @@ storeTest(
       const ids: string[] = [];
       for (let i = 0; i < 3; i++) ids.push((await spool.put(envelope())).id);
       const clientFile = join(dir, "..", "client.json");
-      await Deno.writeTextFile(clientFile, JSON.stringify({ apiKey: "not-the-key" }));
+      await Deno.writeTextFile(
+        clientFile,
+        JSON.stringify({ url: server.url, apiKey: "not-the-key" }),
+      );
       const shipper = startShipper(
         shipperEnv(dir, server.url, {
           ARRAKIS_RETRY_SCHEDULE: "300ms",
@@ -284,7 +287,10 @@ storeTest(
       assert.ok(pending.every((item) => item.record.delivery.attempts === 0));
       assert.deepEqual(await spool.list("failed"), []);
 
-      await Deno.writeTextFile(clientFile, JSON.stringify({ apiKey: server.apiKey }));
+      await Deno.writeTextFile(
+        clientFile,
+        JSON.stringify({ url: server.url, apiKey: server.apiKey }),
+      );
       assert.equal((await shipper.status).code, 0, shipper.stderr());
       assert.equal(
         shipper.stderr(),

@@ -366,6 +366,15 @@ async function queueLogging(config: Config): Promise<void> {
   }).catch(() => {/* an unwritable log directory never stops a delivery */});
 }
 
+/** Where to send and with which key; a missing key is an Error saying why. */
+async function keyedTarget(config: Config): Promise<{ url: string; apiKey: string }> {
+  const credentials = await resolveClientCredentials(config);
+  if (credentials.apiKey === undefined) {
+    throw new Error(credentials.missingKey ?? `no key for ${credentials.url}`);
+  }
+  return { url: credentials.url, apiKey: credentials.apiKey };
+}
+
 /** A send must end well inside the lease, or another drainer could take the items over. */
 function sendTimeoutMs(config: Config): number {
   return Math.max(1_000, Math.min(30_000, Math.floor(config.leaseMs / 2)));
@@ -377,10 +386,11 @@ async function runDrain(
   spool: Spool,
   options: RunDrainOptions,
 ): Promise<DrainResult | undefined> {
+  // No key: one line naming the server, before anything is claimed or sent.
+  const target = await keyedTarget(config);
   const lock = options.noLock ? { release() {} } : await tryDrainLock(config.queueDir);
   if (!lock) return undefined;
   await queueLogging(config);
-  const target = await resolveClientCredentials(config);
   const abort = new AbortController();
   const onSignal = () => abort.abort();
   Deno.addSignalListener("SIGINT", onSignal);
@@ -502,7 +512,7 @@ export async function runShipper(
   try {
     return await ship({
       spool,
-      target: () => resolveClientCredentials(config),
+      target: () => keyedTarget(config),
       batchSize: config.batchMax,
       timeoutMs: sendTimeoutMs(config),
       idleMs: config.shipperIdleMs,

@@ -23,7 +23,10 @@ const MIN_HOLD_MS = 1_000;
 
 export interface ShipperOptions {
   spool: Spool;
-  /** Read before each pass, so a key or URL fixed in the configuration needs no restart. */
+  /**
+   * Read before each pass, so a key or URL fixed in the configuration needs no restart. Throws,
+   * saying why, when there is no usable key.
+   */
   target: () => Promise<Target>;
   batchSize: number;
   timeoutMs: number;
@@ -94,10 +97,8 @@ export async function ship(options: ShipperOptions): Promise<ShipperResult> {
     try {
       target = await options.target();
     } catch (error) {
-      holdBack(
-        `cannot read the client configuration: ${(error as Error).message}`,
-        "the client configuration reads again",
-      );
+      // No key for the server, or a client.json that does not read: nothing is sent without one.
+      holdBack((error as Error).message, "a key for the server is there again");
       return undefined;
     }
     let pass: DrainResult;
