@@ -498,7 +498,14 @@ async function tornLine(path: string, sessionId: string, expected: Expected) {
   return () => Deno.writeTextFile(path, text.slice(cut), { append: true });
 }
 
+/** Twice, apart: a file a shipper moves between directories can hide from one listing. */
 async function spoolEmpty(env: Record<string, string>): Promise<boolean> {
+  if (!await spoolLooksEmpty(env)) return false;
+  await sleep(100);
+  return await spoolLooksEmpty(env);
+}
+
+async function spoolLooksEmpty(env: Record<string, string>): Promise<boolean> {
   const { queueDir } = loadConfig(env);
   for (const state of ["pending", "processing", "failed"]) {
     try {
