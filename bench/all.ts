@@ -7,6 +7,7 @@ import * as ingest from "./ingest.ts";
 import * as drain from "./drain.ts";
 import * as delivery from "./delivery.ts";
 import * as memory from "./memory.ts";
+import * as importBench from "./import.ts";
 import * as redact from "./redact.ts";
 
 const BENCHES: [string, { run(): Promise<BenchRow[]> }][] = [
@@ -16,6 +17,7 @@ const BENCHES: [string, { run(): Promise<BenchRow[]> }][] = [
   ["drain", drain],
   ["delivery", delivery],
   ["memory", memory],
+  ["import", importBench],
   ["redact", redact],
 ];
 
@@ -90,6 +92,9 @@ What each compares:
   next to an idle bare \`deno run\`.
 - **memory**: resident memory of \`arrakis serve\` idle and under a load of 64 KB events against a
   bare \`Deno.serve\` server under the same load.
+- **import**: transcript lines/s of \`arrakis import\` over a generated history (BENCH_IMPORT_MB,
+  100 MB by default) through a real server on PostgreSQL, against the batch ingest ceiling: the
+  same kind of lines already in memory as envelopes, posted to the same batch endpoint.
 `,
   );
   console.error("bench: BENCHMARKS.md written");

@@ -4,6 +4,7 @@ import type { Config } from "../config.ts";
 import { log } from "../log.ts";
 import { openStore, type Store } from "../store/open.ts";
 import { loadMigrations, migrate } from "../store/migrate.ts";
+import { loadPrices, type ModelPrice, storePrices } from "../cost/prices.ts";
 import { startAlerts } from "../alerts/start.ts";
 import type { ServerDeps } from "./deps.ts";
 import { createMetrics } from "./metrics.ts";
@@ -40,7 +41,12 @@ export interface StartOptions {
 const PREPARE_RETRY_MS = 2_000;
 
 /** Migrations (unless disabled) and the sweep; retried while the database is unreachable. */
-async function prepareStore(store: Store, config: Config, stopped: () => boolean): Promise<void> {
+async function prepareStore(
+  store: Store,
+  config: Config,
+  prices: ModelPrice[],
+  stopped: () => boolean,
+): Promise<void> {
   const migrations = await loadMigrations();
   while (true) {
     try {
@@ -48,6 +54,7 @@ async function prepareStore(store: Store, config: Config, stopped: () => boolean
         const applied = await migrate(store.sql, migrations);
         if (applied.length > 0) logger.info("applied migrations {applied}", { applied });
       }
+      await storePrices(store.sql, prices);
       const swept = await sweepStale(store.sql);
       if (swept > 0) {
         logger.warn("{swept} unfinished audit rows from a previous run set to ERROR", { swept });
@@ -67,12 +74,14 @@ export async function startServer(
   config: Config,
   options: StartOptions = {},
 ): Promise<RunningServer> {
+  // A bad price file is a configuration error: refuse to start rather than price wrongly.
+  const prices = await loadPrices(config.pricesFile);
   const keys = await resolveServerKeys(config);
   const effective: Config = { ...config, apiKeys: keys.keys };
   const store = await openStore(effective, { max: options.poolSize ?? 20 });
   let stopped = false;
   let ready = false;
-  const prepared = prepareStore(store, effective, () => stopped).then(() => {
+  const prepared = prepareStore(store, effective, prices, () => stopped).then(() => {
     ready = true;
   });
   // A store that cannot be migrated at all (edited migration, wrong schema) is fatal at start.
