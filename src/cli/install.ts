@@ -11,9 +11,11 @@ import {
   uninstallHooks,
 } from "../install/settings.ts";
 import { lineDiff } from "../install/diff.ts";
+import { readKeyFromStdin, writeClientConfig } from "../install/client_config.ts";
+import { loadConfig } from "../config.ts";
 
 export const usage = `Usage: arrakis install [--user] [--dry-run] [--uninstall] [--command <cmd>]
-                       [--project-dir <dir>]
+                       [--project-dir <dir>] [--api-key-stdin] [--url <server>]
 
 Writes the arrakis hooks block (hooks/settings.json: every Claude Code event runs
 'arrakis hook') into .claude/settings.json of the project, merged with the settings and hooks
@@ -24,6 +26,9 @@ already there. Running it again changes nothing; other hooks are never touched.
   --uninstall         remove arrakis's own entries only
   --command <cmd>     the hook command to write (default: "${DEFAULT_COMMAND}")
   --project-dir <dir> the project (default: $CLAUDE_PROJECT_DIR, else the current directory)
+  --api-key-stdin     store this machine's key (first line of stdin, e.g. piped from
+                      'arrakis keys create --name <machine>') in the client config (0600)
+  --url <server>      store the server URL in the client config too
 
 In project mode it also adds .claude/logs/ and .claude/queue/ to the project's .gitignore.`;
 
@@ -37,7 +42,28 @@ export async function run(args: string[]): Promise<number> {
     uninstall: { type: "boolean" },
     command: { type: "string" },
     "project-dir": { type: "string" },
+    "api-key-stdin": { type: "boolean" },
+    url: { type: "string" },
   });
+  if (values["api-key-stdin"] || values.url !== undefined) {
+    const apiKey = values["api-key-stdin"] ? await readKeyFromStdin() : undefined;
+    if (apiKey === "") {
+      console.error("arrakis install: --api-key-stdin: stdin held no key");
+      return 1;
+    }
+    if (values.url !== undefined && !/^https?:\/\/[^\s]+$/.test(values.url)) {
+      console.error(`arrakis install: --url must be an http(s) URL (got '${values.url}')`);
+      return 1;
+    }
+    const file = loadConfig().clientConfigFile;
+    if (!values["dry-run"]) await writeClientConfig(file, { url: values.url, apiKey });
+    console.log(
+      `${file}: ${values["dry-run"] ? "would store" : "stored"} ${
+        [apiKey && "this machine's key", values.url && `server ${values.url}`].filter(Boolean)
+          .join(" and ")
+      } (0600)`,
+    );
+  }
   const dryRun = values["dry-run"] ?? false;
   const projectDir = resolve(
     values["project-dir"] ?? Deno.env.get("CLAUDE_PROJECT_DIR") ?? Deno.cwd(),

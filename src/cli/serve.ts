@@ -46,10 +46,10 @@ export async function run(args: string[]): Promise<number> {
     console: tty ? { stream: "stderr", format: "text" } : { stream: "stdout", format: "json" },
   });
   // Loaded after logging is set up so module-level loggers see the configuration.
-  const { startServer } = await import("../server/start.ts");
+  const { startArrakis } = await import("../compose.ts");
   let server;
   try {
-    server = await startServer(config);
+    server = await startArrakis(config);
   } catch (error) {
     await closeLogging();
     throw error;
