@@ -28,14 +28,12 @@ export function startRoundRobinProxy(backends: () => string[]): RoundRobinProxy 
           headers,
           body,
           redirect: "manual",
-          signal: request.signal,
         });
         counts.set(backend, (counts.get(backend) ?? 0) + 1);
         const out = new Headers(upstream.headers);
         for (const name of HOP_HEADERS) out.delete(name);
         return new Response(upstream.body, { status: upstream.status, headers: out });
-      } catch (error) {
-        if (request.signal.aborted) throw error;
+      } catch {
         // Connection refused or reset: this instance is down; the next one may answer.
       }
     }
