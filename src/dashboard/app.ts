@@ -226,7 +226,8 @@ export function createDashboard(deps: DashboardDeps): Hono {
       const q = c.req.query("q")?.trim() || undefined;
       const offset = Math.min(1_000_000, Math.max(0, Number(c.req.query("offset")) || 0));
       const limit = 50;
-      const { rows, more } = await listSessions(deps.sql, { q, offset, limit });
+      const key = c.req.query("key")?.trim().slice(0, 64) || undefined;
+      const { rows, more } = await listSessions(deps.sql, { q, key, offset, limit });
       return send(c, sessionsPage(rows, { q, offset, more, limit }));
     }),
   );

@@ -41,7 +41,7 @@ function routeOf(c: Context): string {
 
 /** The audit row's record of who sent the request: set once its key was checked. */
 function stamp(meta: RequestMeta, deps: ServerDeps, auth: Authorization): RequestMeta {
-  meta.sender = { keyName: auth.ok ? auth.identity.name : null, instanceId: deps.instanceId };
+  meta.sender = { keyName: auth.identity?.name ?? null, instanceId: deps.instanceId };
   return meta;
 }
 

@@ -8,7 +8,14 @@ import { authenticate } from "./auth.ts";
 
 export type Authorization =
   | { ok: true; identity: Identity }
-  | { ok: false; httpStatus: 401 | 403; code: "UNAUTHORIZED" | "FORBIDDEN"; reason: string };
+  | {
+    ok: false;
+    httpStatus: 401 | 403;
+    code: "UNAUTHORIZED" | "FORBIDDEN";
+    reason: string;
+    /** The known key whose role fell short (403). */
+    identity?: Identity;
+  };
 
 export function authorize(c: Context, deps: ServerDeps, need: Permission): Authorization {
   const result = authenticate(c, deps);
@@ -16,7 +23,9 @@ export function authorize(c: Context, deps: ServerDeps, need: Permission): Autho
     return { ok: false, httpStatus: 401, code: "UNAUTHORIZED", reason: result.reason };
   }
   const reason = refusal(result.identity, need);
-  if (reason !== undefined) return { ok: false, httpStatus: 403, code: "FORBIDDEN", reason };
+  if (reason !== undefined) {
+    return { ok: false, httpStatus: 403, code: "FORBIDDEN", reason, identity: result.identity };
+  }
   return { ok: true, identity: result.identity };
 }
 
