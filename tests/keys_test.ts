@@ -72,7 +72,7 @@ storeTest(
         })
       ),
     );
-    const [a, b] = servers;
+    const [a] = servers;
     const sql = postgres(db.databaseUrl!, { max: 1, onnotice: () => {} });
     const cli = (args: string[]) => runArrakis(["keys", ...args], { env: db.env });
     try {

@@ -20,6 +20,7 @@ import { sweepStale } from "./audit.ts";
 import { type Heartbeat, registerInstance, STALE_HEARTBEATS, startHeartbeat } from "./instances.ts";
 import { type Fanout, startFanout } from "./fanout.ts";
 import { classifyFailure, errorMessage, RETRY_AFTER_SECONDS } from "./errors.ts";
+import { addressInUse } from "./listen.ts";
 
 const logger = log("server");
 
@@ -130,6 +131,14 @@ export async function startServer(
     }
     ready = true;
   });
+  /** This instance leaves the team: no more beats, fan-out or key refreshes; leadership freed. */
+  const stopInstance = async () => {
+    keyRing.stop();
+    await fanout?.stop();
+    await heartbeat?.stop();
+    // Unlocking now lets a peer lead from its next tick instead of a dead connection's.
+    await leadership.release();
+  };
   // A store that cannot be migrated at all (edited migration, wrong schema) is fatal at start.
   const firstAttempt = await Promise.race([
     prepared.then(() => "ok" as const),
@@ -159,10 +168,20 @@ export async function startServer(
       { status: 503, headers: { "retry-after": String(RETRY_AFTER_SECONDS) } },
     );
   };
-  const server = Deno.serve(
-    { hostname: effective.host, port: effective.port, onListen: () => {} },
-    (request, info) => gate(request) ?? app.fetch(request, info),
-  );
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve(
+      { hostname: effective.host, port: effective.port, onListen: () => {} },
+      (request, info) => gate(request) ?? app.fetch(request, info),
+    );
+  } catch (error) {
+    stopped = true;
+    await alerts?.stop();
+    await prepared.catch(() => {});
+    await stopInstance().catch(() => {});
+    await store.close().catch(() => {});
+    throw addressInUse(error, effective.host, effective.port) ?? error;
+  }
   const address = server.addr as Deno.NetAddr;
   const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname;
   const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${address.port}`;
@@ -184,11 +203,7 @@ export async function startServer(
         await server.shutdown();
         await alerts?.stop();
         await prepared.catch(() => {});
-        keyRing.stop();
-        await fanout?.stop();
-        await heartbeat?.stop();
-        // Unlocking now lets a peer lead from its next tick instead of a dead connection's.
-        await leadership.release();
+        await stopInstance();
         await store.close();
       })();
       return closing;
