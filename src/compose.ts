@@ -11,6 +11,7 @@ import { type RunningServer, startServer } from "./server/start.ts";
 import type { AlertEvaluator } from "./alerts/evaluator.ts";
 import { startAlerts } from "./alerts/start.ts";
 import { createDashboard } from "./dashboard/app.ts";
+import { refusal } from "./roles.ts";
 
 /** The dashboard over this server: its key ring, session cookies and ingest pipeline. */
 export function dashboardFor(deps: ServerDeps, alerts: AlertEvaluator | undefined): Hono {
@@ -23,7 +24,9 @@ export function dashboardFor(deps: ServerDeps, alerts: AlertEvaluator | undefine
     },
     signIn(c, apiKey) {
       const identity = deps.keys.identify(apiKey);
-      if (identity) issueSessionCookie(c, deps, identity);
+      if (identity && refusal(identity, "read") === undefined) {
+        issueSessionCookie(c, deps, identity);
+      }
       return Promise.resolve(identity);
     },
     signOut: (c) => clearSessionCookie(c),

@@ -152,6 +152,29 @@ storeTest(
         assert.equal(answer.status, status, `${name} ${method} ${path}: ${answer.text}`);
         if (body) assert.match(answer.text, body, `${name} ${method} ${path}`);
       }
+      // The dashboard's sign-in says why an ingest key gets no session, and sets none.
+      const login = await fetch(`${a.url}/login`, {
+        method: "POST",
+        body: new URLSearchParams({ key: created.laptop, next: "/" }),
+        redirect: "manual",
+      });
+      assert.equal(login.status, 403);
+      assert.match(
+        await login.text(),
+        /key &#39;laptop&#39; has role ingest|key 'laptop' has role ingest/,
+      );
+      assert.equal(login.headers.get("set-cookie"), null);
+      const readerLogin = await fetch(`${a.url}/login`, {
+        method: "POST",
+        body: new URLSearchParams({ key: created.viewer, next: "/events?key=laptop" }),
+        redirect: "manual",
+      });
+      assert.equal(readerLogin.status, 303);
+      const session = readerLogin.headers.get("set-cookie")!.split(";")[0];
+      const filtered = await fetch(`${a.url}/events?key=laptop`, { headers: { cookie: session } });
+      assert.equal(filtered.status, 200);
+      assert.match(await filtered.text(), /name="key" value="laptop"/);
+
       const listed = await call(a, created.ops, "GET", "/api/keys");
       assert.doesNotMatch(listed.text, /key_sha256/);
 
@@ -197,7 +220,17 @@ storeTest(
         );
       }
       assert.equal((await cli(["revoke", "laptop"])).code, 1);
-      assert.doesNotMatch((await cli(["list"])).stdout, /laptop/);
+      // Revoking a key ends the dashboard sessions signed in with it.
+      assert.equal((await cli(["revoke", "viewer"])).code, 0);
+      await until("the viewer's session to end", async () => {
+        const page = await fetch(`${a.url}/events`, {
+          headers: { cookie: session },
+          redirect: "manual",
+        });
+        await page.body?.cancel();
+        return page.status === 302;
+      });
+      assert.doesNotMatch((await cli(["list"])).stdout, /laptop|viewer/);
       assert.match((await cli(["list", "--revoked"])).stdout, /laptop\s+ingest.*Z\s*$/m);
 
       // No key in clear: not in any table, not in any log line.
@@ -246,3 +279,32 @@ storeTest(
   },
   { kinds: ["pglite"] },
 );
+
+Deno.test("keys: install --api-key-stdin stores this machine's key in the client config, 0600", async () => {
+  const home = await Deno.makeTempDir({ prefix: "arrakis-install-key-" });
+  try {
+    const project = join(home, "project");
+    await Deno.mkdir(project);
+    const key = "ark_machine_key_from_stdin_0123456789";
+    const result = await runArrakis(
+      ["install", "--project-dir", project, "--api-key-stdin", "--url", "https://arrakis.example"],
+      { env: { ARRAKIS_HOME: home }, stdin: `${key}\n` },
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.ok(!result.stdout.includes(key) && !result.stderr.includes(key), "the key is printed");
+    const file = join(home, "client.json");
+    assert.equal((await Deno.stat(file)).mode! & 0o777, 0o600);
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(file)), {
+      url: "https://arrakis.example",
+      apiKey: key,
+    });
+    const empty = await runArrakis(["install", "--project-dir", project, "--api-key-stdin"], {
+      env: { ARRAKIS_HOME: home },
+      stdin: "\n",
+    });
+    assert.equal(empty.code, 1);
+    assert.match(empty.stderr, /--api-key-stdin: stdin held no key/);
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});

@@ -145,6 +145,8 @@ export function createDashboard(deps: DashboardDeps): Hono {
     const key = typeof body.key === "string" ? body.key.trim() : "";
     const next = safeNext(typeof body.next === "string" ? body.next : undefined);
     const viewer = key.length > 0 && key.length <= 1024 ? await deps.signIn(c, key) : undefined;
+    const refused = viewer && refusal(viewer, "read");
+    if (refused) return send(c, loginPage({ next, error: `${refused}.` }), 403);
     if (viewer) return c.redirect(next, 303);
     return send(c, loginPage({ next, error: "That key is not accepted by this server." }), 401);
   });

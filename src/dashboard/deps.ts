@@ -18,7 +18,10 @@ export interface DashboardDeps {
   events: Events;
   /** Who the request is signed in as (session cookie or API key), if anyone. */
   viewer(c: Context): Promise<Viewer | undefined>;
-  /** Checks an API key; when the server knows it, sets the session cookie and says who. */
+  /**
+   * Checks an API key and says whose it is; sets the session cookie only when its role may use
+   * the dashboard.
+   */
   signIn(c: Context, apiKey: string): Promise<Viewer | undefined>;
   /** Clears the session cookie. */
   signOut(c: Context): void;
