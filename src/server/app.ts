@@ -40,9 +40,8 @@ function routeOf(c: Context): string {
 }
 
 /** The audit row's record of who sent the request: set once its key was checked. */
-function stamp(meta: RequestMeta, deps: ServerDeps, auth: Authorization): RequestMeta {
+function stamp(meta: RequestMeta, deps: ServerDeps, auth: Authorization): void {
   meta.sender = { keyName: auth.identity?.name ?? null, instanceId: deps.instanceId };
-  return meta;
 }
 
 /** The ingest routes' refusal of a key: an audit row (UNAUTHORIZED) and the 401 or 403. */

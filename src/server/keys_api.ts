@@ -6,6 +6,10 @@ import { KeyName, KeyRole } from "../schema.ts";
 import type { ServerDeps } from "./deps.ts";
 import { createApiKey, KeyNameTaken, listApiKeys, revokeApiKey } from "./keys.ts";
 import { requireRole } from "./authorize.ts";
+import { readJsonBody } from "./body.ts";
+
+/** `{name, role}` fits in far less. */
+const MAX_BODY_BYTES = 4096;
 
 const CreateKey = z.object({ name: KeyName, role: KeyRole.default("ingest") });
 
@@ -19,7 +23,11 @@ export function keysApi(deps: ServerDeps): Hono {
     });
   });
   app.post("/", async (c) => {
-    const parsed = CreateKey.safeParse(await c.req.json().catch(() => undefined));
+    const body = await readJsonBody(c, MAX_BODY_BYTES);
+    if (!body.ok) {
+      return c.json({ status: "INVALID", message: body.message }, body.httpStatus as 400);
+    }
+    const parsed = CreateKey.safeParse(body.value);
     if (!parsed.success) {
       return c.json({ status: "INVALID", message: parsed.error.issues[0].message }, 400);
     }
