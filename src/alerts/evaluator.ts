@@ -47,6 +47,8 @@ export interface AlertEvaluator {
   start(intervalMs: number): void;
   stop(): Promise<void>;
   states(): readonly RuleState[];
+  /** Whether this instance led at its last tick (else another instance evaluates). */
+  leading(): boolean;
   readonly webhookUrl: string | undefined;
 }
 
@@ -83,6 +85,7 @@ export function createAlertEvaluator(options: AlertEvaluatorOptions): AlertEvalu
   }));
   let timer: ReturnType<typeof setInterval> | undefined;
   let running: Promise<unknown> = Promise.resolve();
+  let led = false;
 
   /** The rule's open incident, else its latest one. */
   async function latest(name: string): Promise<IncidentRow | undefined> {
@@ -150,6 +153,7 @@ export function createAlertEvaluator(options: AlertEvaluatorOptions): AlertEvalu
       options.onError?.(error);
       return false;
     });
+    led = leading;
     for (const state of states) {
       try {
         if (leading) await record(state, now());
@@ -185,5 +189,6 @@ export function createAlertEvaluator(options: AlertEvaluatorOptions): AlertEvalu
       await running;
     },
     states: () => states,
+    leading: () => led,
   };
 }

@@ -115,7 +115,9 @@ export async function startServer(
   let heartbeat: Heartbeat | undefined;
   let fanout: Fanout | undefined;
   const prepared = prepareStore(store, effective, instanceId, () => stopped).then(async () => {
-    await keyRing.refresh();
+    // Neither a failed first key load nor a failed LISTEN may keep ingest closed: the key ring
+    // retries on its timer, and the fan-out is only the live pages of other instances.
+    await keyRing.refresh().catch(warn("reading the API keys failed"));
     keyRing.start(KEY_REFRESH_MS);
     heartbeat = startHeartbeat(
       store.sql,
@@ -127,7 +129,8 @@ export async function startServer(
       warn("heartbeat failed"),
     );
     if (store.session) {
-      fanout = await startFanout(store.sql, store.session, events, instanceId, warn("live events"));
+      fanout = await startFanout(store.sql, store.session, events, instanceId, warn("live events"))
+        .catch((error) => void warn("listening for other instances' events failed")(error));
     }
     ready = true;
   });
