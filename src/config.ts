@@ -279,28 +279,65 @@ function parsePatterns(text: string | undefined): RegExp[] {
   });
 }
 
+/** What a client sends to: the URL, its key, and why there is no key when there is none. */
+export interface ClientCredentials {
+  url: string;
+  apiKey: string | undefined;
+  /** Set when apiKey is undefined: one line naming the URL that has no key. */
+  missingKey?: string;
+}
+
 /**
  * The server URL and key a client (hook, drainer) uses: environment first, then the client
- * config file, then the key `serve` generated under ARRAKIS_HOME.
+ * config file, then the key `serve` generated under ARRAKIS_HOME. A key travels only to the
+ * server it was written for: client.json's key to client.json's URL (the local default when
+ * it names none), the generated key to a loopback server. So an ARRAKIS_URL pointing
+ * elsewhere (an env block in a repository's settings, say) never receives them.
  */
-export async function resolveClientCredentials(
-  config: Config,
-): Promise<{ url: string; apiKey: string | undefined }> {
+export async function resolveClientCredentials(config: Config): Promise<ClientCredentials> {
   let url = config.serverUrl;
   let apiKey: string | undefined = config.apiKeys[0];
+  let withheld: string | undefined;
   const file = await readJsonIfPresent(config.clientConfigFile);
   if (file !== undefined) {
     const parsed = ClientConfigFile.safeParse(file);
     if (!parsed.success) {
       throw new ConfigError(`${config.clientConfigFile}: ${plainIssue(parsed.error.issues[0])}`);
     }
-    if (!config.serverUrlExplicit && parsed.data.url) url = parsed.data.url;
-    apiKey ??= parsed.data.apiKey;
+    const fileUrl = parsed.data.url ?? `http://127.0.0.1:${config.port}`;
+    if (!config.serverUrlExplicit) url = fileUrl;
+    if (apiKey === undefined && parsed.data.apiKey !== undefined) {
+      if (sameServer(url, fileUrl)) apiKey = parsed.data.apiKey;
+      else withheld = `${config.clientConfigFile} holds the key for ${fileUrl}`;
+    }
   }
   if (apiKey === undefined) {
-    apiKey = (await readTextIfPresent(config.apiKeyFile))?.trim() || undefined;
+    const generated = (await readTextIfPresent(config.apiKeyFile))?.trim() || undefined;
+    if (generated !== undefined && isLoopback(url)) apiKey = generated;
+    else if (generated !== undefined) withheld ??= `${config.apiKeyFile} is for a local server`;
   }
-  return { url, apiKey };
+  if (apiKey !== undefined) return { url, apiKey };
+  return {
+    url,
+    apiKey,
+    missingKey: `no key for ${url}${
+      withheld ? ` (${withheld}; set ARRAKIS_API_KEY for this one)` : ""
+    }`,
+  };
+}
+
+/** Same scheme, host, port and path: trailing slashes and default ports do not count. */
+function sameServer(a: string, b: string): boolean {
+  const norm = (text: string) => {
+    const url = new URL(text);
+    return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
+  };
+  return norm(a) === norm(b);
+}
+
+function isLoopback(text: string): boolean {
+  const host = new URL(text).hostname;
+  return host === "localhost" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 async function readTextIfPresent(path: string): Promise<string | undefined> {
