@@ -27,6 +27,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
     summary: "write the hooks block into .claude/settings.json",
     load: () => import("./src/cli/install.ts"),
   },
+  import: {
+    summary: "import the transcripts already on disk (~/.claude/projects)",
+    load: () => import("./src/cli/import.ts"),
+  },
 };
 
 const USAGE = `arrakis: capture every Claude Code session into PostgreSQL

@@ -6,6 +6,7 @@ import * as hook from "./hook.ts";
 import * as ingest from "./ingest.ts";
 import * as drain from "./drain.ts";
 import * as memory from "./memory.ts";
+import * as importBench from "./import.ts";
 import * as redact from "./redact.ts";
 import * as team from "./team.ts";
 
@@ -15,6 +16,7 @@ const BENCHES: [string, { run(): Promise<BenchRow[]> }][] = [
   ["ingest", ingest],
   ["drain", drain],
   ["memory", memory],
+  ["import", importBench],
   ["redact", redact],
   ["team", team],
 ];
@@ -84,6 +86,9 @@ What each compares:
   one by one, into PostgreSQL through a real server.
 - **memory**: resident memory of \`arrakis serve\` idle and under a load of 64 KB events against a
   bare \`Deno.serve\` server under the same load.
+- **import**: transcript lines/s of \`arrakis import\` over a generated history (BENCH_IMPORT_MB,
+  100 MB by default) through a real server on PostgreSQL, against the batch ingest ceiling: the
+  same kind of lines already in memory as envelopes, posted to the same batch endpoint.
 `,
   );
   console.error("bench: BENCHMARKS.md written");

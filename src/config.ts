@@ -133,6 +133,7 @@ const EnvSchema = z.object({
   ARRAKIS_BREAKER_THRESHOLD: positiveInt.default(3).describe("a whole number above 0"),
   ARRAKIS_BREAKER_COOLDOWN: duration.default(30_000).describe("a duration like 30s, 1m"),
   ARRAKIS_REDACT_PATTERNS: z.string().optional().describe("regular expressions, one a line"),
+  ARRAKIS_PRICES: z.string().min(1).optional().describe("a JSON price file path"),
   ARRAKIS_MIGRATE_ON_START: z.enum(["true", "false", "1", "0"]).default("true")
     .transform((value) => value === "true" || value === "1")
     .describe("true, false, 1 or 0"),
@@ -188,6 +189,8 @@ export interface Config {
   breakerThreshold: number;
   breakerCooldownMs: number;
   redactPatterns: RegExp[];
+  /** A JSON file of model prices that override and extend data/prices.json. */
+  pricesFile: string | undefined;
   migrateOnStart: boolean;
   /** Slack-compatible webhook the alert evaluator posts `{text}` to; alerts are off without it. */
   alertWebhookUrl: string | undefined;
@@ -261,6 +264,7 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
     breakerThreshold: e.ARRAKIS_BREAKER_THRESHOLD,
     breakerCooldownMs: e.ARRAKIS_BREAKER_COOLDOWN,
     redactPatterns: parsePatterns(e.ARRAKIS_REDACT_PATTERNS),
+    pricesFile: e.ARRAKIS_PRICES,
     migrateOnStart: e.ARRAKIS_MIGRATE_ON_START,
     alertWebhookUrl: e.ARRAKIS_ALERT_WEBHOOK_URL,
     alertRulesJson: e.ARRAKIS_ALERT_RULES,

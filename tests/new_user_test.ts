@@ -142,6 +142,7 @@ Deno.test("help lists --version, and serve's help every variable the server read
       "ARRAKIS_BATCH_MAX",
       "ARRAKIS_TRUSTED_PROXIES",
       "ARRAKIS_REDACT_PATTERNS",
+      "ARRAKIS_PRICES",
       "ARRAKIS_MIGRATE_ON_START",
       "ARRAKIS_ALERT_WEBHOOK_URL",
       "ARRAKIS_ALERT_RULES",

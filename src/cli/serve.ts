@@ -8,8 +8,8 @@ import { parseFlags, UsageError } from "./args.ts";
 export const usage = `Usage: arrakis serve [--port N] [--host ADDRESS]
 
 Runs the arrakis server: POST /api/claude-hooks (and /batch), GET /api/sessions,
-/api/sessions/:sessionId, /api/events, /api/stream, /api/keys, the dashboard at /,
-GET /health, /ready, /metrics. Several instances may share one PostgreSQL.
+/api/sessions/:sessionId, /api/cost, /api/events, /api/stream, /api/keys, the dashboard
+at /, GET /health, /ready, /metrics. Several instances may share one PostgreSQL.
 Applies pending migrations at start (unless ARRAKIS_MIGRATE_ON_START=false), stops
 gracefully on SIGTERM/SIGINT (in-flight requests finish, the store closes).
 
@@ -33,6 +33,8 @@ Environment:
   ARRAKIS_BATCH_MAX          envelopes per batch request (default 100)
   ARRAKIS_TRUSTED_PROXIES    addresses/CIDRs whose X-Forwarded-For is believed
   ARRAKIS_REDACT_PATTERNS    extra secret patterns, one regular expression a line
+  ARRAKIS_PRICES             a JSON price file (the shape of data/prices.json) whose models
+                             override and add to the bundled price table
   ARRAKIS_MIGRATE_ON_START   apply pending migrations at start (default true)
   ARRAKIS_ALERT_WEBHOOK_URL  Slack-compatible webhook for alerts (alerts are off without it)
   ARRAKIS_ALERT_RULES        alert rules as JSON (default: error rate, p95, silence)

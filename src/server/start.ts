@@ -10,6 +10,7 @@ import { loadMigrations, migrate } from "../store/migrate.ts";
 import { createEvents } from "../events.ts";
 import type { AlertEvaluator } from "../alerts/evaluator.ts";
 import { advisoryLeadership, type Leadership, SOLE_LEADER } from "../alerts/leader.ts";
+import { loadPrices, type ModelPrice, storePrices } from "../cost/prices.ts";
 import type { ServerDeps } from "./deps.ts";
 import { createMetrics } from "./metrics.ts";
 import { deriveSessionSecret } from "./auth.ts";
@@ -63,6 +64,7 @@ async function prepareStore(
   store: Store,
   config: Config,
   instanceId: string,
+  prices: ModelPrice[],
   stopped: () => boolean,
 ): Promise<void> {
   const migrations = await loadMigrations();
@@ -72,6 +74,7 @@ async function prepareStore(
         const applied = await migrate(store.sql, migrations);
         if (applied.length > 0) logger.info("applied migrations {applied}", { applied });
       }
+      await storePrices(store.sql, prices);
       await registerInstance(store.sql, instanceId);
       const swept = await sweepStale(store.sql, {
         instanceId,
@@ -95,6 +98,8 @@ export async function startServer(
   config: Config,
   options: StartOptions = {},
 ): Promise<RunningServer> {
+  // A bad price file is a configuration error: refuse to start rather than price wrongly.
+  const prices = await loadPrices(config.pricesFile);
   const keys = await resolveServerKeys(config);
   const effective: Config = { ...config, apiKeys: keys.keys };
   const store = await openStore(effective, { max: options.poolSize ?? 20 });
@@ -114,26 +119,34 @@ export async function startServer(
   let ready = false;
   let heartbeat: Heartbeat | undefined;
   let fanout: Fanout | undefined;
-  const prepared = prepareStore(store, effective, instanceId, () => stopped).then(async () => {
-    // Neither a failed first key load nor a failed LISTEN may keep ingest closed: the key ring
-    // retries on its timer, and the fan-out is only the live pages of other instances.
-    await keyRing.refresh().catch(warn("reading the API keys failed"));
-    keyRing.start(KEY_REFRESH_MS);
-    heartbeat = startHeartbeat(
-      store.sql,
-      instanceId,
-      effective.heartbeatMs,
-      () => leadership.check(),
-      (swept) =>
-        logger.warn("{swept} unfinished audit rows of stopped instances set to ERROR", { swept }),
-      warn("heartbeat failed"),
-    );
-    if (store.session) {
-      fanout = await startFanout(store.sql, store.session, events, instanceId, warn("live events"))
-        .catch((error) => void warn("listening for other instances' events failed")(error));
-    }
-    ready = true;
-  });
+  const prepared = prepareStore(store, effective, instanceId, prices, () => stopped).then(
+    async () => {
+      // Neither a failed first key load nor a failed LISTEN may keep ingest closed: the key ring
+      // retries on its timer, and the fan-out is only the live pages of other instances.
+      await keyRing.refresh().catch(warn("reading the API keys failed"));
+      keyRing.start(KEY_REFRESH_MS);
+      heartbeat = startHeartbeat(
+        store.sql,
+        instanceId,
+        effective.heartbeatMs,
+        () => leadership.check(),
+        (swept) =>
+          logger.warn("{swept} unfinished audit rows of stopped instances set to ERROR", { swept }),
+        warn("heartbeat failed"),
+      );
+      if (store.session) {
+        fanout = await startFanout(
+          store.sql,
+          store.session,
+          events,
+          instanceId,
+          warn("live events"),
+        )
+          .catch((error) => void warn("listening for other instances' events failed")(error));
+      }
+      ready = true;
+    },
+  );
   /** This instance leaves the team: no more beats, fan-out or key refreshes; leadership freed. */
   const stopInstance = async () => {
     keyRing.stop();
