@@ -19,6 +19,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
     summary: "see and move the local spool: list, stats, retry, drain, ship, purge",
     load: () => import("./src/cli/queue.ts"),
   },
+  keys: {
+    summary: "API keys per person or machine: create, list, revoke",
+    load: () => import("./src/cli/keys.ts"),
+  },
   install: {
     summary: "write the hooks block into .claude/settings.json",
     load: () => import("./src/cli/install.ts"),

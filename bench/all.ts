@@ -9,6 +9,7 @@ import * as delivery from "./delivery.ts";
 import * as memory from "./memory.ts";
 import * as importBench from "./import.ts";
 import * as redact from "./redact.ts";
+import * as team from "./team.ts";
 
 const BENCHES: [string, { run(): Promise<BenchRow[]> }][] = [
   ["store", store],
@@ -19,6 +20,7 @@ const BENCHES: [string, { run(): Promise<BenchRow[]> }][] = [
   ["memory", memory],
   ["import", importBench],
   ["redact", redact],
+  ["team", team],
 ];
 
 async function text(command: string, args: string[]): Promise<string> {

@@ -101,6 +101,12 @@ const csv = z.string().transform((text) =>
 const EnvSchema = z.object({
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional()
     .describe("a postgres:// or postgresql:// URL"),
+  ARRAKIS_DIRECT_DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional()
+    .describe("a postgres:// or postgresql:// URL"),
+  ARRAKIS_PG_PREPARE: z.enum(["true", "false", "1", "0"]).default("true")
+    .transform((value) => value === "true" || value === "1")
+    .describe("true, false, 1 or 0"),
+  ARRAKIS_HEARTBEAT: duration.default(5_000).describe("a duration like 2s, 5s"),
   ARRAKIS_URL: httpUrl.optional().describe("an http:// or https:// URL"),
   ARRAKIS_API_KEY: csv.optional().describe("a comma-separated list of keys"),
   ARRAKIS_HOME: z.string().min(1).optional().describe("a directory"),
@@ -146,6 +152,15 @@ const ClientConfigFile = z.object({
 
 export interface Config {
   databaseUrl: string | undefined;
+  /**
+   * PostgreSQL itself when DATABASE_URL goes through a transaction pooler (PgBouncer): the
+   * LISTEN connection and the leader's advisory lock need a session of their own.
+   */
+  directDatabaseUrl: string | undefined;
+  /** Named prepared statements; false behind a transaction pooler, which cannot keep them. */
+  pgPrepare: boolean;
+  /** How often an instance beats; a peer silent for 3 beats is gone. */
+  heartbeatMs: number;
   /** Server URL the hook and drainer send to. */
   serverUrl: string;
   /** Whether serverUrl came from ARRAKIS_URL (then it beats the client config file). */
@@ -216,8 +231,18 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
   const home = e.ARRAKIS_HOME ?? join(e.HOME ?? homedir() ?? ".", ".arrakis");
   const projectDir = e.CLAUDE_PROJECT_DIR ?? Deno.cwd();
   const port = e.PORT;
+  if (!e.ARRAKIS_PG_PREPARE && e.DATABASE_URL && !e.ARRAKIS_DIRECT_DATABASE_URL) {
+    throw new ConfigError(
+      "ARRAKIS_DIRECT_DATABASE_URL: required with ARRAKIS_PG_PREPARE=false (behind a " +
+        "transaction pooler): live events (LISTEN) and the alert leader's advisory lock need a " +
+        "direct connection to PostgreSQL",
+    );
+  }
   return {
     databaseUrl: e.DATABASE_URL,
+    directDatabaseUrl: e.ARRAKIS_DIRECT_DATABASE_URL,
+    pgPrepare: e.ARRAKIS_PG_PREPARE,
+    heartbeatMs: e.ARRAKIS_HEARTBEAT,
     serverUrl: e.ARRAKIS_URL ?? `http://127.0.0.1:${port}`,
     serverUrlExplicit: e.ARRAKIS_URL !== undefined,
     apiKeys: e.ARRAKIS_API_KEY ?? [],
