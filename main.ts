@@ -17,8 +17,12 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
     load: () => import("./src/cli/migrate.ts"),
   },
   queue: {
-    summary: "see and move the local spool: list, stats, retry, drain, purge, adopt",
+    summary: "see and move the local spool: list, stats, retry, drain, ship, purge, adopt",
     load: () => import("./src/cli/queue.ts"),
+  },
+  keys: {
+    summary: "API keys per person or machine: create, list, revoke",
+    load: () => import("./src/cli/keys.ts"),
   },
   install: {
     summary: "write the hooks block into .claude/settings.json",

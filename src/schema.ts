@@ -410,6 +410,8 @@ export interface ConversationRow {
   end_reason: string | null;
   first_seen_at: Date;
   last_event_at: Date | null;
+  /** Name of the API key that sent the session's first stored event (migration 0005). */
+  key_name: string | null;
 }
 
 export type MessageRole = "user" | "assistant";
@@ -561,6 +563,44 @@ export interface WebhookEventRow {
   received_at: Date;
   completed_at: Date | null;
   processing_ms: number | null;
+  /** Name of the API key that sent the request; null when none was accepted. */
+  key_name: string | null;
+  /** The `arrakis serve` instance that wrote the row. */
+  instance_id: string | null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Team server: key roles, keys, instances (migrations/0005_team.sql)
+// ---------------------------------------------------------------------------------------------
+
+/** What a key may do: ingest posts events; read uses the dashboard and read API; admin both,
+ * plus reprocessing and managing keys. */
+export const KeyRole = z.enum(["ingest", "read", "admin"]);
+export type KeyRole = z.infer<typeof KeyRole>;
+
+/** Key names appear in audit rows, filters and URLs: a short, plain label. */
+export const KeyName = z.string().regex(
+  /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/,
+  "a key name is 1-64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit",
+);
+
+export interface ApiKeyRow {
+  id: string;
+  name: string;
+  role: KeyRole;
+  key_sha256: string;
+  created_at: Date;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
+}
+
+export interface InstanceRow {
+  id: string;
+  host: string | null;
+  pid: number | null;
+  started_at: Date;
+  heartbeat_at: Date;
+  stopped_at: Date | null;
 }
 
 export interface SchemaMigrationRow {

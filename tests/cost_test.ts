@@ -190,6 +190,6 @@ storeTest(
     }
     await Deno.writeTextFile(file, JSON.stringify({ models: [{ model: "x", input: -1 }] }));
     const config = loadConfig({ ...db.env, HOME: db.home, ARRAKIS_PRICES: file, PORT: "0" });
-    await assert.rejects(startServer(config, { alerts: false }), /ARRAKIS_PRICES: .*prices\.json/);
+    await assert.rejects(startServer(config), /ARRAKIS_PRICES: .*prices\.json/);
   },
 );

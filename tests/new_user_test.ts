@@ -147,6 +147,9 @@ Deno.test("help lists --version, and serve's help every variable the server read
       "ARRAKIS_ALERT_WEBHOOK_URL",
       "ARRAKIS_ALERT_RULES",
       "ARRAKIS_ALERT_INTERVAL",
+      "ARRAKIS_DIRECT_DATABASE_URL",
+      "ARRAKIS_PG_PREPARE",
+      "ARRAKIS_HEARTBEAT",
       "ARRAKIS_LOG_LEVEL",
       "ARRAKIS_LOG_DIR",
     ]

@@ -179,6 +179,8 @@ export interface EventFilter {
   status?: WebhookStatus;
   event?: string;
   session?: string;
+  /** The name of the API key that sent the rows. */
+  key?: string;
   from?: Date;
   to?: Date;
   /** requestId or traceId, or a prefix of one. */
@@ -203,6 +205,7 @@ export function parseEventFilter(query: Record<string, string | undefined>): Eve
     status: status.success ? status.data : undefined,
     event: trimmed(query.event),
     session: trimmed(query.session),
+    key: trimmed(query.key),
     from: parseDate(query.from),
     to: parseDate(query.to),
     q: trimmed(query.q)?.toLowerCase(),
@@ -243,6 +246,7 @@ export async function listEvents(
       ${filter.status ? sql`AND status = ${filter.status}::webhook_status` : sql``}
       ${filter.event ? sql`AND event_type = ${filter.event}` : sql``}
       ${filter.session ? sql`AND session_id = ${filter.session}` : sql``}
+      ${filter.key ? sql`AND key_name = ${filter.key}` : sql``}
       ${filter.from ? sql`AND received_at >= ${filter.from}` : sql``}
       ${filter.to ? sql`AND received_at < ${filter.to}` : sql``}
       ${
@@ -355,7 +359,7 @@ export interface SessionListRow {
 
 export async function listSessions(
   sql: Sql,
-  options: { q?: string; offset?: number; limit?: number },
+  options: { q?: string; key?: string; offset?: number; limit?: number },
 ): Promise<{ rows: SessionListRow[]; more: boolean }> {
   const limit = options.limit ?? 50;
   const q = options.q?.trim().slice(0, 500);
@@ -389,6 +393,7 @@ export async function listSessions(
                   AND m.role = 'user' AND m.content ILIKE ${pattern})`
       : sql``
   }
+      ${options.key ? sql`AND c.key_name = ${options.key}` : sql``}
     ORDER BY coalesce(c.started_at, c.first_seen_at) DESC, c.id DESC
     LIMIT ${limit + 1} OFFSET ${options.offset ?? 0}`;
   const page = rows.slice(0, limit);

@@ -69,6 +69,7 @@ export function queryRoutes(deps: ServerDeps): Hono {
   app.get("/sessions", async (c) => {
     const limit = limitOf(c.req.query("limit"));
     const cursor = decodeCursor(c.req.query("cursor"), isSessionCursor);
+    const key = c.req.query("key");
     const rows = await sql`
       SELECT c.*, coalesce(c.started_at, c.first_seen_at)::text AS sort_at,
         m.prompts, m.assistant_messages, t.tool_uses, t.tool_failures,
@@ -95,6 +96,7 @@ export function queryRoutes(deps: ServerDeps): Hono {
         }::bigint)`
         : sql`true`
     }
+        ${key ? sql`AND c.key_name = ${key}` : sql``}
       ORDER BY coalesce(c.started_at, c.first_seen_at) DESC, c.id DESC
       LIMIT ${limit + 1}`;
     const page = rows.slice(0, limit);
@@ -182,18 +184,21 @@ export function queryRoutes(deps: ServerDeps): Hono {
     }
     const event = c.req.query("event");
     const session = c.req.query("session");
+    const key = c.req.query("key");
     const since = sinceOf(c.req.query("since"));
     const q = c.req.query("q")?.trim();
     const rows = await sql`
       SELECT id, request_id, trace_id, span_id, session_id, event_type, conversation_id, status,
         stage, http_status, error_code, error_message, body_sha256, headers, ip, user_agent,
-        attempt, batch_id, stage_timings, received_at, completed_at, processing_ms
+        attempt, batch_id, stage_timings, received_at, completed_at, processing_ms, key_name,
+        instance_id
       FROM webhook_events
       WHERE true
         ${cursor ? sql`AND id < ${cursor}::bigint` : sql``}
         ${statuses.length ? sql`AND status = ANY(${statuses}::webhook_status[])` : sql``}
         ${event ? sql`AND event_type = ${event}` : sql``}
         ${session ? sql`AND session_id = ${session}` : sql``}
+        ${key ? sql`AND key_name = ${key}` : sql``}
         ${since ? sql`AND received_at >= ${since}` : sql``}
         ${
       q
