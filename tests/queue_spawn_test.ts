@@ -35,8 +35,9 @@ storeTest(
         ARRAKIS_CONFIG: join(project, "home", "client.json"),
         ARRAKIS_SHIPPER_IDLE: "500ms",
       };
-      const { queueDir } = loadConfig(env);
-      const spool = await openSpool(queueDir);
+      const { queueDir, queueRoot, spoolKeyFile } = loadConfig(env);
+      // Signed with the key of the home the hook and shipper use, or they quarantine it.
+      const spool = await openSpool(queueDir, { root: queueRoot, keyFile: spoolKeyFile });
       const ids: string[] = [];
       for (let i = 0; i < 40; i++) ids.push((await spool.put(envelope())).id);
       const event = JSON.parse(
