@@ -17,6 +17,7 @@ import {
   spoolKey,
 } from "../src/queue/spool-file.ts";
 import { buildEnvelope, normalizePayload } from "../src/hook/envelope.ts";
+import { type DelayProxy, startDelayProxy } from "./delay_proxy.ts";
 import { type SpoolLock, tryShipperLock } from "../src/queue/lock.ts";
 
 const RUNS = Number(Deno.env.get("BENCH_HOOK_RUNS") ?? 40);
@@ -152,8 +153,14 @@ export async function run(): Promise<BenchRow[]> {
   const hanging = hangingUrl();
   const shipper = await hasShipper();
   const modes: Mode[] = [];
+  const proxies: DelayProxy[] = [];
   try {
-    const addMode = async (label: string, name: string, url: string) => {
+    const addMode = async (
+      label: string,
+      name: string,
+      url: string,
+      extra: Record<string, string> = {},
+    ) => {
       const env = {
         ...baseEnv(),
         CLAUDE_PROJECT_DIR: join(work, name),
@@ -161,6 +168,9 @@ export async function run(): Promise<BenchRow[]> {
         ARRAKIS_API_KEY: KEY,
         ARRAKIS_HOME: join(work, `${name}-home`),
         ARRAKIS_LOG_LEVEL: "debug",
+        // The shipper a hook starts outlives the run by this much at most.
+        ARRAKIS_SHIPPER_IDLE: "2s",
+        ...extra,
       };
       await Deno.mkdir(env.CLAUDE_PROJECT_DIR);
       const paths = localPaths(env);
@@ -176,6 +186,18 @@ export async function run(): Promise<BenchRow[]> {
     await addMode(`server up (${server.kind})`, "up", server.url);
     await addMode("server down (connection refused)", "down", `http://127.0.0.1:${closedPort()}`);
     await addMode("server hanging (accepts, never answers)", "hanging", hanging.url);
+    // The real deployment: a remote server over HTTPS (a loopback TLS proxy with a fixed delay
+    // each way, bench/delay_proxy.ts).
+    for (const rttMs of [0, 40, 120]) {
+      const proxy = await startDelayProxy({
+        upstreamPort: Number(new URL(server.url).port),
+        rttMs,
+      });
+      proxies.push(proxy);
+      await addMode(`remote over TLS, ${rttMs} ms RTT`, `tls-${rttMs}`, proxy.url, {
+        DENO_CERT: proxy.certFile,
+      });
+    }
 
     const hookArgs = ["run", "--quiet", "--config", CONFIG, ...PERMISSIONS, MAIN, "hook"];
     const floorArgs = ["run", "--quiet", empty];
@@ -194,7 +216,9 @@ export async function run(): Promise<BenchRow[]> {
     floor.sort((a, b) => a - b);
     const floorP50 = percentile(floor, 50);
     const floorP99 = percentile(floor, 99);
-    const shipperNote = shipper ? "" : ", shipper lock held by the bench (no queue ship here)";
+    const shipperNote = shipper
+      ? ", shipper running"
+      : ", shipper lock held by the bench (no queue ship here)";
     const rows: BenchRow[] = [
       { benchmark: "hook", metric: "bare deno run, empty script p50", value: floorP50, unit: "ms" },
       { benchmark: "hook", metric: "bare deno run, empty script p99", value: floorP99, unit: "ms" },
@@ -244,6 +268,7 @@ export async function run(): Promise<BenchRow[]> {
     return rows;
   } finally {
     for (const mode of modes) mode.lock?.release();
+    for (const proxy of proxies) await proxy.close();
     server.stop();
     hanging.close();
     await new Promise((resolve) => setTimeout(resolve, 200));
