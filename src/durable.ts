@@ -68,8 +68,10 @@ function ensureOneDir(path: string, parentsToo: boolean, follow: boolean): boole
 /**
  * Makes `path` a private directory (0700). With `root` (where the user's configuration puts
  * arrakis: ARRAKIS_HOME, or the parent of a directory a variable names), every directory below
- * root down to `path` must be ours and no symlink; root itself may be a link the user made but
- * must name a directory of theirs. Without `root`, only `path` is checked, following a link.
+ * root down to `path` must be ours and no symlink, and is made 0700. Root itself is the user's:
+ * it may be a link and may belong to anyone (it is /tmp for ARRAKIS_QUEUE_DIR=/tmp/q); it must
+ * name a directory, and is created 0700 when missing, but never chmod'ed. Without `root`, `path`
+ * itself is checked (a link followed, the directory it names ours) and made 0700.
  * True when `path` itself was created now.
  */
 // deno-lint-ignore require-await
@@ -79,7 +81,7 @@ export async function ensurePrivateDir(path: string, root?: string): Promise<boo
   if (below.startsWith("..") || isAbsolute(below)) {
     throw new Error(`${path} is not inside ${root}`);
   }
-  const created = ensureOneDir(root, true, true);
+  const created = ensureRoot(root);
   if (below === "") return created;
   let current = root;
   let made = false;
@@ -88,6 +90,17 @@ export async function ensurePrivateDir(path: string, root?: string): Promise<boo
     made = ensureOneDir(current, false, false);
   }
   return made;
+}
+
+/** The user's directory a private tree hangs from: made 0700 if missing, else left as it is. */
+function ensureRoot(root: string): boolean {
+  try {
+    if (Deno.statSync(root).isDirectory) return false;
+    throw new UnsafePathError(`${root} is not a directory`);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return ensureOneDir(root, true, true);
 }
 
 /** `*` in dir/.gitignore unless one is there: what arrakis keeps must never be committed. */

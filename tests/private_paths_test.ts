@@ -30,6 +30,15 @@ Deno.test("directories are made 0700 from the root down, and made 0700 again on 
   await Deno.remove(root, { recursive: true });
 });
 
+Deno.test("the root is the user's: never chmod'ed nor required to be ours (ARRAKIS_QUEUE_DIR=/tmp/q)", async () => {
+  const root = await scratch();
+  await Deno.chmod(root, 0o1777);
+  await ensurePrivateDir(join(root, "queue", "pending"), root);
+  assert.equal((await Deno.lstat(root)).mode! & 0o7777, 0o1777);
+  assert.equal(await mode(join(root, "queue")), 0o700);
+  await Deno.remove(root, { recursive: true });
+});
+
 Deno.test("a symlink below the root is refused and nothing is made where it points", async () => {
   const root = await scratch();
   const elsewhere = await scratch();
