@@ -240,10 +240,12 @@ Deno.test("server down: the drain stops after one batch, items back in backoff, 
   assert.equal(pending.length, 250);
   assert.equal(pending.filter((item) => item.record.delivery.attempts === 1).length, 100);
   // The breaker is the shipper's own state now: no file for a repository to forge.
+  // (logs/ is the spool's own log directory.)
   assert.deepEqual(await filesIn(dir), [
     "corrupt",
     "drain.lock",
     "failed",
+    "logs",
     "pending",
     "processing",
   ]);
