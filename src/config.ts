@@ -75,6 +75,12 @@ const EnvSchema = z.object({
   ARRAKIS_ALERT_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
   ARRAKIS_ALERT_RULES: z.string().optional(),
   ARRAKIS_ALERT_INTERVAL: duration.default(30_000),
+  ARRAKIS_MAX_CONNECTIONS: positiveInt.optional(),
+  ARRAKIS_HEADERS_TIMEOUT: duration.default(10_000),
+  ARRAKIS_REQUEST_TIMEOUT: duration.default(120_000),
+  ARRAKIS_IDLE_TIMEOUT: duration.default(5_000),
+  ARRAKIS_STATEMENT_TIMEOUT: duration.default(60_000),
+  ARRAKIS_SHUTDOWN_TIMEOUT: duration.default(20_000),
 });
 
 /** The client's config file (0600): where the server is and the key to use. */
@@ -120,6 +126,18 @@ export interface Config {
   /** Alert rules as JSON (validated by src/alerts/rules.ts); undefined means the default rules. */
   alertRulesJson: string | undefined;
   alertIntervalMs: number;
+  /** Open connections at most; undefined: what the open-file limit allows. */
+  maxConnections: number | undefined;
+  /** Time a client has to send its request headers. */
+  headersTimeoutMs: number;
+  /** Time a client has to send its whole request. */
+  requestTimeoutMs: number;
+  /** Idle time after which a kept-alive connection is closed. */
+  idleTimeoutMs: number;
+  /** PostgreSQL statement_timeout of every store connection. */
+  statementTimeoutMs: number;
+  /** How long a graceful shutdown waits for in-flight requests. */
+  shutdownTimeoutMs: number;
 }
 
 /**
@@ -170,6 +188,12 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
     alertWebhookUrl: e.ARRAKIS_ALERT_WEBHOOK_URL,
     alertRulesJson: e.ARRAKIS_ALERT_RULES,
     alertIntervalMs: e.ARRAKIS_ALERT_INTERVAL,
+    maxConnections: e.ARRAKIS_MAX_CONNECTIONS,
+    headersTimeoutMs: e.ARRAKIS_HEADERS_TIMEOUT,
+    requestTimeoutMs: e.ARRAKIS_REQUEST_TIMEOUT,
+    idleTimeoutMs: e.ARRAKIS_IDLE_TIMEOUT,
+    statementTimeoutMs: e.ARRAKIS_STATEMENT_TIMEOUT,
+    shutdownTimeoutMs: e.ARRAKIS_SHUTDOWN_TIMEOUT,
   };
 }
 

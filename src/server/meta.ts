@@ -72,9 +72,10 @@ export function clientIp(
   return hops.length > 0 ? normalize(hops[0]).slice(0, 64) : peer;
 }
 
+/** The connection's peer, from the node:http socket the listener hands over. */
 function peerAddress(c: Context): string | null {
-  const env = c.env as { remoteAddr?: Deno.NetAddr } | undefined;
-  const address = env?.remoteAddr?.hostname;
+  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
+  const address = env?.incoming?.socket?.remoteAddress;
   return address ? normalize(address) : null;
 }
 

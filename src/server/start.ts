@@ -1,5 +1,6 @@
-// Starting and stopping the server: keys, store, migrations, the stale-row sweep, Deno.serve,
-// and a graceful shutdown that finishes in-flight requests before closing the store.
+// Starting and stopping the server: keys, store, migrations, the stale-row sweep, the listener,
+// and a graceful shutdown that finishes in-flight requests (up to a deadline) before closing
+// the store.
 import type { Config } from "../config.ts";
 import { log } from "../log.ts";
 import { openStore, type Store } from "../store/open.ts";
@@ -13,6 +14,8 @@ import { createApp } from "./app.ts";
 import { sweepStale } from "./audit.ts";
 import { classifyFailure, errorMessage, RETRY_AFTER_SECONDS } from "./errors.ts";
 import { SHUTDOWN_EVENT } from "../dashboard/stream.ts";
+import { listen } from "./listener.ts";
+import { defaultMaxConnections, raiseFileLimit } from "./file_limit.ts";
 
 const logger = log("server");
 
@@ -68,7 +71,11 @@ export async function startServer(
 ): Promise<RunningServer> {
   const keys = await resolveServerKeys(config);
   const effective: Config = { ...config, apiKeys: keys.keys };
-  const store = await openStore(effective, { max: options.poolSize ?? 20 });
+  const fileLimit = await raiseFileLimit();
+  const store = await openStore(effective, {
+    max: options.poolSize ?? 20,
+    statementTimeoutMs: effective.statementTimeoutMs,
+  });
   let stopped = false;
   let ready = false;
   const prepared = prepareStore(store, effective, () => stopped).then(() => {
@@ -101,19 +108,35 @@ export async function startServer(
       { status: 503, headers: { "retry-after": String(RETRY_AFTER_SECONDS) } },
     );
   };
-  const server = Deno.serve(
-    { hostname: effective.host, port: effective.port, onListen: () => {} },
-    (request, info) => gate(request) ?? app.fetch(request, info),
-  );
-  const address = server.addr as Deno.NetAddr;
-  const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname;
-  const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${address.port}`;
+  let listener;
+  try {
+    listener = await listen({
+      hostname: effective.host,
+      port: effective.port,
+      limits: {
+        headersTimeoutMs: effective.headersTimeoutMs,
+        requestTimeoutMs: effective.requestTimeoutMs,
+        idleTimeoutMs: effective.idleTimeoutMs,
+        maxConnections: effective.maxConnections ?? defaultMaxConnections(fileLimit),
+        shutdownTimeoutMs: effective.shutdownTimeoutMs,
+      },
+      fetch: (request, env) => gate(request) ?? app.fetch(request, env),
+    });
+  } catch (error) {
+    await alerts?.stop();
+    await prepared.catch(() => {});
+    await store.close().catch(() => {});
+    throw error;
+  }
+  const host = listener.hostname.includes(":") ? `[${listener.hostname}]` : listener.hostname;
+  const wildcard = host === "0.0.0.0" || host === "[::]";
+  const url = `http://${wildcard ? "127.0.0.1" : host}:${listener.port}`;
   logger.info("listening on {url} ({store})", { url, store: store.kind });
 
   let closing: Promise<void> | undefined;
   return {
     url,
-    port: address.port,
+    port: listener.port,
     deps,
     keyFile: keys.file,
     keyGenerated: keys.generated,
@@ -123,7 +146,7 @@ export async function startServer(
         stopped = true;
         // Live dashboard streams never end on their own: tell them to close first.
         deps.events.dispatchEvent(new Event(SHUTDOWN_EVENT));
-        await server.shutdown();
+        await listener.close();
         await alerts?.stop();
         await prepared.catch(() => {});
         await store.close();

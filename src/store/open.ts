@@ -17,15 +17,20 @@ export interface Store {
 export interface OpenStoreOptions {
   /** Pool size on PostgreSQL; the embedded store always uses one connection. */
   max?: number;
+  /** statement_timeout of every connection, so no request holds the store for ever. */
+  statementTimeoutMs?: number;
 }
 
-function connect(url: string, max: number): Sql {
+function connect(url: string, max: number, statementTimeoutMs: number | undefined): Sql {
   return postgres(url, {
     max,
     onnotice: () => {},
     connect_timeout: 10,
     idle_timeout: 0,
-    connection: { application_name: "arrakis" },
+    connection: {
+      application_name: "arrakis",
+      ...(statementTimeoutMs ? { statement_timeout: statementTimeoutMs } : {}),
+    },
   });
 }
 
@@ -40,7 +45,7 @@ export async function openStore(
   options: OpenStoreOptions = {},
 ): Promise<Store> {
   if (config.databaseUrl) {
-    const sql = connect(config.databaseUrl, options.max ?? 10);
+    const sql = connect(config.databaseUrl, options.max ?? 10, options.statementTimeoutMs);
     return {
       sql,
       kind: "postgres",
@@ -50,7 +55,7 @@ export async function openStore(
   }
   const embedded = await startEmbedded(config.pgliteDir);
   // PGlite is one backend: a single connection keeps each transaction whole.
-  const sql = connect(embedded.url, 1);
+  const sql = connect(embedded.url, 1, options.statementTimeoutMs);
   return {
     sql,
     kind: "pglite",
