@@ -6,6 +6,7 @@ import * as hook from "./hook.ts";
 import * as ingest from "./ingest.ts";
 import * as drain from "./drain.ts";
 import * as memory from "./memory.ts";
+import * as listener from "./listener.ts";
 
 const BENCHES: [string, { run(): Promise<BenchRow[]> }][] = [
   ["store", store],
@@ -13,6 +14,7 @@ const BENCHES: [string, { run(): Promise<BenchRow[]> }][] = [
   ["ingest", ingest],
   ["drain", drain],
   ["memory", memory],
+  ["listener", listener],
 ];
 
 async function text(command: string, args: string[]): Promise<string> {

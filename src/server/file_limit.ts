@@ -1,69 +1,39 @@
-// The open-file limit the server runs under: raised from the soft toward the hard limit where
-// the system allows it, so that the connection cap (not EMFILE) is what stops a flood.
-import { log } from "../log.ts";
+// The connection cap the open-file limit allows. Deno itself raises the soft limit to the hard
+// one at start (checked: under `ulimit -Sn 256` a Deno process runs with the hard limit), so
+// only the hard limit, which the service manager sets (LimitNOFILE=, `ulimit -Hn`), bounds it.
 
-const logger = log("server", "limits");
+/** Descriptors kept back beyond those open at start: store pool growth, log files, spare. */
+const SPARE_FILES = 64;
+const MIN_CONNECTIONS = 16;
+const MAX_DEFAULT_CONNECTIONS = 10_000;
 
-export interface FileLimit {
-  soft: number;
-  hard: number;
-}
-
-/** Reads "Max open files" from /proc/self/limits; undefined where there is no /proc. */
-export async function readFileLimit(): Promise<FileLimit | undefined> {
+/**
+ * The soft open-file limit and the descriptors open now. Deno refuses /proc/self without
+ * --allow-all, so a shell child (which inherits the limit) reads them; undefined without
+ * --allow-run or /proc.
+ */
+async function fileUsage(): Promise<{ limit: number; open: number } | undefined> {
   try {
-    const text = await Deno.readTextFile("/proc/self/limits");
-    const match = /^Max open files\s+(\S+)\s+(\S+)/m.exec(text);
-    if (!match) return undefined;
-    const value = (s: string) => s === "unlimited" ? Number.MAX_SAFE_INTEGER : Number(s);
-    return { soft: value(match[1]), hard: value(match[2]) };
+    const { code, stdout } = await new Deno.Command("sh", {
+      args: ["-c", 'ulimit -n; ls "/proc/$PPID/fd" | wc -l'],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const [limit, open] = new TextDecoder().decode(stdout).trim().split(/\s+/);
+    if (code !== 0 || open === undefined) return undefined;
+    return { limit: limit === "unlimited" ? Number.MAX_SAFE_INTEGER : Number(limit), open: +open };
   } catch {
     return undefined;
   }
 }
 
-/** Desired soft limit: no higher than needed, so a raised limit stays a modest one. */
-const WANTED = 65_536;
-
 /**
- * Deno has no setrlimit; util-linux `prlimit --pid` may raise another process's soft limit up
- * to its hard limit when both run as the same user. Without it (or without --allow-run) the
- * limit stays as it is and the log says how to raise it.
+ * The connection cap when ARRAKIS_MAX_CONNECTIONS is not set: what is left of the file limit
+ * once the descriptors open now (store, logs, runtime) and a spare are kept back.
  */
-export async function raiseFileLimit(): Promise<FileLimit | undefined> {
-  const before = await readFileLimit();
-  if (!before || before.soft >= Math.min(before.hard, WANTED)) return before;
-  const target = Math.min(before.hard, WANTED);
-  try {
-    const { code } = await new Deno.Command("prlimit", {
-      args: ["--pid", String(Deno.pid), `--nofile=${target}:${before.hard}`],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    if (code === 0) {
-      const after = await readFileLimit();
-      if (after && after.soft > before.soft) {
-        logger.info("open-file limit raised from {from} to {to}", {
-          from: before.soft,
-          to: after.soft,
-        });
-        return after;
-      }
-    }
-  } catch { /* no prlimit, or no permission to run it */ }
-  logger.info(
-    "open-file limit is {soft} (hard {hard}); raise it with `ulimit -n` or LimitNOFILE= " +
-      "for more concurrent connections",
-    { soft: before.soft, hard: before.hard },
-  );
-  return before;
-}
-
-/** File descriptors kept back from connections: store pool, log files, PGlite, spare. */
-export const RESERVED_FILES = 96;
-
-/** The connection cap when ARRAKIS_MAX_CONNECTIONS is not set: what the file limit allows. */
-export function defaultMaxConnections(limit: FileLimit | undefined): number {
-  if (!limit) return 1_024;
-  return Math.max(16, Math.min(10_000, limit.soft - RESERVED_FILES));
+export async function defaultMaxConnections(): Promise<number> {
+  const usage = await fileUsage();
+  if (usage === undefined || !(usage.limit > 0)) return 1_024;
+  const left = usage.limit - usage.open - SPARE_FILES;
+  return Math.max(MIN_CONNECTIONS, Math.min(MAX_DEFAULT_CONNECTIONS, left));
 }

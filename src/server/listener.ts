@@ -1,20 +1,23 @@
-// The HTTP listener: node:http under Hono's fetch handler, because Deno.serve has no header or
-// idle timeouts, no connection cap, and ends for good on one accept error (EMFILE).
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { Socket } from "node:net";
+// The HTTP listener: a bounded accept loop on Deno.listen feeding node:http's parser, with
+// header, request and idle timeouts, a connection cap and a shutdown deadline. Deno.serve has
+// none of these and stops for good on one accept error (EMFILE); node:http alone also stops
+// accepting after EMFILE. Here no connection past the cap is ever accepted (the kernel's queue
+// holds it), and a failed accept is retried after a pause.
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { Duplex } from "node:stream";
 import { getRequestListener } from "@hono/node-server";
 import { log } from "../log.ts";
 
 const logger = log("server", "listener");
 
 export interface ListenerLimits {
-  /** Time a client has to send the request line and headers (slow-header clients). */
+  /** Time a new connection has to send its request line and headers. */
   headersTimeoutMs: number;
   /** Time a client has to send the whole request, body included. */
   requestTimeoutMs: number;
   /** How long a kept-alive connection may sit idle between requests. */
   idleTimeoutMs: number;
-  /** Open connections at most; past it a new connection is closed at once. */
+  /** Open connections at most; past it new ones wait in the kernel's accept queue. */
   maxConnections: number;
   /** How long shutdown waits for in-flight requests before cutting connections. */
   shutdownTimeoutMs: number;
@@ -29,80 +32,170 @@ export interface Listener {
 
 type Fetch = (request: Request, env: { incoming: IncomingMessage }) => Response | Promise<Response>;
 
-/** One warning per interval at most: a flood must not turn into a flood of log lines. */
+/** One warning per interval at most: a flood must not become a flood of log lines. */
 const CAP_LOG_INTERVAL_MS = 10_000;
+const ACCEPT_RETRY_MS = 100;
+
+/** One accepted connection as the stream node:http parses, with its own deadline timer. */
+class Connection extends Duplex {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** Requests whose response has not finished yet. */
+  active = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #reading = false;
+
+  constructor(readonly conn: Deno.Conn) {
+    super();
+    const address = conn.remoteAddr as Deno.NetAddr;
+    this.remoteAddress = address.hostname;
+    this.remotePort = address.port;
+    (conn as Deno.TcpConn).setNoDelay?.(true);
+    this.#reader = conn.readable.getReader();
+    this.#writer = conn.writable.getWriter();
+  }
+
+  /** Closes the connection unless cleared or re-armed within ms. */
+  deadline(ms: number | undefined): void {
+    clearTimeout(this.#timer);
+    this.#timer = ms === undefined ? undefined : setTimeout(() => this.destroy(), ms);
+  }
+
+  override _read(): void {
+    if (this.#reading) return;
+    this.#reading = true;
+    this.#reader.read().then(({ done, value }) => {
+      this.#reading = false;
+      if (done) this.push(null);
+      else if (this.push(value)) this._read();
+    }, () => this.destroy());
+  }
+
+  override _write(chunk: Uint8Array, _encoding: string, done: (error?: Error) => void): void {
+    this.#writer.write(chunk).then(() => done(), (error) => done(error));
+  }
+
+  override _final(done: () => void): void {
+    this.#writer.close().then(done, done);
+  }
+
+  override _destroy(error: Error | null, done: (error: Error | null) => void): void {
+    clearTimeout(this.#timer);
+    try {
+      this.conn.close();
+    } catch { /* closed already */ }
+    done(error);
+  }
+
+  // node:http sets socket timeouts and options; the deadlines here stand in for them.
+  setTimeout(): this {
+    return this;
+  }
+  setNoDelay(): this {
+    return this;
+  }
+  setKeepAlive(): this {
+    return this;
+  }
+}
 
 export async function listen(
   options: { hostname: string; port: number; limits: ListenerLimits; fetch: Fetch },
 ): Promise<Listener> {
   const { limits } = options;
-  const server: Server = createServer({
-    headersTimeout: limits.headersTimeoutMs,
-    requestTimeout: limits.requestTimeoutMs,
-    keepAliveTimeout: limits.idleTimeoutMs,
-    // How often node:http looks for connections past headersTimeout/requestTimeout.
-    connectionsCheckingInterval: Math.max(100, Math.min(1_000, limits.headersTimeoutMs / 4)),
-  }, getRequestListener(options.fetch as never, { overrideGlobalObjects: false }));
+  const server = createServer(
+    getRequestListener(options.fetch as never, { overrideGlobalObjects: false }),
+  );
+  // A malformed request: answer nothing more, free the connection.
+  server.on("clientError", (_error: Error, socket: Duplex) => socket.destroy());
 
-  const open = new Set<Socket>();
-  let refused = 0;
-  let lastCapLog = -Infinity;
-  // Runs before node:http's own listener: a refused socket is destroyed before it is parsed.
-  server.prependListener("connection", (socket: Socket) => {
-    if (open.size >= limits.maxConnections) {
-      refused++;
-      socket.destroy();
-      const now = performance.now();
-      if (now - lastCapLog >= CAP_LOG_INTERVAL_MS) {
-        lastCapLog = now;
-        logger.warn(
-          "connection limit reached: {open} open (ARRAKIS_MAX_CONNECTIONS={max}); " +
-            "closing new connections ({refused} so far)",
-          { open: open.size, max: limits.maxConnections, refused },
-        );
-      }
-      return;
-    }
-    open.add(socket);
-    socket.once("close", () => open.delete(socket));
-  });
-  // A malformed request or a timeout: answer nothing more, free the socket.
-  server.on("clientError", (_error: Error, socket: Socket) => socket.destroy());
-  // Accept failures (EMFILE, ENFILE) are reported here; the listener keeps accepting.
-  server.on("error", (error: Error) => {
-    logger.warn("listener error (still accepting): {error}", { error: error.message });
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    const failed = (error: Error) => reject(error);
-    server.once("error", failed);
-    server.listen(options.port, options.hostname, () => {
-      server.off("error", failed);
-      resolve();
+  const open = new Set<Connection>();
+  let closing = false;
+  // node:http closes a connection after each response unless its server is "listening"; this
+  // one never listens itself (the accept loop below feeds it), so it says so until shutdown.
+  Object.defineProperty(server, "listening", { get: () => !closing });
+  server.on("request", (request: IncomingMessage, response: ServerResponse) => {
+    const connection = request.socket as unknown as Connection;
+    connection.active++;
+    connection.deadline(limits.requestTimeoutMs);
+    // The request timeout covers receiving the request, not a long response (live streams).
+    request.once("end", () => connection.deadline(undefined));
+    response.once("close", () => {
+      connection.active--;
+      if (connection.active > 0) return;
+      if (closing) connection.destroy();
+      else connection.deadline(limits.idleTimeoutMs);
     });
   });
-  const address = server.address();
-  if (address === null || typeof address === "string") throw new Error("listener has no address");
 
-  let closing: Promise<void> | undefined;
+  const listener = Deno.listen({ hostname: options.hostname, port: options.port });
+  const address = listener.addr as Deno.NetAddr;
+  let wake: (() => void) | undefined;
+  let lastCapLog = -Infinity;
+  let lastAcceptLog = -Infinity;
+  const accepting = (async () => {
+    while (!closing) {
+      if (open.size >= limits.maxConnections) {
+        const now = performance.now();
+        if (now - lastCapLog >= CAP_LOG_INTERVAL_MS) {
+          lastCapLog = now;
+          logger.warn(
+            "connection limit reached: {open} open (ARRAKIS_MAX_CONNECTIONS={max}); " +
+              "new connections wait until one closes",
+            { open: open.size, max: limits.maxConnections },
+          );
+        }
+        await new Promise<void>((resolve) => (wake = resolve));
+        continue;
+      }
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (error) {
+        if (closing) break;
+        if (performance.now() - lastAcceptLog >= CAP_LOG_INTERVAL_MS) {
+          lastAcceptLog = performance.now();
+          logger.warn("accept failed (retrying): {error}", { error: String(error) });
+        }
+        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+        continue;
+      }
+      const connection = new Connection(conn);
+      open.add(connection);
+      connection.once("close", () => {
+        open.delete(connection);
+        wake?.();
+        wake = undefined;
+      });
+      connection.on("error", () => connection.destroy());
+      connection.deadline(limits.headersTimeoutMs);
+      server.emit("connection", connection);
+    }
+  })();
+
+  let closed: Promise<void> | undefined;
   return {
-    hostname: address.address,
+    hostname: address.hostname,
     port: address.port,
     close() {
-      closing ??= new Promise<void>((resolve) => {
-        const deadline = setTimeout(() => {
-          if (open.size > 0) {
-            logger.warn("shutdown deadline passed: closing {n} connections", { n: open.size });
-          }
-          for (const socket of open) socket.destroy();
-        }, limits.shutdownTimeoutMs);
-        server.close(() => {
-          clearTimeout(deadline);
-          resolve();
-        });
-        server.closeIdleConnections();
-      });
-      return closing;
+      closed ??= (async () => {
+        closing = true;
+        listener.close();
+        wake?.();
+        await accepting;
+        for (const connection of open) if (connection.active === 0) connection.destroy();
+        const deadline = Date.now() + limits.shutdownTimeoutMs;
+        while (open.size > 0 && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        if (open.size > 0) {
+          logger.warn("shutdown deadline passed: closing {n} connections", { n: open.size });
+          for (const connection of open) connection.destroy();
+        }
+      })();
+      return closed;
     },
   };
 }

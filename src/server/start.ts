@@ -15,7 +15,7 @@ import { sweepStale } from "./audit.ts";
 import { classifyFailure, errorMessage, RETRY_AFTER_SECONDS } from "./errors.ts";
 import { SHUTDOWN_EVENT } from "../dashboard/stream.ts";
 import { listen } from "./listener.ts";
-import { defaultMaxConnections, raiseFileLimit } from "./file_limit.ts";
+import { defaultMaxConnections } from "./file_limit.ts";
 
 const logger = log("server");
 
@@ -71,7 +71,6 @@ export async function startServer(
 ): Promise<RunningServer> {
   const keys = await resolveServerKeys(config);
   const effective: Config = { ...config, apiKeys: keys.keys };
-  const fileLimit = await raiseFileLimit();
   const store = await openStore(effective, {
     max: options.poolSize ?? 20,
     statementTimeoutMs: effective.statementTimeoutMs,
@@ -108,6 +107,7 @@ export async function startServer(
       { status: 503, headers: { "retry-after": String(RETRY_AFTER_SECONDS) } },
     );
   };
+  const maxConnections = effective.maxConnections ?? await defaultMaxConnections();
   let listener;
   try {
     listener = await listen({
@@ -117,7 +117,7 @@ export async function startServer(
         headersTimeoutMs: effective.headersTimeoutMs,
         requestTimeoutMs: effective.requestTimeoutMs,
         idleTimeoutMs: effective.idleTimeoutMs,
-        maxConnections: effective.maxConnections ?? defaultMaxConnections(fileLimit),
+        maxConnections,
         shutdownTimeoutMs: effective.shutdownTimeoutMs,
       },
       fetch: (request, env) => gate(request) ?? app.fetch(request, env),
@@ -131,7 +131,11 @@ export async function startServer(
   const host = listener.hostname.includes(":") ? `[${listener.hostname}]` : listener.hostname;
   const wildcard = host === "0.0.0.0" || host === "[::]";
   const url = `http://${wildcard ? "127.0.0.1" : host}:${listener.port}`;
-  logger.info("listening on {url} ({store})", { url, store: store.kind });
+  logger.info("listening on {url} ({store}, at most {maxConnections} connections)", {
+    url,
+    store: store.kind,
+    maxConnections,
+  });
 
   let closing: Promise<void> | undefined;
   return {
