@@ -37,7 +37,7 @@ const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(val
 export async function run(): Promise<BenchRow[]> {
   const hono = app();
   const reference = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, hono.fetch);
-  const listener = await listen({
+  const listener = listen({
     hostname: "127.0.0.1",
     port: 0,
     limits: {

@@ -101,9 +101,9 @@ class Connection extends Duplex {
   }
 }
 
-export async function listen(
+export function listen(
   options: { hostname: string; port: number; limits: ListenerLimits; fetch: Fetch },
-): Promise<Listener> {
+): Listener {
   const { limits } = options;
   const server = createServer(
     getRequestListener(options.fetch as never, { overrideGlobalObjects: false }),

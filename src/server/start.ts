@@ -110,7 +110,7 @@ export async function startServer(
   const maxConnections = effective.maxConnections ?? await defaultMaxConnections();
   let listener;
   try {
-    listener = await listen({
+    listener = listen({
       hostname: effective.host,
       port: effective.port,
       limits: {
