@@ -78,7 +78,9 @@ const EnvSchema = z.object({
   ARRAKIS_MAX_CONNECTIONS: positiveInt.optional(),
   ARRAKIS_HEADERS_TIMEOUT: duration.default(10_000),
   ARRAKIS_REQUEST_TIMEOUT: duration.default(120_000),
-  ARRAKIS_IDLE_TIMEOUT: duration.default(5_000),
+  // Longer than clients keep idle connections pooled (fetch/hyper: 90 s), so the client closes
+  // first and never sends a request on a connection the server is closing.
+  ARRAKIS_IDLE_TIMEOUT: duration.default(95_000),
   ARRAKIS_STATEMENT_TIMEOUT: duration.default(60_000),
   ARRAKIS_SHUTDOWN_TIMEOUT: duration.default(20_000),
 });

@@ -30,6 +30,7 @@ import { page } from "./layout.ts";
 import { h } from "./html.ts";
 import { reprocessMany } from "./reprocess.ts";
 import { auditStream } from "./stream.ts";
+import { BadParam, parseId } from "../params.ts";
 
 export const CSP = [
   "default-src 'none'",
@@ -84,6 +85,16 @@ type Handler = (c: Context) => Response | Promise<Response>;
 export function createDashboard(deps: DashboardDeps): Hono {
   const app = new Hono();
   const now = () => deps.now?.() ?? Date.now();
+  // A malformed query parameter is the person's mistake: a 400 page that names it.
+  app.onError((error, c) => {
+    if (!(error instanceof BadParam)) throw error;
+    secure(c);
+    return send(
+      c,
+      page("Bad request", null, h`<h1>Bad request</h1><p class="sub">${error.message}</p>`),
+      400,
+    );
+  });
 
   /** Pages: signed-in or redirected to /login. */
   const pageRoute = (handler: Handler): Handler => async (c) => {
@@ -188,9 +199,7 @@ export function createDashboard(deps: DashboardDeps): Hono {
     pageRoute(async (c) => {
       const code = c.req.query("code")?.slice(0, 200) || undefined;
       const includeResolved = c.req.query("resolved") === "1";
-      const before = /^\d{1,18}$/.test(c.req.query("before") ?? "")
-        ? c.req.query("before")
-        : undefined;
+      const before = parseId("before", c.req.query("before"));
       const data = await failedEvents(deps.sql, { code, includeResolved, before });
       return send(c, failedPage(data, { code, includeResolved }));
     }),

@@ -12,6 +12,7 @@ import { ingestEnvelope, type IngestResult, recordRejected } from "./ingest.ts";
 import { ingestBatch } from "./batch.ts";
 import { queryRoutes } from "./query.ts";
 import { classifyFailure, errorMessage, RETRY_AFTER_SECONDS } from "./errors.ts";
+import { BadParam, nulInUrl } from "../params.ts";
 
 const httpLog = log("server", "http");
 const errorLog = log("server", "error");
@@ -65,6 +66,12 @@ export function createApp(deps: ServerDeps): Hono {
         fields,
       );
     }
+  });
+
+  app.use("*", async (c, next) => {
+    const nul = nulInUrl(c.req.url);
+    if (nul) return c.json({ status: "INVALID", message: nul }, 400);
+    await next();
   });
 
   app.get("/health", (c) =>
@@ -198,6 +205,9 @@ export function createApp(deps: ServerDeps): Hono {
   );
 
   app.onError((error, c) => {
+    if (error instanceof BadParam) {
+      return c.json({ status: "INVALID", message: error.message }, 400);
+    }
     if (classifyFailure(error) === "unavailable") {
       metrics.recordDbError();
       c.header("Retry-After", String(RETRY_AFTER_SECONDS));

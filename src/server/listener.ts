@@ -35,6 +35,8 @@ type Fetch = (request: Request, env: { incoming: IncomingMessage }) => Response 
 /** One warning per interval at most: a flood must not become a flood of log lines. */
 const CAP_LOG_INTERVAL_MS = 10_000;
 const ACCEPT_RETRY_MS = 100;
+/** How long a closing connection keeps reading (and dropping) what its client still sends. */
+const LINGER_MS = 5_000;
 
 /** One accepted connection as the stream node:http parses, with its own deadline timer. */
 class Connection extends Duplex {
@@ -46,6 +48,7 @@ class Connection extends Duplex {
   #reader: ReadableStreamDefaultReader<Uint8Array>;
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #reading = false;
+  #lingering = false;
 
   constructor(readonly conn: Deno.Conn) {
     super();
@@ -78,7 +81,26 @@ class Connection extends Duplex {
   }
 
   override _final(done: () => void): void {
-    this.#writer.close().then(done, done);
+    // Every write has completed by now (each _write waited for its own): send FIN.
+    try {
+      (this.conn as Deno.TcpConn).closeWrite();
+    } catch { /* closed already */ }
+    done();
+  }
+
+  /**
+   * The close node:http asks for after a final response (an early 413, Connection: close): a
+   * lingering close. The answer is sent and the write half shut, then whatever the client is
+   * still uploading is read and dropped, so its TCP stack does not reset the connection
+   * before the client has read the answer.
+   */
+  destroySoon(): void {
+    if (this.#lingering) return;
+    this.#lingering = true;
+    this.deadline(LINGER_MS);
+    this.end();
+    this.on("data", () => {});
+    this.resume();
   }
 
   override _destroy(error: Error | null, done: (error: Error | null) => void): void {
@@ -120,9 +142,11 @@ export function listen(
     const connection = request.socket as unknown as Connection;
     connection.active++;
     connection.deadline(limits.requestTimeoutMs);
+    let answered = false;
     // The request timeout covers receiving the request, not a long response (live streams).
-    request.once("end", () => connection.deadline(undefined));
+    request.once("end", () => answered || connection.deadline(undefined));
     response.once("close", () => {
+      answered = true;
       connection.active--;
       if (connection.active > 0) return;
       if (closing) connection.destroy();
