@@ -135,6 +135,32 @@ storeTest(
 );
 
 storeTest(
+  "network: clients that half-close or vanish mid-request never end the server",
+  async ({ db }) => {
+    const server = await startTestServer(db);
+    try {
+      const port = Number(new URL(server.url).port);
+      for (let i = 0; i < 5; i++) {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+        await conn.write(new TextEncoder().encode("GET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
+        await conn.closeWrite();
+        await closedByServer(conn);
+        conn.close();
+        const cut = await Deno.connect({ hostname: "127.0.0.1", port });
+        await cut.write(new TextEncoder().encode("POST /api/claude-hooks HTTP/1.1\r\nHost: x\r\n"));
+        cut.close();
+      }
+      const answer = await post(server, "/api/claude-hooks", prompt(4));
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      assert.equal(server.exitCode(), null, server.output());
+    } finally {
+      await server.stop();
+    }
+  },
+  { kinds: ["pglite"] },
+);
+
+storeTest(
   "network: a lowered soft file limit is raised to the hard one, and the cap follows it",
   async ({ db }) => {
     const server = await serveUnderUlimit(db, "-Sn 256");

@@ -13,10 +13,13 @@ export interface DashboardDeps {
   events: EventTarget;
   /** Whether the request carries a valid session cookie (or API key). */
   isSignedIn(c: Context): Promise<boolean>;
-  /** Checks an API key; when it is one of the server's keys, sets the session cookie. */
-  signIn(c: Context, apiKey: string): Promise<boolean>;
-  /** Clears the session cookie. */
-  signOut(c: Context): void;
+  /**
+   * Checks an API key; when it is one of the server's keys, sets the session cookie.
+   * `retryAfter` (seconds) when this source tried too many keys.
+   */
+  signIn(c: Context, apiKey: string): Promise<{ ok: boolean; retryAfter?: number }>;
+  /** Revokes the session and clears its cookie. */
+  signOut(c: Context): Promise<void>;
   /** Runs a stored envelope through the server's ingest pipeline again. */
   reprocess(c: Context, envelope: unknown): Promise<{ httpStatus: number; answer: IngestAnswer }>;
   /** The running alert evaluator, when the server started one. */

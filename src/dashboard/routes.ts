@@ -2,14 +2,10 @@
 // plain functions the pages use.
 import type { Hono } from "hono";
 import type { ServerDeps } from "../server/deps.ts";
-import {
-  authenticate,
-  clearSessionCookie,
-  issueSessionCookie,
-  matchesApiKey,
-} from "../server/auth.ts";
+import { authenticate, issueSessionCookie, matchesApiKey, revokeSession } from "../server/auth.ts";
 import { ingestEnvelope } from "../server/ingest.ts";
-import { requestMeta } from "../server/meta.ts";
+import { requestIp, requestMeta } from "../server/meta.ts";
+import { recordFailedSignIn, signInBlocked } from "../server/unauthorized.ts";
 import { alertsOf } from "../alerts/start.ts";
 import { createDashboard } from "./app.ts";
 
@@ -17,15 +13,20 @@ export function dashboardRoutes(deps: ServerDeps): Hono {
   return createDashboard({
     sql: deps.sql,
     events: deps.events,
-    isSignedIn: (c) => Promise.resolve(authenticate(c, deps).ok),
+    isSignedIn: async (c) => (await authenticate(c, deps)).ok,
     signIn(c, apiKey) {
+      // Throttled before the key is even compared: guessing costs the guesser a minute.
+      const ip = requestIp(c, deps.config.trustedProxies);
+      const retryAfter = signInBlocked(deps, ip);
+      if (retryAfter !== undefined) return Promise.resolve({ ok: false, retryAfter });
       if (deps.config.apiKeys.length === 0 || !matchesApiKey(apiKey, deps.config.apiKeys)) {
-        return Promise.resolve(false);
+        recordFailedSignIn(deps, ip);
+        return Promise.resolve({ ok: false });
       }
       issueSessionCookie(c, deps);
-      return Promise.resolve(true);
+      return Promise.resolve({ ok: true });
     },
-    signOut: (c) => clearSessionCookie(c),
+    signOut: (c) => revokeSession(c, deps),
     reprocess(c, envelope) {
       // The person's request, marked as a replay; ids come from the stored envelope itself.
       const meta = requestMeta(c, deps.config.trustedProxies);

@@ -4,6 +4,7 @@ import { dirname } from "node:path";
 import type { Config } from "../config.ts";
 import { ConfigError } from "../config.ts";
 import { ensurePrivateDir, writeFileDurable } from "../durable.ts";
+import { assertStrongKeys } from "./key_strength.ts";
 
 export interface ResolvedKeys {
   keys: string[];
@@ -13,7 +14,10 @@ export interface ResolvedKeys {
 }
 
 export async function resolveServerKeys(config: Config): Promise<ResolvedKeys> {
-  if (config.apiKeys.length > 0) return { keys: config.apiKeys, generated: false };
+  if (config.apiKeys.length > 0) {
+    assertStrongKeys(config.apiKeys, "ARRAKIS_API_KEY");
+    return { keys: config.apiKeys, generated: false };
+  }
   if (config.databaseUrl) {
     throw new ConfigError(
       "ARRAKIS_API_KEY: required with DATABASE_URL (a shared server never runs without a key); " +
@@ -22,7 +26,10 @@ export async function resolveServerKeys(config: Config): Promise<ResolvedKeys> {
   }
   try {
     const text = (await Deno.readTextFile(config.apiKeyFile)).trim();
-    if (text) return { keys: [text], file: config.apiKeyFile, generated: false };
+    if (text) {
+      assertStrongKeys([text], config.apiKeyFile);
+      return { keys: [text], file: config.apiKeyFile, generated: false };
+    }
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }

@@ -10,6 +10,7 @@ import { requestMeta } from "./meta.ts";
 import { readJsonBody } from "./body.ts";
 import { ingestEnvelope, type IngestResult, recordRejected } from "./ingest.ts";
 import { ingestBatch } from "./batch.ts";
+import { rejectUnauthenticated } from "./unauthorized.ts";
 import { queryRoutes } from "./query.ts";
 import { classifyFailure, errorMessage, RETRY_AFTER_SECONDS } from "./errors.ts";
 import { BadParam, nulInUrl } from "../params.ts";
@@ -37,6 +38,11 @@ function reply(
 function routeOf(c: Context): string {
   const path = c.req.routePath;
   return path && path !== "/*" && path !== "*" ? path : "other";
+}
+
+/** Whether a listen address is reachable from this machine only. */
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 export function createApp(deps: ServerDeps): Hono {
@@ -94,6 +100,8 @@ export function createApp(deps: ServerDeps): Hono {
     }
   });
 
+  // Open on loopback (a local scraper); behind a key wherever others can reach the port.
+  if (!isLoopback(config.host)) app.use("/metrics", requireAuth(deps));
   app.get(
     "/metrics",
     (c) =>
@@ -103,19 +111,8 @@ export function createApp(deps: ServerDeps): Hono {
   app.post("/api/claude-hooks", async (c) => {
     const meta = requestMeta(c, config.trustedProxies);
     note(c, { ip: meta.ip, traceId: meta.traceId });
-    const auth = authenticate(c, deps);
-    if (!auth.ok) {
-      await c.req.raw.body?.cancel().catch(() => {});
-      const result = await recordRejected(
-        deps,
-        meta,
-        { httpStatus: 401, code: "UNAUTHORIZED", message: auth.reason },
-        "UNAUTHORIZED",
-        "authenticate",
-      );
-      c.header("WWW-Authenticate", 'Bearer realm="arrakis"');
-      return reply(c, result);
-    }
+    const auth = await authenticate(c, deps);
+    if (!auth.ok) return rejectUnauthenticated(c, deps, meta, auth.reason);
     const body = await readJsonBody(c, config.maxBodyBytes);
     if (!body.ok) {
       note(c, { code: body.code });
@@ -134,21 +131,8 @@ export function createApp(deps: ServerDeps): Hono {
   app.post("/api/claude-hooks/batch", async (c) => {
     const meta = requestMeta(c, config.trustedProxies);
     note(c, { ip: meta.ip, traceId: meta.traceId });
-    const auth = authenticate(c, deps);
-    if (!auth.ok) {
-      await c.req.raw.body?.cancel().catch(() => {});
-      c.header("WWW-Authenticate", 'Bearer realm="arrakis"');
-      return reply(
-        c,
-        await recordRejected(
-          deps,
-          meta,
-          { httpStatus: 401, code: "UNAUTHORIZED", message: auth.reason },
-          "UNAUTHORIZED",
-          "authenticate",
-        ),
-      );
-    }
+    const auth = await authenticate(c, deps);
+    if (!auth.ok) return rejectUnauthenticated(c, deps, meta, auth.reason);
     const body = await readJsonBody(c, config.maxBodyBytes);
     if (!body.ok) return reply(c, await recordRejected(deps, meta, body, "INVALID", "validate"));
     if (!Array.isArray(body.value) || body.value.length === 0) {

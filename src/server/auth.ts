@@ -1,9 +1,12 @@
 // Who may call the API: a Bearer key from config.apiKeys (compared in constant time against
-// every key, for rotation) or a signed dashboard session cookie.
+// every key, for rotation) or a signed dashboard session cookie whose session id was not
+// signed out (revoked_sessions: every instance sees it, across restarts).
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import type { ServerDeps } from "./deps.ts";
+import { throttleUnauthenticated } from "./unauthorized.ts";
+import { requestIp } from "./meta.ts";
 
 export const SESSION_COOKIE = "arrakis_session";
 export const SESSION_TTL_SECONDS = 12 * 3600;
@@ -31,22 +34,39 @@ function sign(secret: Uint8Array, payload: string): string {
   return createHmac("sha256", secret).update(payload).digest("base64url");
 }
 
-function verifySessionValue(secret: Uint8Array, value: string, nowMs: number): boolean {
+interface Session {
+  /** Random id, what sign-out revokes. */
+  sid: string;
+  /** Expiry, seconds since the epoch. */
+  exp: number;
+}
+
+const base64url = (text: string) =>
+  btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+
+/** The session a cookie value carries, when its signature holds and it has not expired. */
+function verifySessionValue(secret: Uint8Array, value: string, nowMs: number): Session | undefined {
   const dot = value.lastIndexOf(".");
-  if (dot <= 0) return false;
+  if (dot <= 0) return undefined;
   const payload = value.slice(0, dot);
   const expected = Buffer.from(sign(secret, payload));
   const given = Buffer.from(value.slice(dot + 1));
-  if (expected.length !== given.length || !timingSafeEqual(expected, given)) return false;
+  if (expected.length !== given.length || !timingSafeEqual(expected, given)) return undefined;
   try {
-    const { exp } = JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/")));
-    return typeof exp === "number" && exp * 1000 > nowMs;
+    const { sid, exp } = JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/")));
+    if (typeof sid !== "string" || typeof exp !== "number" || exp * 1000 <= nowMs) return undefined;
+    return { sid, exp };
   } catch {
-    return false;
+    return undefined;
   }
 }
 
-export function authenticate(c: Context, deps: ServerDeps): AuthResult {
+async function isRevoked(deps: ServerDeps, sid: string): Promise<boolean> {
+  const [row] = await deps.sql`SELECT 1 FROM revoked_sessions WHERE session_id = ${sid}`;
+  return row !== undefined;
+}
+
+export async function authenticate(c: Context, deps: ServerDeps): Promise<AuthResult> {
   const header = c.req.header("authorization");
   if (header !== undefined) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
@@ -58,10 +78,9 @@ export function authenticate(c: Context, deps: ServerDeps): AuthResult {
   }
   const cookie = getCookie(c, SESSION_COOKIE);
   if (cookie !== undefined) {
-    if (verifySessionValue(deps.sessionSecret, cookie, Date.now())) {
-      return { ok: true, via: "cookie" };
-    }
-    return { ok: false, reason: "session expired or invalid; sign in again" };
+    const session = verifySessionValue(deps.sessionSecret, cookie, Date.now());
+    if (session && !(await isRevoked(deps, session.sid))) return { ok: true, via: "cookie" };
+    return { ok: false, reason: "session expired, signed out or invalid; sign in again" };
   }
   return { ok: false, reason: "missing Authorization: Bearer <key>" };
 }
@@ -69,8 +88,8 @@ export function authenticate(c: Context, deps: ServerDeps): AuthResult {
 /** Sets a signed session cookie (after the dashboard checked an API key). */
 export function issueSessionCookie(c: Context, deps: ServerDeps): void {
   const exp = Math.floor(Date.now() / 1000) + SESSION_TTL_SECONDS;
-  const payload = btoa(JSON.stringify({ exp })).replace(/\+/g, "-").replace(/\//g, "_")
-    .replace(/=+$/, "");
+  const sid = base64url(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(18))));
+  const payload = base64url(JSON.stringify({ sid, exp } satisfies Session));
   const secure = new URL(c.req.url).protocol === "https:" ||
     c.req.header("x-forwarded-proto") === "https";
   setCookie(c, SESSION_COOKIE, `${payload}.${sign(deps.sessionSecret, payload)}`, {
@@ -82,15 +101,27 @@ export function issueSessionCookie(c: Context, deps: ServerDeps): void {
   });
 }
 
-export function clearSessionCookie(c: Context): void {
+/** Signs the request's session out: its id is revoked until it would have expired anyway. */
+export async function revokeSession(c: Context, deps: ServerDeps): Promise<void> {
+  const cookie = getCookie(c, SESSION_COOKIE);
+  const session = cookie ? verifySessionValue(deps.sessionSecret, cookie, Date.now()) : undefined;
+  if (session) {
+    await deps.sql`
+      INSERT INTO revoked_sessions (session_id, expires_at)
+      VALUES (${session.sid}, to_timestamp(${session.exp}))
+      ON CONFLICT (session_id) DO NOTHING`;
+    await deps.sql`DELETE FROM revoked_sessions WHERE expires_at < now()`;
+  }
   setCookie(c, SESSION_COOKIE, "", { httpOnly: true, sameSite: "Strict", path: "/", maxAge: 0 });
 }
 
-/** 401 JSON for API routes unless authenticate() accepts the request. */
+/** 401 JSON (429 past the per-source limit) unless authenticate() accepts the request. */
 export function requireAuth(deps: ServerDeps): MiddlewareHandler {
   return async (c, next) => {
-    const result = authenticate(c, deps);
+    const result = await authenticate(c, deps);
     if (!result.ok) {
+      const throttled = throttleUnauthenticated(c, deps, requestIp(c, deps.config.trustedProxies));
+      if (throttled) return throttled;
       c.header("WWW-Authenticate", 'Bearer realm="arrakis"');
       return c.json({ status: "UNAUTHORIZED", message: result.reason }, 401);
     }

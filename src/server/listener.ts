@@ -49,6 +49,8 @@ class Connection extends Duplex {
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #reading = false;
   #lingering = false;
+  #answerPending = false;
+  #closeAfterAnswer = false;
 
   constructor(readonly conn: Deno.Conn) {
     super();
@@ -63,7 +65,34 @@ class Connection extends Duplex {
   /** Closes the connection unless cleared or re-armed within ms. */
   deadline(ms: number | undefined): void {
     clearTimeout(this.#timer);
-    this.#timer = ms === undefined ? undefined : setTimeout(() => this.destroy(), ms);
+    this.#timer = ms === undefined ? undefined : setTimeout(() => this.kill(), ms);
+  }
+
+  /** Closes now, whatever is in flight (deadlines, shutdown). */
+  kill(): void {
+    this.#answerPending = false;
+    super.destroy();
+  }
+
+  /**
+   * A handler that stops reading a body (an early 413) destroys the request, which in node:http
+   * destroys the socket before the answer is written. While an answer is pending, that becomes
+   * a lingering close after the answer instead.
+   */
+  override destroy(error?: Error): this {
+    if (!this.#answerPending) return super.destroy(error);
+    this.#closeAfterAnswer = true;
+    return this;
+  }
+
+  get lingering(): boolean {
+    return this.#lingering;
+  }
+
+  /** Called by the listener around each request's answer. */
+  answering(pending: boolean): void {
+    this.#answerPending = pending;
+    if (!pending && this.#closeAfterAnswer) this.destroySoon();
   }
 
   override _read(): void {
@@ -72,8 +101,9 @@ class Connection extends Duplex {
     this.#reader.read().then(({ done, value }) => {
       this.#reading = false;
       if (done) this.push(null);
+      else if (this.#closeAfterAnswer) this._read(); // the body nobody reads: dropped
       else if (this.push(value)) this._read();
-    }, () => this.destroy());
+    }, () => this.kill());
   }
 
   override _write(chunk: Uint8Array, _encoding: string, done: (error?: Error) => void): void {
@@ -82,10 +112,8 @@ class Connection extends Duplex {
 
   override _final(done: () => void): void {
     // Every write has completed by now (each _write waited for its own): send FIN.
-    try {
-      (this.conn as Deno.TcpConn).closeWrite();
-    } catch { /* closed already */ }
-    done();
+    Promise.resolve().then(() => (this.conn as Deno.TcpConn).closeWrite())
+      .catch(() => {/* closed already */}).finally(done);
   }
 
   /**
@@ -131,7 +159,7 @@ export function listen(
     getRequestListener(options.fetch as never, { overrideGlobalObjects: false }),
   );
   // A malformed request: answer nothing more, free the connection.
-  server.on("clientError", (_error: Error, socket: Duplex) => socket.destroy());
+  server.on("clientError", (_error: Error, socket: Duplex) => (socket as Connection).kill());
 
   const open = new Set<Connection>();
   let closing = false;
@@ -141,6 +169,7 @@ export function listen(
   server.on("request", (request: IncomingMessage, response: ServerResponse) => {
     const connection = request.socket as unknown as Connection;
     connection.active++;
+    connection.answering(true);
     connection.deadline(limits.requestTimeoutMs);
     let answered = false;
     // The request timeout covers receiving the request, not a long response (live streams).
@@ -149,8 +178,9 @@ export function listen(
       answered = true;
       connection.active--;
       if (connection.active > 0) return;
-      if (closing) connection.destroy();
-      else connection.deadline(limits.idleTimeoutMs);
+      connection.answering(false);
+      if (closing) connection.kill();
+      else if (!connection.lingering) connection.deadline(limits.idleTimeoutMs);
     });
   });
 
@@ -193,7 +223,7 @@ export function listen(
         wake?.();
         wake = undefined;
       });
-      connection.on("error", () => connection.destroy());
+      connection.on("error", () => connection.kill());
       connection.deadline(limits.headersTimeoutMs);
       server.emit("connection", connection);
     }
@@ -209,14 +239,14 @@ export function listen(
         listener.close();
         wake?.();
         await accepting;
-        for (const connection of open) if (connection.active === 0) connection.destroy();
+        for (const connection of open) if (connection.active === 0) connection.kill();
         const deadline = Date.now() + limits.shutdownTimeoutMs;
         while (open.size > 0 && Date.now() < deadline) {
           await new Promise((resolve) => setTimeout(resolve, 20));
         }
         if (open.size > 0) {
           logger.warn("shutdown deadline passed: closing {n} connections", { n: open.size });
-          for (const connection of open) connection.destroy();
+          for (const connection of open) connection.kill();
         }
       })();
       return closed;

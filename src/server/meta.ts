@@ -79,6 +79,11 @@ function peerAddress(c: Context): string | null {
   return address ? normalize(address) : null;
 }
 
+/** The client address of a request (see clientIp). */
+export function requestIp(c: Context, trustedProxies: readonly string[]): string | null {
+  return clientIp(peerAddress(c), c.req.header("x-forwarded-for"), trustedProxies);
+}
+
 export function requestMeta(c: Context, trustedProxies: readonly string[]): RequestMeta {
   const headers: Record<string, string> = {};
   for (const name of KEPT_HEADERS) {
@@ -89,7 +94,7 @@ export function requestMeta(c: Context, trustedProxies: readonly string[]): Requ
   const headerRequestId = c.req.header("x-request-id")?.slice(0, 128) ?? null;
   return {
     startedAt: performance.now(),
-    ip: clientIp(peerAddress(c), c.req.header("x-forwarded-for"), trustedProxies),
+    ip: requestIp(c, trustedProxies),
     userAgent: c.req.header("user-agent")?.slice(0, MAX_HEADER_CHARS) ?? null,
     headers,
     headerRequestId,
