@@ -3,7 +3,7 @@
 // only the hard limit, which the service manager sets (LimitNOFILE=, `ulimit -Hn`), bounds it.
 
 /** Descriptors kept back beyond those open at start: store pool growth, log files, spare. */
-const SPARE_FILES = 64;
+const SPARE_FILES = 128;
 const MIN_CONNECTIONS = 16;
 const MAX_DEFAULT_CONNECTIONS = 10_000;
 
