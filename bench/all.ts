@@ -6,6 +6,7 @@ import * as hook from "./hook.ts";
 import * as ingest from "./ingest.ts";
 import * as drain from "./drain.ts";
 import * as memory from "./memory.ts";
+import * as redact from "./redact.ts";
 import * as listener from "./listener.ts";
 
 const BENCHES: [string, { run(): Promise<BenchRow[]> }][] = [
@@ -14,6 +15,7 @@ const BENCHES: [string, { run(): Promise<BenchRow[]> }][] = [
   ["ingest", ingest],
   ["drain", drain],
   ["memory", memory],
+  ["redact", redact],
   ["listener", listener],
 ];
 

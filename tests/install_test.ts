@@ -4,13 +4,21 @@ import { runArrakis } from "./helpers/cli.ts";
 import { KNOWN_HOOK_EVENTS } from "../src/schema.ts";
 import { installHooks, isOwnCommand, uninstallHooks } from "../src/install/settings.ts";
 
-async function project(settings?: string) {
+/** A project directory; a real git work tree unless `git` is false. */
+async function project(settings?: string, { git = true } = {}) {
   const dir = await Deno.makeTempDir({ prefix: "arrakis-install-" });
+  if (git) await gitInit(dir);
   if (settings !== undefined) {
     await Deno.mkdir(join(dir, ".claude"));
     await Deno.writeTextFile(join(dir, ".claude", "settings.json"), settings);
   }
   return dir;
+}
+
+async function gitInit(dir: string) {
+  const result = await new Deno.Command("git", { args: ["init", "-q", dir], stderr: "piped" })
+    .output();
+  assert.equal(result.code, 0, new TextDecoder().decode(result.stderr));
 }
 
 async function install(dir: string, ...flags: string[]) {
@@ -162,4 +170,120 @@ Deno.test("merge keeps other hooks that share a group with ours", () => {
   assert.ok(isOwnCommand("deno run -A /src/arrakis/main.ts hook"));
   assert.ok(!isOwnCommand("arrakis-hookshot run"));
   assert.ok(!isOwnCommand("echo arrakis"));
+});
+
+/** A file outside the project that a hostile repository links to. */
+async function victim(text: string) {
+  const dir = await Deno.makeTempDir({ prefix: "arrakis-victim-" });
+  const path = join(dir, "id_ed25519");
+  await Deno.writeTextFile(path, text, { mode: 0o600 });
+  return { dir, path };
+}
+
+const PRIVATE_KEY =
+  "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
+
+Deno.test("install refuses a .gitignore linked outside the project: victim and project untouched", async () => {
+  const dir = await project();
+  const outside = await victim(PRIVATE_KEY);
+  try {
+    await Deno.symlink(outside.path, join(dir, ".gitignore"));
+    const result = await runArrakis(["install", "--project-dir", dir]);
+    assert.equal(result.code, 2, result.stderr);
+    assert.equal(
+      result.stderr,
+      `arrakis install: refusing to write through a link: ${dir}/.gitignore is a link to ${outside.path}, outside the project ${dir}; nothing written\n`,
+    );
+    assert.equal(await Deno.readTextFile(outside.path), PRIVATE_KEY);
+    assert.ok((await Deno.lstat(join(dir, ".gitignore"))).isSymlink, "the link was replaced");
+    await assert.rejects(Deno.lstat(join(dir, ".claude", "settings.json")), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(outside.dir, { recursive: true });
+  }
+});
+
+Deno.test("install refuses a settings.json or .claude linked outside the project", async () => {
+  const original = JSON.stringify({ hooks: {}, model: "elsewhere" }, null, 4);
+  for (const linked of [".claude/settings.json", ".claude"]) {
+    const dir = await project();
+    const outside = await victim(original);
+    try {
+      if (linked === ".claude") {
+        await Deno.rename(outside.path, join(outside.dir, "settings.json"));
+        await Deno.symlink(outside.dir, join(dir, ".claude"));
+      } else {
+        await Deno.mkdir(join(dir, ".claude"));
+        await Deno.symlink(outside.path, join(dir, linked));
+      }
+      const before = await Deno.readTextFile(join(dir, ".claude", "settings.json"));
+      const result = await runArrakis(["install", "--project-dir", dir]);
+      assert.equal(result.code, 2, `${linked}: ${result.stderr}`);
+      assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+      assert.match(result.stderr, /refusing to write through a link: .*outside the project/);
+      assert.equal(await Deno.readTextFile(join(dir, ".claude", "settings.json")), before);
+      assert.deepEqual(
+        [...Deno.readDirSync(outside.dir)].map((entry) => entry.name).sort(),
+        [linked === ".claude" ? "settings.json" : "id_ed25519"],
+        `${linked}: a file appeared beside the victim`,
+      );
+      await assert.rejects(Deno.lstat(join(dir, ".gitignore")), Deno.errors.NotFound);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+      await Deno.remove(outside.dir, { recursive: true });
+    }
+  }
+});
+
+Deno.test("install follows links that stay inside the project and keeps them links", async () => {
+  const dir = await project();
+  try {
+    await Deno.mkdir(join(dir, "config", "claude"), { recursive: true });
+    await Deno.writeTextFile(join(dir, "config", "gitignore"), "node_modules\n");
+    await Deno.writeTextFile(join(dir, "config", "claude", "settings.json"), "{}");
+    await Deno.symlink("config/gitignore", join(dir, ".gitignore"));
+    await Deno.symlink("config/claude", join(dir, ".claude"));
+    await install(dir);
+    assert.ok((await Deno.lstat(join(dir, ".gitignore"))).isSymlink);
+    assert.ok((await Deno.lstat(join(dir, ".claude"))).isSymlink);
+    assert.match(await Deno.readTextFile(join(dir, "config", "gitignore")), /^\.claude\/queue\/$/m);
+    const settings = JSON.parse(
+      await Deno.readTextFile(join(dir, "config", "claude", "settings.json")),
+    );
+    assert.equal(ownCount(settings), KNOWN_HOOK_EVENTS.length);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("install refuses a dangling link", async () => {
+  const dir = await project();
+  try {
+    await Deno.symlink(join(dir, "nowhere"), join(dir, ".gitignore"));
+    const result = await runArrakis(["install", "--project-dir", dir]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /\.gitignore is a link to a missing file; nothing written/);
+    await assert.rejects(Deno.lstat(join(dir, "nowhere")), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("install outside a git work tree writes no .gitignore; inside a subfolder of one it does", async () => {
+  const plain = await project("", { git: false });
+  const repo = await project();
+  try {
+    const result = await install(plain);
+    assert.match(result.stdout, /not in a git work tree, no \.gitignore written/);
+    await assert.rejects(Deno.lstat(join(plain, ".gitignore")), Deno.errors.NotFound);
+    assert.equal(ownCount(await readSettings(plain)), KNOWN_HOOK_EVENTS.length);
+
+    const sub = join(repo, "packages", "web");
+    await Deno.mkdir(sub, { recursive: true });
+    await install(sub);
+    assert.match(await Deno.readTextFile(join(sub, ".gitignore")), /^\.claude\/logs\/$/m);
+  } finally {
+    await Deno.remove(plain, { recursive: true });
+    await Deno.remove(repo, { recursive: true });
+  }
 });

@@ -9,6 +9,7 @@ import type {
   WebhookEventRow,
   WebhookStatus,
 } from "../schema.ts";
+import { FAILED_STATUSES, OK_STATUSES } from "../schema.ts";
 import { BadParam, ownKey, parseId, parseInstant, parseStatuses } from "../params.ts";
 
 export const WINDOWS = {
@@ -21,11 +22,6 @@ export type WindowName = keyof typeof WINDOWS;
 export function parseWindow(text: string | undefined): WindowName {
   return ownKey("window", WINDOWS, text, "15m");
 }
-
-/** Statuses that mean the event is safely stored. */
-export const OK_STATUSES: readonly WebhookStatus[] = ["SUCCESS", "DUPLICATE"];
-/** Statuses a person may want to look at and reprocess. */
-export const FAILED_STATUSES: readonly WebhookStatus[] = ["ERROR", "INVALID", "CONFLICT"];
 
 export interface Bucket {
   start: number;
@@ -90,8 +86,10 @@ export async function overview(sql: Sql, window: WindowName, now = Date.now()): 
       FROM webhook_events WHERE received_at >= ${since}`,
     sql<{ b: string; ok: number; failed: number; p95: number | null }[]>`
       SELECT floor(extract(epoch FROM received_at) / ${bucketSec})::bigint AS b,
-             count(*) FILTER (WHERE status IN ('SUCCESS', 'DUPLICATE'))::int AS ok,
-             count(*) FILTER (WHERE status NOT IN ('SUCCESS', 'DUPLICATE', 'RECEIVED', 'PROCESSING'))::int AS failed,
+             count(*) FILTER (WHERE status::text IN ${sql(OK_STATUSES as string[])})::int AS ok,
+             count(*) FILTER (WHERE status::text IN ${
+      sql(FAILED_STATUSES as string[])
+    })::int AS failed,
              percentile_cont(0.95) WITHIN GROUP (ORDER BY processing_ms) AS p95
       FROM webhook_events WHERE received_at >= ${since}
       GROUP BY b ORDER BY b`,
@@ -121,7 +119,7 @@ export async function overview(sql: Sql, window: WindowName, now = Date.now()): 
   const total = byStatus.reduce((sum, row) => sum + row.n, 0);
   const inFlight = count(["RECEIVED", "PROCESSING"]);
   const ok = count(OK_STATUSES);
-  const failed = total - ok - inFlight;
+  const failed = count(FAILED_STATUSES);
   // A full series (empty buckets included) so the charts keep a stable time axis.
   const first = Math.floor((now - ms) / bucketMs);
   const last = Math.floor(now / bucketMs);

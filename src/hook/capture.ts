@@ -170,7 +170,7 @@ function loadHookConfig(env: Record<string, string | undefined>, journal: Journa
       return loadConfig(usable);
     } catch (error) {
       if (!(error instanceof ConfigError) || tries > 20) throw error;
-      const name = /^([A-Z_]+):/.exec(error.message)?.[1];
+      const name = error.variable;
       journal.add("error", "config", "bad setting ignored, default used: {reason}", {
         reason: error.message,
       });

@@ -16,6 +16,7 @@ import { classifyFailure, errorMessage, RETRY_AFTER_SECONDS } from "./errors.ts"
 import { SHUTDOWN_EVENT } from "../dashboard/stream.ts";
 import { listen } from "./listener.ts";
 import { defaultMaxConnections } from "./file_limit.ts";
+import { addressInUse } from "./listen.ts";
 
 const logger = log("server");
 
@@ -123,10 +124,11 @@ export async function startServer(
       fetch: (request, env) => gate(request) ?? app.fetch(request, env),
     });
   } catch (error) {
+    stopped = true;
     await alerts?.stop();
     await prepared.catch(() => {});
     await store.close().catch(() => {});
-    throw error;
+    throw addressInUse(error, effective.host, effective.port) ?? error;
   }
   const host = listener.hostname.includes(":") ? `[${listener.hostname}]` : listener.hostname;
   const wildcard = host === "0.0.0.0" || host === "[::]";
