@@ -8,7 +8,8 @@ import { parseFlags, UsageError } from "./args.ts";
 export const usage = `Usage: arrakis serve [--port N] [--host ADDRESS]
 
 Runs the arrakis server: POST /api/claude-hooks (and /batch), GET /api/sessions,
-/api/sessions/:sessionId, /api/events, the dashboard at /, GET /health, /ready, /metrics.
+/api/sessions/:sessionId, /api/events, the dashboard at /, GET /health, /ready, /metrics
+(behind a key unless listening on loopback).
 Applies pending migrations at start (unless ARRAKIS_MIGRATE_ON_START=false), stops
 gracefully on SIGTERM/SIGINT (in-flight requests finish, the store closes).
 
@@ -21,11 +22,18 @@ Environment:
   ARRAKIS_HOME               the embedded store (db/), the generated key (api-key) and the
                              server logs (logs/); default ~/.arrakis
   ARRAKIS_API_KEY            accepted Bearer keys, comma-separated (required with DATABASE_URL;
-                             on the embedded store one is generated into ARRAKIS_HOME/api-key)
+                             on the embedded store one is generated into ARRAKIS_HOME/api-key);
+                             each at least 16 random characters
   PORT, ARRAKIS_HOST         where to listen (what --port and --host set)
   ARRAKIS_MAX_BODY_BYTES     request body limit (default 32 MiB)
   ARRAKIS_BATCH_MAX          envelopes per batch request (default 100)
   ARRAKIS_TRUSTED_PROXIES    addresses/CIDRs whose X-Forwarded-For is believed
+  ARRAKIS_MAX_CONNECTIONS    open connections at most (default: what the file limit allows)
+  ARRAKIS_HEADERS_TIMEOUT    time a connection has to send its headers (default 10s)
+  ARRAKIS_REQUEST_TIMEOUT    time a request has to arrive whole (default 2m)
+  ARRAKIS_IDLE_TIMEOUT       idle time before a kept-alive connection closes (default 95s)
+  ARRAKIS_STATEMENT_TIMEOUT  longest a database statement may run (default 60s)
+  ARRAKIS_SHUTDOWN_TIMEOUT   how long SIGTERM waits for in-flight requests (default 20s)
   ARRAKIS_REDACT_PATTERNS    extra secret patterns, one regular expression a line
   ARRAKIS_MIGRATE_ON_START   apply pending migrations at start (default true)
   ARRAKIS_ALERT_WEBHOOK_URL  Slack-compatible webhook for alerts (alerts are off without it)
