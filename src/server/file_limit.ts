@@ -8,16 +8,21 @@ const MIN_CONNECTIONS = 16;
 const MAX_DEFAULT_CONNECTIONS = 10_000;
 
 /**
- * The soft open-file limit and the descriptors open now. Deno refuses /proc/self without
- * --allow-all, so a shell child (which inherits the limit) reads them; undefined without
- * --allow-run or /proc.
+ * The soft open-file limit and the descriptors open now. Deno refuses /proc/<pid> without
+ * --allow-all, so a child reads them: the deno binary itself (the one program the installed
+ * launcher may run), whose `eval` has every permission. Undefined without --allow-run or /proc.
  */
 async function fileUsage(): Promise<{ limit: number; open: number } | undefined> {
+  const read = `
+    const pid = ${Deno.pid};
+    const soft = /^Max open files\\s+(\\S+)/m.exec(Deno.readTextFileSync("/proc/" + pid + "/limits"))[1];
+    console.log(soft, [...Deno.readDirSync("/proc/" + pid + "/fd")].length);`;
   try {
-    const { code, stdout } = await new Deno.Command("sh", {
-      args: ["-c", 'ulimit -n; ls "/proc/$PPID/fd" | wc -l'],
+    const { code, stdout } = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--quiet", read],
       stdout: "piped",
       stderr: "null",
+      env: { NO_COLOR: "1" },
     }).output();
     const [limit, open] = new TextDecoder().decode(stdout).trim().split(/\s+/);
     if (code !== 0 || open === undefined) return undefined;
