@@ -110,6 +110,21 @@ class Connection extends Duplex {
     this.#writer.write(chunk).then(() => done(), (error) => done(error));
   }
 
+  /** Headers and body in one write (node:http corks them together). */
+  override _writev(
+    chunks: { chunk: Uint8Array }[],
+    done: (error?: Error) => void,
+  ): void {
+    const total = chunks.reduce((n, { chunk }) => n + chunk.byteLength, 0);
+    const joined = new Uint8Array(total);
+    let offset = 0;
+    for (const { chunk } of chunks) {
+      joined.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+    this._write(joined, "buffer", done);
+  }
+
   override _final(done: () => void): void {
     // Every write has completed by now (each _write waited for its own): send FIN.
     Promise.resolve().then(() => (this.conn as Deno.TcpConn).closeWrite())
