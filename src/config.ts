@@ -101,6 +101,12 @@ const csv = z.string().transform((text) =>
 const EnvSchema = z.object({
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional()
     .describe("a postgres:// or postgresql:// URL"),
+  ARRAKIS_DIRECT_DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional()
+    .describe("a postgres:// or postgresql:// URL"),
+  ARRAKIS_PG_PREPARE: z.enum(["true", "false", "1", "0"]).default("true")
+    .transform((value) => value === "true" || value === "1")
+    .describe("true, false, 1 or 0"),
+  ARRAKIS_HEARTBEAT: duration.default(5_000).describe("a duration like 2s, 5s"),
   ARRAKIS_URL: httpUrl.optional().describe("an http:// or https:// URL"),
   ARRAKIS_API_KEY: csv.optional().describe("a comma-separated list of keys"),
   ARRAKIS_HOME: z.string().min(1).optional().describe("a directory"),
@@ -126,7 +132,9 @@ const EnvSchema = z.object({
   ARRAKIS_LEASE: duration.default(120_000).describe("a duration like 30s, 2m"),
   ARRAKIS_BREAKER_THRESHOLD: positiveInt.default(3).describe("a whole number above 0"),
   ARRAKIS_BREAKER_COOLDOWN: duration.default(30_000).describe("a duration like 30s, 1m"),
+  ARRAKIS_SHIPPER_IDLE: duration.default(300_000).describe("a duration like 30s, 5m"),
   ARRAKIS_REDACT_PATTERNS: z.string().optional().describe("regular expressions, one a line"),
+  ARRAKIS_PRICES: z.string().min(1).optional().describe("a JSON price file path"),
   ARRAKIS_MIGRATE_ON_START: z.enum(["true", "false", "1", "0"]).default("true")
     .transform((value) => value === "true" || value === "1")
     .describe("true, false, 1 or 0"),
@@ -152,6 +160,15 @@ const ClientConfigFile = z.object({
 
 export interface Config {
   databaseUrl: string | undefined;
+  /**
+   * PostgreSQL itself when DATABASE_URL goes through a transaction pooler (PgBouncer): the
+   * LISTEN connection and the leader's advisory lock need a session of their own.
+   */
+  directDatabaseUrl: string | undefined;
+  /** Named prepared statements; false behind a transaction pooler, which cannot keep them. */
+  pgPrepare: boolean;
+  /** How often an instance beats; a peer silent for 3 beats is gone. */
+  heartbeatMs: number;
   /** Server URL the hook and drainer send to. */
   serverUrl: string;
   /** Whether serverUrl came from ARRAKIS_URL (then it beats the client config file). */
@@ -180,7 +197,11 @@ export interface Config {
   leaseMs: number;
   breakerThreshold: number;
   breakerCooldownMs: number;
+  /** How long the resident shipper stays with nothing pending before it exits. */
+  shipperIdleMs: number;
   redactPatterns: RegExp[];
+  /** A JSON file of model prices that override and extend data/prices.json. */
+  pricesFile: string | undefined;
   migrateOnStart: boolean;
   /** Slack-compatible webhook the alert evaluator posts `{text}` to; alerts are off without it. */
   alertWebhookUrl: string | undefined;
@@ -230,8 +251,18 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
   const home = e.ARRAKIS_HOME ?? join(e.HOME ?? homedir() ?? ".", ".arrakis");
   const projectDir = e.CLAUDE_PROJECT_DIR ?? Deno.cwd();
   const port = e.PORT;
+  if (!e.ARRAKIS_PG_PREPARE && e.DATABASE_URL && !e.ARRAKIS_DIRECT_DATABASE_URL) {
+    throw new ConfigError(
+      "ARRAKIS_DIRECT_DATABASE_URL: required with ARRAKIS_PG_PREPARE=false (behind a " +
+        "transaction pooler): live events (LISTEN) and the alert leader's advisory lock need a " +
+        "direct connection to PostgreSQL",
+    );
+  }
   return {
     databaseUrl: e.DATABASE_URL,
+    directDatabaseUrl: e.ARRAKIS_DIRECT_DATABASE_URL,
+    pgPrepare: e.ARRAKIS_PG_PREPARE,
+    heartbeatMs: e.ARRAKIS_HEARTBEAT,
     serverUrl: e.ARRAKIS_URL ?? `http://127.0.0.1:${port}`,
     serverUrlExplicit: e.ARRAKIS_URL !== undefined,
     apiKeys: e.ARRAKIS_API_KEY ?? [],
@@ -255,7 +286,9 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
     leaseMs: e.ARRAKIS_LEASE,
     breakerThreshold: e.ARRAKIS_BREAKER_THRESHOLD,
     breakerCooldownMs: e.ARRAKIS_BREAKER_COOLDOWN,
+    shipperIdleMs: e.ARRAKIS_SHIPPER_IDLE,
     redactPatterns: parsePatterns(e.ARRAKIS_REDACT_PATTERNS),
+    pricesFile: e.ARRAKIS_PRICES,
     migrateOnStart: e.ARRAKIS_MIGRATE_ON_START,
     alertWebhookUrl: e.ARRAKIS_ALERT_WEBHOOK_URL,
     alertRulesJson: e.ARRAKIS_ALERT_RULES,

@@ -17,9 +17,10 @@ import {
 } from "../install/settings.ts";
 import { lineDiff } from "../install/diff.ts";
 import { inGitWorkTree, projectTarget, type Target } from "../install/targets.ts";
+import { readKeyFromStdin, writeClientConfig } from "../install/client_config.ts";
 
 export const usage = `Usage: arrakis install [--user] [--dry-run] [--uninstall] [--command <cmd>]
-                       [--project-dir <dir>]
+                       [--project-dir <dir>] [--api-key-stdin] [--url <server>]
        arrakis install --self [--bin-dir <dir>]
 
 Writes the arrakis hooks block (hooks/settings.json: every Claude Code event runs
@@ -32,6 +33,9 @@ already there. Running it again changes nothing; other hooks are never touched.
   --command <cmd>     the hook command to write (default: the launcher's absolute path and
                       'hook' when this arrakis is an installed copy, else "${DEFAULT_COMMAND}")
   --project-dir <dir> the project (default: $CLAUDE_PROJECT_DIR, else the current directory)
+  --api-key-stdin     store this machine's key (first line of stdin, e.g. piped from
+                      'arrakis keys create --name <machine>') in the client config (0600)
+  --url <server>      store the server URL in the client config too
 
 In project mode it also adds .claude/logs/ and .claude/queue/ to the project's .gitignore when
 the project is in a git work tree. A settings file or .gitignore that is a link leading outside
@@ -55,11 +59,21 @@ export async function run(args: string[]): Promise<number> {
     uninstall: { type: "boolean" },
     command: { type: "string" },
     "project-dir": { type: "string" },
+    "api-key-stdin": { type: "boolean" },
+    url: { type: "string" },
     self: { type: "boolean" },
     "bin-dir": { type: "string" },
   });
   if (values.self) {
-    const others = ["user", "dry-run", "uninstall", "command", "project-dir"]
+    const others = [
+      "user",
+      "dry-run",
+      "uninstall",
+      "command",
+      "project-dir",
+      "api-key-stdin",
+      "url",
+    ]
       .filter((flag) => values[flag as keyof typeof values] !== undefined);
     if (others.length > 0) {
       throw new UsageError(`install: --self takes only --bin-dir, not --${others.join(", --")}`);
@@ -67,6 +81,25 @@ export async function run(args: string[]): Promise<number> {
     return await runSelf(values["bin-dir"]);
   }
   if (values["bin-dir"] !== undefined) throw new UsageError("install: --bin-dir goes with --self");
+  if (values["api-key-stdin"] || values.url !== undefined) {
+    const apiKey = values["api-key-stdin"] ? await readKeyFromStdin() : undefined;
+    if (apiKey === "") {
+      console.error("arrakis install: --api-key-stdin: stdin held no key");
+      return 1;
+    }
+    if (values.url !== undefined && !/^https?:\/\/[^\s]+$/.test(values.url)) {
+      console.error(`arrakis install: --url must be an http(s) URL (got '${values.url}')`);
+      return 1;
+    }
+    const file = loadConfig().clientConfigFile;
+    if (!values["dry-run"]) await writeClientConfig(file, { url: values.url, apiKey });
+    console.log(
+      `${file}: ${values["dry-run"] ? "would store" : "stored"} ${
+        [apiKey && "this machine's key", values.url && `server ${values.url}`].filter(Boolean)
+          .join(" and ")
+      } (0600)`,
+    );
+  }
   const dryRun = values["dry-run"] ?? false;
   const projectDir = resolve(
     values["project-dir"] ?? Deno.env.get("CLAUDE_PROJECT_DIR") ?? Deno.cwd(),

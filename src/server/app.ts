@@ -3,9 +3,10 @@ import { type Context, Hono } from "hono";
 import { log } from "../log.ts";
 import { VERSION } from "../version.ts";
 import { assertMigrated, loadMigrations, type Migration } from "../store/migrate.ts";
-import { dashboardRoutes } from "../dashboard/routes.ts";
-import type { ServerDeps } from "./deps.ts";
-import { authenticate, requireAuth } from "./auth.ts";
+import { auditStream } from "../stream.ts";
+import type { RequestMeta, ServerDeps } from "./deps.ts";
+import { type Authorization, authorize, requireRole } from "./authorize.ts";
+import { keysApi } from "./keys_api.ts";
 import { requestMeta } from "./meta.ts";
 import { readJsonBody } from "./body.ts";
 import { ingestEnvelope, type IngestResult, recordRejected } from "./ingest.ts";
@@ -45,7 +46,37 @@ function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
-export function createApp(deps: ServerDeps): Hono {
+/** The audit row's record of who sent the request: set once its key was checked. */
+function stamp(meta: RequestMeta, deps: ServerDeps, auth: Authorization): void {
+  meta.sender = { keyName: auth.identity?.name ?? null, instanceId: deps.instanceId };
+}
+
+/**
+ * The ingest routes' refusal of a key: no valid key is the cheap, sampled, throttled path
+ * (unauthorized.ts); a known key whose role falls short gets its audit row and the 403.
+ */
+async function refuse(
+  c: Context,
+  deps: ServerDeps,
+  meta: RequestMeta,
+  auth: Exclude<Authorization, { ok: true }>,
+) {
+  if (auth.httpStatus === 401) return rejectUnauthenticated(c, deps, meta, auth.reason);
+  await c.req.raw.body?.cancel().catch(() => {});
+  return reply(
+    c,
+    await recordRejected(
+      deps,
+      meta,
+      { httpStatus: auth.httpStatus, code: auth.code, message: auth.reason },
+      "UNAUTHORIZED",
+      "authenticate",
+    ),
+  );
+}
+
+/** The server's routes; `dashboard`, when given, is mounted at "/" beside them. */
+export function createApp(deps: ServerDeps, dashboard?: Hono): Hono {
   const app = new Hono();
   const { config, metrics } = deps;
   let migrations: Promise<Migration[]> | undefined;
@@ -85,6 +116,7 @@ export function createApp(deps: ServerDeps): Hono {
       status: "ok",
       version: VERSION,
       store: deps.store.kind,
+      instance: deps.instanceId,
       limits: { maxBodyBytes: config.maxBodyBytes, batchMax: config.batchMax },
     }));
 
@@ -101,7 +133,7 @@ export function createApp(deps: ServerDeps): Hono {
   });
 
   // Open on loopback (a local scraper); behind a key wherever others can reach the port.
-  if (!isLoopback(config.host)) app.use("/metrics", requireAuth(deps));
+  if (!isLoopback(config.host)) app.use("/metrics", requireRole(deps, "read"));
   app.get(
     "/metrics",
     (c) =>
@@ -111,8 +143,9 @@ export function createApp(deps: ServerDeps): Hono {
   app.post("/api/claude-hooks", async (c) => {
     const meta = requestMeta(c, config.trustedProxies);
     note(c, { ip: meta.ip, traceId: meta.traceId });
-    const auth = await authenticate(c, deps);
-    if (!auth.ok) return rejectUnauthenticated(c, deps, meta, auth.reason);
+    const auth = await authorize(c, deps, "ingest");
+    stamp(meta, deps, auth);
+    if (!auth.ok) return refuse(c, deps, meta, auth);
     const body = await readJsonBody(c, config.maxBodyBytes);
     if (!body.ok) {
       note(c, { code: body.code });
@@ -131,8 +164,9 @@ export function createApp(deps: ServerDeps): Hono {
   app.post("/api/claude-hooks/batch", async (c) => {
     const meta = requestMeta(c, config.trustedProxies);
     note(c, { ip: meta.ip, traceId: meta.traceId });
-    const auth = await authenticate(c, deps);
-    if (!auth.ok) return rejectUnauthenticated(c, deps, meta, auth.reason);
+    const auth = await authorize(c, deps, "ingest");
+    stamp(meta, deps, auth);
+    if (!auth.ok) return refuse(c, deps, meta, auth);
     const body = await readJsonBody(c, config.maxBodyBytes);
     if (!body.ok) return reply(c, await recordRejected(deps, meta, body, "INVALID", "validate"));
     if (!Array.isArray(body.value) || body.value.length === 0) {
@@ -177,12 +211,14 @@ export function createApp(deps: ServerDeps): Hono {
     });
   });
 
+  app.route("/api/keys", keysApi(deps));
   const api = new Hono();
-  api.use("*", requireAuth(deps));
+  api.use("*", requireRole(deps, "read"));
+  api.get("/stream", (c) => auditStream(c, deps.events));
   api.route("/", queryRoutes(deps));
   app.route("/api", api);
 
-  app.route("/", dashboardRoutes(deps));
+  if (dashboard) app.route("/", dashboard);
 
   app.notFound((c) =>
     c.json({ status: "NOT_FOUND", message: `no route ${c.req.method} ${c.req.path}` }, 404)
