@@ -189,10 +189,16 @@ storeTest(
     try {
       const port = Number(new URL(server.url).port);
       for (let i = 0; i < 30; i++) conns.push(await Deno.connect({ hostname: "127.0.0.1", port }));
-      // Twenty idle connections fill the cap: a request on a new one waits, unanswered.
-      const held = await fetch(`${server.url}/health`, { signal: AbortSignal.timeout(1_000) })
-        .then((response) => `answered ${response.status}`, () => "waiting");
+      // The cap is full (idle connections, and the pooled one from start-up): a request on a
+      // new connection waits, unanswered.
+      const fresh = await Deno.connect({ hostname: "127.0.0.1", port });
+      await fresh.write(new TextEncoder().encode("GET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
+      const held = await Promise.race([
+        fresh.read(new Uint8Array(1024)).then((n) => `answered (${n} bytes)`),
+        sleep(1_000).then(() => "waiting"),
+      ]);
       assert.equal(held, "waiting");
+      conns.push(fresh);
       for (const conn of conns) conn.close();
       conns.length = 0;
       await waitForHttp(`${server.url}/health`);
