@@ -10,6 +10,7 @@ import * as memory from "./memory.ts";
 import * as importBench from "./import.ts";
 import * as redact from "./redact.ts";
 import * as team from "./team.ts";
+import * as listener from "./listener.ts";
 
 const BENCHES: [string, { run(): Promise<BenchRow[]> }][] = [
   ["store", store],
@@ -21,6 +22,7 @@ const BENCHES: [string, { run(): Promise<BenchRow[]> }][] = [
   ["import", importBench],
   ["redact", redact],
   ["team", team],
+  ["listener", listener],
 ];
 
 async function text(command: string, args: string[]): Promise<string> {

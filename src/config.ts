@@ -142,6 +142,14 @@ const EnvSchema = z.object({
     .describe("an http:// or https:// URL"),
   ARRAKIS_ALERT_RULES: z.string().optional().describe("a JSON array of rules"),
   ARRAKIS_ALERT_INTERVAL: duration.default(30_000).describe("a duration like 30s, 1m"),
+  ARRAKIS_MAX_CONNECTIONS: positiveInt.optional().describe("a whole number above 0"),
+  ARRAKIS_HEADERS_TIMEOUT: duration.default(10_000).describe("a duration like 10s"),
+  ARRAKIS_REQUEST_TIMEOUT: duration.default(120_000).describe("a duration like 2m"),
+  // Longer than clients keep idle connections pooled (fetch/hyper: 90 s), so the client closes
+  // first and never sends a request on a connection the server is closing.
+  ARRAKIS_IDLE_TIMEOUT: duration.default(95_000).describe("a duration like 95s"),
+  ARRAKIS_STATEMENT_TIMEOUT: duration.default(60_000).describe("a duration like 60s"),
+  ARRAKIS_SHUTDOWN_TIMEOUT: duration.default(20_000).describe("a duration like 20s"),
 });
 
 /** The client's config file (0600): where the server is and the key to use. */
@@ -200,6 +208,18 @@ export interface Config {
   /** Alert rules as JSON (validated by src/alerts/rules.ts); undefined means the default rules. */
   alertRulesJson: string | undefined;
   alertIntervalMs: number;
+  /** Open connections at most; undefined: what the open-file limit allows. */
+  maxConnections: number | undefined;
+  /** Time a client has to send its request headers. */
+  headersTimeoutMs: number;
+  /** Time a client has to send its whole request. */
+  requestTimeoutMs: number;
+  /** Idle time after which a kept-alive connection is closed. */
+  idleTimeoutMs: number;
+  /** PostgreSQL statement_timeout of every store connection. */
+  statementTimeoutMs: number;
+  /** How long a graceful shutdown waits for in-flight requests. */
+  shutdownTimeoutMs: number;
 }
 
 /** What a setting takes, in words ("a whole number from 0 to 65535 (0 picks a free port)"). */
@@ -273,6 +293,12 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
     alertWebhookUrl: e.ARRAKIS_ALERT_WEBHOOK_URL,
     alertRulesJson: e.ARRAKIS_ALERT_RULES,
     alertIntervalMs: e.ARRAKIS_ALERT_INTERVAL,
+    maxConnections: e.ARRAKIS_MAX_CONNECTIONS,
+    headersTimeoutMs: e.ARRAKIS_HEADERS_TIMEOUT,
+    requestTimeoutMs: e.ARRAKIS_REQUEST_TIMEOUT,
+    idleTimeoutMs: e.ARRAKIS_IDLE_TIMEOUT,
+    statementTimeoutMs: e.ARRAKIS_STATEMENT_TIMEOUT,
+    shutdownTimeoutMs: e.ARRAKIS_SHUTDOWN_TIMEOUT,
   };
 }
 

@@ -95,6 +95,10 @@ storeTest(
       assert.equal("payload" in all.body.events[0], false);
       const invalid = await get("/api/events?status=INVALID");
       assert.equal(invalid.body.events.length, 1);
+      // A status list works on both stores (an enum-array parameter failed on PGlite).
+      const both = await get("/api/events?status=SUCCESS,INVALID&limit=100");
+      assert.equal(both.status, 200, JSON.stringify(both.body));
+      assert.equal(both.body.events.length, 16);
       const stops = await get("/api/events?event=Stop&session=s-old");
       assert.equal(stops.body.events.length, 1);
       assert.equal(stops.body.events[0].status, "SUCCESS");

@@ -9,7 +9,8 @@ export const usage = `Usage: arrakis serve [--port N] [--host ADDRESS]
 
 Runs the arrakis server: POST /api/claude-hooks (and /batch), GET /api/sessions,
 /api/sessions/:sessionId, /api/cost, /api/events, /api/stream, /api/keys, the dashboard
-at /, GET /health, /ready, /metrics. Several instances may share one PostgreSQL.
+at /, GET /health, /ready, /metrics (behind a key unless listening on loopback). Several
+instances may share one PostgreSQL.
 Applies pending migrations at start (unless ARRAKIS_MIGRATE_ON_START=false), stops
 gracefully on SIGTERM/SIGINT (in-flight requests finish, the store closes).
 
@@ -23,7 +24,8 @@ Environment:
                              server logs (logs/); default ~/.arrakis
   ARRAKIS_API_KEY            admin Bearer keys, comma-separated (required with DATABASE_URL;
                              on the embedded store one is generated into ARRAKIS_HOME/api-key);
-                             keys per person or machine: 'arrakis keys'
+                             keys per person or machine: 'arrakis keys'; each at least 16
+                             random characters
   ARRAKIS_DIRECT_DATABASE_URL  PostgreSQL itself when DATABASE_URL is a transaction pooler:
                              LISTEN and the alert leader's lock need a session
   ARRAKIS_PG_PREPARE         false behind a transaction pooler such as PgBouncer (default true)
@@ -32,6 +34,12 @@ Environment:
   ARRAKIS_MAX_BODY_BYTES     request body limit (default 32 MiB)
   ARRAKIS_BATCH_MAX          envelopes per batch request (default 100)
   ARRAKIS_TRUSTED_PROXIES    addresses/CIDRs whose X-Forwarded-For is believed
+  ARRAKIS_MAX_CONNECTIONS    open connections at most (default: what the file limit allows)
+  ARRAKIS_HEADERS_TIMEOUT    time a connection has to send its headers (default 10s)
+  ARRAKIS_REQUEST_TIMEOUT    time a request has to arrive whole (default 2m)
+  ARRAKIS_IDLE_TIMEOUT       idle time before a kept-alive connection closes (default 95s)
+  ARRAKIS_STATEMENT_TIMEOUT  longest a database statement may run (default 60s)
+  ARRAKIS_SHUTDOWN_TIMEOUT   how long SIGTERM waits for in-flight requests (default 20s)
   ARRAKIS_REDACT_PATTERNS    extra secret patterns, one regular expression a line
   ARRAKIS_PRICES             a JSON price file (the shape of data/prices.json) whose models
                              override and add to the bundled price table

@@ -31,6 +31,8 @@ import { h } from "./html.ts";
 import { reprocessMany } from "./reprocess.ts";
 import { auditStream } from "../stream.ts";
 import { type Permission, refusal } from "../roles.ts";
+import { BadParam, parseId } from "../params.ts";
+import { LOGIN_FORM_MAX_BYTES, readForm, REPROCESS_FORM_MAX_BYTES } from "./form.ts";
 
 export const CSP = [
   "default-src 'none'",
@@ -53,14 +55,25 @@ function secure(c: Context): void {
   c.header("Cache-Control", "no-store");
 }
 
-function send(c: Context, body: Html, status: 200 | 400 | 401 | 403 | 404 = 200): Response {
+function send(
+  c: Context,
+  body: Html,
+  status: 200 | 400 | 401 | 403 | 404 | 429 = 200,
+): Response {
   return c.html(body.value, status);
 }
 
-/** A local path to return to after sign-in; anything else (//host, schemes) becomes "/". */
+/**
+ * A same-origin path to return to after sign-in; anything else becomes "/". Browsers drop tabs
+ * and newlines from URLs and read "\\" as "/", so "/%09/host" would be "//host": off-site.
+ */
 export function safeNext(next: string | undefined): string {
-  if (!next || !next.startsWith("/") || next.startsWith("//") || next.startsWith("/\\")) return "/";
-  return next.slice(0, 2000);
+  if (!next || next.length > 2000 || !next.startsWith("/")) return "/";
+  // deno-lint-ignore no-control-regex
+  if (/[\u0000-\u0020\u007f\\]/.test(next)) return "/";
+  const base = "http://arrakis.invalid";
+  const url = new URL(next, base);
+  return url.origin === base ? url.pathname + url.search + url.hash : "/";
 }
 
 /**
@@ -74,7 +87,12 @@ function sameOrigin(c: Context): boolean {
   const origin = c.req.header("origin");
   if (origin === undefined) return true; // not a browser: the key or cookie alone decides
   try {
-    return new URL(origin).host === new URL(c.req.url).host;
+    // Scheme too: an http:// page on the same host must not post to the https:// dashboard.
+    // Behind a TLS proxy the request arrives as http; a browser cannot set X-Forwarded-Proto.
+    const url = new URL(c.req.url);
+    const scheme = c.req.header("x-forwarded-proto")?.split(",")[0].trim() ??
+      url.protocol.slice(0, -1);
+    return new URL(origin).origin === `${scheme}://${url.host}`;
   } catch {
     return false; // "null" (sandboxed frame, privacy mode) or garbage
   }
@@ -85,6 +103,16 @@ type Handler = (c: Context) => Response | Promise<Response>;
 export function createDashboard(deps: DashboardDeps): Hono {
   const app = new Hono();
   const now = () => deps.now?.() ?? Date.now();
+  // A malformed query parameter is the person's mistake: a 400 page that names it.
+  app.onError((error, c) => {
+    if (!(error instanceof BadParam)) throw error;
+    secure(c);
+    return send(
+      c,
+      page("Bad request", null, h`<h1>Bad request</h1><p class="sub">${error.message}</p>`),
+      400,
+    );
+  });
 
   /** Pages: signed in with a key whose role allows `need`, or redirected to /login (403). */
   const pageRoute = (handler: Handler, need: Permission = "read"): Handler => async (c) => {
@@ -141,19 +169,27 @@ export function createDashboard(deps: DashboardDeps): Hono {
   app.post("/login", async (c) => {
     secure(c);
     if (!sameOrigin(c)) return c.text("cross-origin form post refused", 403);
-    const body = await c.req.parseBody();
-    const key = typeof body.key === "string" ? body.key.trim() : "";
-    const next = safeNext(typeof body.next === "string" ? body.next : undefined);
+    const form = await readForm(c, LOGIN_FORM_MAX_BYTES);
+    if (!form) return c.text("sign-in form too large", 413);
+    const key = form.get("key")?.trim() ?? "";
+    const next = safeNext(form.get("next") ?? undefined);
+    // Throttled before the key is even compared: guessing costs the guesser a minute.
+    const wait = deps.signInWait(c);
+    if (wait !== undefined) {
+      c.header("Retry-After", String(wait));
+      const error = `Too many keys tried from this address; try again in ${wait} s.`;
+      return send(c, loginPage({ next, error }), 429);
+    }
     const viewer = key.length > 0 && key.length <= 1024 ? await deps.signIn(c, key) : undefined;
     const refused = viewer && refusal(viewer, "read");
     if (refused) return send(c, loginPage({ next, error: `${refused}.` }), 403);
     if (viewer) return c.redirect(next, 303);
     return send(c, loginPage({ next, error: "That key is not accepted by this server." }), 401);
   });
-  app.post("/logout", (c) => {
+  app.post("/logout", async (c) => {
     secure(c);
     if (!sameOrigin(c)) return c.text("cross-origin form post refused", 403);
-    deps.signOut(c);
+    await deps.signOut(c);
     return c.redirect("/login", 303);
   });
 
@@ -207,9 +243,7 @@ export function createDashboard(deps: DashboardDeps): Hono {
     pageRoute(async (c) => {
       const code = c.req.query("code")?.slice(0, 200) || undefined;
       const includeResolved = c.req.query("resolved") === "1";
-      const before = /^\d{1,18}$/.test(c.req.query("before") ?? "")
-        ? c.req.query("before")
-        : undefined;
+      const before = parseId("before", c.req.query("before"));
       const data = await failedEvents(deps.sql, { code, includeResolved, before });
       return send(c, failedPage(data, { code, includeResolved }));
     }),
@@ -217,13 +251,12 @@ export function createDashboard(deps: DashboardDeps): Hono {
   app.post(
     "/failed/reprocess",
     postRoute(async (c) => {
-      const body = await c.req.parseBody({ all: true });
-      const list = (value: unknown) =>
-        (Array.isArray(value) ? value : value === undefined ? [] : [value])
-          .filter((v): v is string => typeof v === "string" && /^\d{1,18}$/.test(v));
+      const form = await readForm(c, REPROCESS_FORM_MAX_BYTES);
+      if (!form) return c.text("reprocess form too large", 413);
+      const list = (name: string) => form.getAll(name).filter((v) => /^\d{1,18}$/.test(v));
       // A row's own button sends "one"; the bulk button sends the ticked "id" boxes.
-      const one = list(body.one);
-      const ids = one.length > 0 ? one : list(body.id);
+      const one = list("one");
+      const ids = one.length > 0 ? one : list("id");
       const outcomes = ids.length > 0 ? await reprocessMany(deps, c, ids) : [];
       const data = await failedEvents(deps.sql, {});
       return send(c, failedPage(data, { includeResolved: false, outcomes }));

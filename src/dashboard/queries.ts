@@ -9,7 +9,8 @@ import type {
   WebhookEventRow,
   WebhookStatus,
 } from "../schema.ts";
-import { FAILED_STATUSES, OK_STATUSES, WebhookStatus as WebhookStatusSchema } from "../schema.ts";
+import { FAILED_STATUSES, OK_STATUSES } from "../schema.ts";
+import { BadParam, ownKey, parseId, parseInstant, parseStatuses } from "../params.ts";
 import {
   type CostBucket,
   costByDayAndModel,
@@ -32,7 +33,7 @@ export const WINDOWS = {
 export type WindowName = keyof typeof WINDOWS;
 
 export function parseWindow(text: string | undefined): WindowName {
-  return text !== undefined && text in WINDOWS ? text as WindowName : "15m";
+  return ownKey("window", WINDOWS, text, "15m");
 }
 
 export interface Bucket {
@@ -189,27 +190,20 @@ export interface EventFilter {
   before?: string;
 }
 
-function parseDate(text: string | undefined): Date | undefined {
-  if (!text) return undefined;
-  // datetime-local inputs carry no zone; the form labels them UTC.
-  const zoned = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?$/.test(text) ? `${text}Z` : text;
-  const date = new Date(zoned);
-  return Number.isNaN(date.getTime()) ? undefined : date;
-}
-
-/** Reads the filter from query parameters, dropping anything malformed. */
+/** Reads the filter from query parameters; anything malformed is a BadParam (400). */
 export function parseEventFilter(query: Record<string, string | undefined>): EventFilter {
-  const status = WebhookStatusSchema.safeParse(query.status);
+  const statuses = parseStatuses("status", query.status);
+  if (statuses.length > 1) throw new BadParam("status", "the page filters on one status");
   const trimmed = (value: string | undefined) => value?.trim().slice(0, 256) || undefined;
   return {
-    status: status.success ? status.data : undefined,
+    status: statuses[0],
     event: trimmed(query.event),
     session: trimmed(query.session),
     key: trimmed(query.key),
-    from: parseDate(query.from),
-    to: parseDate(query.to),
+    from: parseInstant("from", query.from),
+    to: parseInstant("to", query.to),
     q: trimmed(query.q)?.toLowerCase(),
-    before: /^\d{1,18}$/.test(query.before ?? "") ? query.before : undefined,
+    before: parseId("before", query.before),
   };
 }
 

@@ -1,8 +1,15 @@
 // The read API: sessions (newest first, with counts and token totals), one session as a
 // timeline, and the audit trail with filters. Keyset pagination with opaque cursors.
 import { Hono } from "hono";
-import { parseDuration } from "../config.ts";
-import { WebhookStatus } from "../schema.ts";
+import {
+  encodeCursor,
+  parseId,
+  parseIdCursor,
+  parseLimit,
+  parseSince,
+  parseStatuses,
+  parseTimeIdCursor,
+} from "../params.ts";
 import type { ServerDeps } from "./deps.ts";
 import {
   costByDayAndModel,
@@ -17,58 +24,13 @@ const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 500;
 const TIMELINE_MAX = 10_000;
 
-class BadQuery extends Error {}
-
-function limitOf(text: string | undefined): number {
-  if (text === undefined) return DEFAULT_LIMIT;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new BadQuery("limit must be a positive integer");
-  return Math.min(n, MAX_LIMIT);
-}
-
-function encodeCursor(value: unknown): string {
-  return btoa(JSON.stringify(value)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-function decodeCursor<T>(
-  text: string | undefined,
-  check: (value: unknown) => value is T,
-): T | null {
-  if (!text) return null;
-  try {
-    const value = JSON.parse(atob(text.replace(/-/g, "+").replace(/_/g, "/")));
-    if (check(value)) return value;
-  } catch { /* fall through */ }
-  throw new BadQuery("cursor is not one this server issued");
-}
-
-function sinceOf(text: string | undefined): Date | null {
-  if (!text) return null;
-  const duration = parseDuration(text);
-  if (duration !== undefined) return new Date(Date.now() - duration);
-  const ms = Date.parse(text);
-  if (Number.isNaN(ms)) throw new BadQuery("since must be an ISO time or a duration like 15m");
-  return new Date(ms);
-}
-
-const isSessionCursor = (v: unknown): v is [string, string] =>
-  Array.isArray(v) && v.length === 2 && typeof v[0] === "string" && /^\d+$/.test(String(v[1]));
-const isEventCursor = (v: unknown): v is string => typeof v === "string" && /^\d+$/.test(v);
-
 export function queryRoutes(deps: ServerDeps): Hono {
   const app = new Hono();
   const { sql } = deps;
 
-  app.onError((error, c) => {
-    if (error instanceof BadQuery) {
-      return c.json({ status: "INVALID", message: error.message }, 400);
-    }
-    throw error;
-  });
-
   app.get("/sessions", async (c) => {
-    const limit = limitOf(c.req.query("limit"));
-    const cursor = decodeCursor(c.req.query("cursor"), isSessionCursor);
+    const limit = parseLimit("limit", c.req.query("limit"), DEFAULT_LIMIT, MAX_LIMIT);
+    const cursor = parseTimeIdCursor("cursor", c.req.query("cursor"));
     const key = c.req.query("key");
     const rows = await sql`
       SELECT c.*, coalesce(c.started_at, c.first_seen_at)::text AS sort_at,
@@ -164,7 +126,7 @@ export function queryRoutes(deps: ServerDeps): Hono {
   });
 
   app.get("/cost", async (c) => {
-    const since = sinceOf(c.req.query("since") ?? "30d")!;
+    const since = parseSince("since", c.req.query("since") || "30d", Date.now())!;
     const [byDayAndModel, byProject] = await Promise.all([
       costByDayAndModel(sql, since),
       costByProject(sql, since),
@@ -173,19 +135,13 @@ export function queryRoutes(deps: ServerDeps): Hono {
   });
 
   app.get("/events", async (c) => {
-    const limit = limitOf(c.req.query("limit"));
-    const cursor = decodeCursor(c.req.query("cursor"), isEventCursor);
-    const statusText = c.req.query("status");
-    const statuses = statusText ? statusText.split(",") : [];
-    for (const status of statuses) {
-      if (!WebhookStatus.safeParse(status).success) {
-        throw new BadQuery(`status must be one of ${WebhookStatus.options.join(", ")}`);
-      }
-    }
+    const limit = parseLimit("limit", c.req.query("limit"), DEFAULT_LIMIT, MAX_LIMIT);
+    const cursor = parseIdCursor("cursor", c.req.query("cursor"));
+    const statuses = parseStatuses("status", c.req.query("status"));
     const event = c.req.query("event");
     const session = c.req.query("session");
     const key = c.req.query("key");
-    const since = sinceOf(c.req.query("since"));
+    const since = parseSince("since", c.req.query("since"), Date.now());
     const q = c.req.query("q")?.trim();
     const rows = await sql`
       SELECT id, request_id, trace_id, span_id, session_id, event_type, conversation_id, status,
@@ -195,7 +151,7 @@ export function queryRoutes(deps: ServerDeps): Hono {
       FROM webhook_events
       WHERE true
         ${cursor ? sql`AND id < ${cursor}::bigint` : sql``}
-        ${statuses.length ? sql`AND status = ANY(${statuses}::webhook_status[])` : sql``}
+        ${statuses.length ? sql`AND status::text IN ${sql(statuses)}` : sql``}
         ${event ? sql`AND event_type = ${event}` : sql``}
         ${session ? sql`AND session_id = ${session}` : sql``}
         ${key ? sql`AND key_name = ${key}` : sql``}
@@ -216,8 +172,7 @@ export function queryRoutes(deps: ServerDeps): Hono {
   });
 
   app.get("/events/:id", async (c) => {
-    const id = c.req.param("id");
-    if (!/^\d{1,18}$/.test(id)) throw new BadQuery("event id must be a number");
+    const id = parseId("id", c.req.param("id"))!;
     const [row] = await sql`SELECT * FROM webhook_events WHERE id = ${id}`;
     if (!row) return c.json({ status: "NOT_FOUND", message: `no event ${id}` }, 404);
     return c.json(row);

@@ -1,6 +1,7 @@
 // Starting and stopping the server: keys, store, migrations, the stale-row sweep, this
-// instance's heartbeat and live-event fan-out, Deno.serve, and a graceful shutdown that
-// finishes in-flight requests and hands leadership over before closing the store.
+// instance's heartbeat and live-event fan-out, the listener, and a graceful shutdown that
+// finishes in-flight requests (up to a deadline) and hands leadership over before closing the
+// store.
 import type { Hono } from "hono";
 import type { Config } from "../config.ts";
 import { log } from "../log.ts";
@@ -22,6 +23,8 @@ import { type Heartbeat, registerInstance, STALE_HEARTBEATS, startHeartbeat } fr
 import { type Fanout, startFanout } from "./fanout.ts";
 import { classifyFailure, errorMessage, RETRY_AFTER_SECONDS } from "./errors.ts";
 import { addressInUse } from "./listen.ts";
+import { listen } from "./listener.ts";
+import { defaultMaxConnections } from "./file_limit.ts";
 
 const logger = log("server");
 
@@ -102,7 +105,10 @@ export async function startServer(
   const prices = await loadPrices(config.pricesFile);
   const keys = await resolveServerKeys(config);
   const effective: Config = { ...config, apiKeys: keys.keys };
-  const store = await openStore(effective, { max: options.poolSize ?? 20 });
+  const store = await openStore(effective, {
+    max: options.poolSize ?? 20,
+    statementTimeoutMs: effective.statementTimeoutMs,
+  });
   const instanceId = uuidv7();
   const events = createEvents((error) =>
     logger.warn("a live-event listener failed: {error}", { error: errorMessage(error) })
@@ -184,12 +190,21 @@ export async function startServer(
       { status: 503, headers: { "retry-after": String(RETRY_AFTER_SECONDS) } },
     );
   };
-  let server: Deno.HttpServer<Deno.NetAddr>;
+  const maxConnections = effective.maxConnections ?? await defaultMaxConnections();
+  let listener;
   try {
-    server = Deno.serve(
-      { hostname: effective.host, port: effective.port, onListen: () => {} },
-      (request, info) => gate(request) ?? app.fetch(request, info),
-    );
+    listener = listen({
+      hostname: effective.host,
+      port: effective.port,
+      limits: {
+        headersTimeoutMs: effective.headersTimeoutMs,
+        requestTimeoutMs: effective.requestTimeoutMs,
+        idleTimeoutMs: effective.idleTimeoutMs,
+        maxConnections,
+        shutdownTimeoutMs: effective.shutdownTimeoutMs,
+      },
+      fetch: (request, env) => gate(request) ?? app.fetch(request, env),
+    });
   } catch (error) {
     stopped = true;
     await alerts?.stop();
@@ -198,15 +213,19 @@ export async function startServer(
     await store.close().catch(() => {});
     throw addressInUse(error, effective.host, effective.port) ?? error;
   }
-  const address = server.addr as Deno.NetAddr;
-  const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname;
-  const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${address.port}`;
-  logger.info("listening on {url} ({store})", { url, store: store.kind });
+  const host = listener.hostname.includes(":") ? `[${listener.hostname}]` : listener.hostname;
+  const wildcard = host === "0.0.0.0" || host === "[::]";
+  const url = `http://${wildcard ? "127.0.0.1" : host}:${listener.port}`;
+  logger.info("listening on {url} ({store}, at most {maxConnections} connections)", {
+    url,
+    store: store.kind,
+    maxConnections,
+  });
 
   let closing: Promise<void> | undefined;
   return {
     url,
-    port: address.port,
+    port: listener.port,
     deps,
     keyFile: keys.file,
     keyGenerated: keys.generated,
@@ -216,7 +235,7 @@ export async function startServer(
         stopped = true;
         // Live streams never end on their own: tell them to close first.
         events.emit("shutdown", {});
-        await server.shutdown();
+        await listener.close();
         await alerts?.stop();
         await prepared.catch(() => {});
         await stopInstance();
