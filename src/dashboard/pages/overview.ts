@@ -1,7 +1,7 @@
 // Overview: throughput, success rate, latency and breakdowns for one window, refreshed live.
 import { h, type Html } from "../html.ts";
 import { page, statusBadge } from "../layout.ts";
-import { type Overview, type WindowName, WINDOWS } from "../queries.ts";
+import { type Overview, type WindowName, WINDOWS } from "../../read/overview.ts";
 import { latencyChart, meter, throughputChart } from "../charts.ts";
 import { fmtAgo, fmtInt, fmtMs, fmtPercent, fmtRate } from "../format.ts";
 
@@ -100,9 +100,9 @@ function spoolTable(o: Overview): Html {
       h`<tr><td>${row.project ?? "(unknown project)"}</td><td>${
         row.host ?? ""
       }</td><td class="num">${
-        row.pending > 0 ? h`<span class="fail">${fmtInt(row.pending)}</span>` : "0"
+        (row.pending ?? 0) > 0 ? h`<span class="fail">${fmtInt(row.pending)}</span>` : "0"
       }</td><td class="num">${
-        row.failed > 0 ? h`<span class="fail">${fmtInt(row.failed)}</span>` : "0"
+        (row.failed ?? 0) > 0 ? h`<span class="fail">${fmtInt(row.failed)}</span>` : "0"
       }</td><td class="num">${fmtAgo(new Date(row.reportedAt), o.now)}</td></tr>`
     )
   }
