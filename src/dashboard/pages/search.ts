@@ -7,6 +7,12 @@ import { SEARCH_KINDS } from "../../read/search.ts";
 import { basename, fmtTime, shortId } from "../format.ts";
 
 const KIND_LABELS = { prompt: "Prompt", reply: "Reply", tool: "Tool call", error: "Failed tool" };
+const KIND_PLURALS = {
+  prompt: "Prompts",
+  reply: "Replies",
+  tool: "Tool calls",
+  error: "Failed tools",
+};
 
 function snippet(parts: SnippetPart[]): Html {
   return h`${parts.map((part) => part.mark ? h`<mark>${part.text}</mark>` : h`${part.text}`)}`;
@@ -39,7 +45,7 @@ phrase and -word to leave a word out.</p>
   <label>Words<input type="search" name="q" value="${query.q}" size="40" required></label>
   <label>In<select name="kind"><option value="">everything</option>${
       SEARCH_KINDS.map((k) =>
-        h`<option value="${k}"${k === kind ? h` selected` : ""}>${KIND_LABELS[k]}s</option>`
+        h`<option value="${k}"${k === kind ? h` selected` : ""}>${KIND_PLURALS[k]}</option>`
       )
     }</select></label>
   ${query.session ? h`<input type="hidden" name="session" value="${query.session}">` : ""}
