@@ -41,6 +41,17 @@ const durationList = z.string().transform((text, ctx) => {
   return parts as number[];
 });
 
+/** A retention period, or "forever" (also "off", "never") for keeping everything. */
+const retention = z.string().transform((text, ctx) => {
+  if (/^\s*(forever|off|never)\s*$/i.test(text)) return null;
+  const ms = parseDuration(text);
+  if (ms === undefined || ms <= 0) {
+    ctx.addIssue({ code: "custom", message: `"${text}" is not a period like 30d, or "forever"` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
 const positiveInt = z.coerce.number().int().positive();
 const httpUrl = z.url({ protocol: /^https?$/ }).transform((url) => url.replace(/\/+$/, ""));
 const csv = z.string().transform((text) =>
@@ -75,6 +86,9 @@ const EnvSchema = z.object({
   ARRAKIS_ALERT_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
   ARRAKIS_ALERT_RULES: z.string().optional(),
   ARRAKIS_ALERT_INTERVAL: duration.default(30_000),
+  ARRAKIS_RETENTION_PAYLOADS: retention.default(30 * 86_400_000),
+  ARRAKIS_RETENTION_SESSIONS: retention.default(null),
+  ARRAKIS_RETENTION_INTERVAL: duration.default(3_600_000),
 });
 
 /** The client's config file (0600): where the server is and the key to use. */
@@ -120,6 +134,12 @@ export interface Config {
   /** Alert rules as JSON (validated by src/alerts/rules.ts); undefined means the default rules. */
   alertRulesJson: string | undefined;
   alertIntervalMs: number;
+  /** Payloads of stored audit rows are dropped after this; null keeps them. */
+  retentionPayloadsMs: number | null;
+  /** Whole sessions are deleted this long after their last event; null keeps them. */
+  retentionSessionsMs: number | null;
+  /** How often the server runs retention. */
+  retentionIntervalMs: number;
 }
 
 /**
@@ -170,6 +190,9 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
     alertWebhookUrl: e.ARRAKIS_ALERT_WEBHOOK_URL,
     alertRulesJson: e.ARRAKIS_ALERT_RULES,
     alertIntervalMs: e.ARRAKIS_ALERT_INTERVAL,
+    retentionPayloadsMs: e.ARRAKIS_RETENTION_PAYLOADS,
+    retentionSessionsMs: e.ARRAKIS_RETENTION_SESSIONS,
+    retentionIntervalMs: e.ARRAKIS_RETENTION_INTERVAL,
   };
 }
 

@@ -6,7 +6,8 @@ import { parseFlags, UsageError } from "./args.ts";
 export const usage = `Usage: arrakis serve [--port N] [--host ADDRESS]
 
 Runs the arrakis server: POST /api/claude-hooks (and /batch), GET /api/sessions,
-/api/sessions/:sessionId, /api/events, the dashboard at /, GET /health, /ready, /metrics.
+/api/sessions/:sessionId[/export], /api/events, /api/search, the dashboard at /, GET /health,
+/ready, /metrics. Runs retention every hour (ARRAKIS_RETENTION_*).
 Applies pending migrations at start (unless ARRAKIS_MIGRATE_ON_START=false), stops
 gracefully on SIGTERM/SIGINT (in-flight requests finish, the store closes).
 
@@ -21,6 +22,10 @@ Environment:
   ARRAKIS_MAX_BODY_BYTES     request body limit (default 32 MiB)
   ARRAKIS_BATCH_MAX          envelopes per batch request (default 100)
   ARRAKIS_TRUSTED_PROXIES    addresses/CIDRs whose X-Forwarded-For is believed
+  ARRAKIS_RETENTION_PAYLOADS drop payloads of stored audit rows after this (default 30d;
+                             "forever" keeps them); rows and data tables stay
+  ARRAKIS_RETENTION_SESSIONS delete whole sessions this long after their last event
+                             (default forever)
   ARRAKIS_LOG_LEVEL          debug | info | warning | error; logs: JSON lines on stdout when
                              not on a terminal, text on stderr when on one, and files in
                              ARRAKIS_LOG_DIR (default ARRAKIS_HOME/logs)

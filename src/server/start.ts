@@ -1,10 +1,11 @@
-// Starting and stopping the server: keys, store, migrations, the stale-row sweep, Deno.serve,
-// and a graceful shutdown that finishes in-flight requests before closing the store.
+// Starting and stopping the server: keys, store, migrations, the stale-row sweep, retention,
+// Deno.serve, and a graceful shutdown that finishes in-flight requests before closing the store.
 import type { Config } from "../config.ts";
 import { log } from "../log.ts";
 import { openStore, type Store } from "../store/open.ts";
 import { loadMigrations, migrate } from "../store/migrate.ts";
 import { startAlerts } from "../alerts/start.ts";
+import { startRetention } from "../retention/schedule.ts";
 import type { ServerDeps } from "./deps.ts";
 import { createMetrics } from "./metrics.ts";
 import { deriveSessionSecret } from "./auth.ts";
@@ -94,6 +95,8 @@ export async function startServer(
   };
   const app = createApp(deps);
   const alerts = options.alerts === false ? undefined : startAlerts(deps);
+  // Retention needs the migrated schema (its indexes) and runs only once the store is ready.
+  const retention = prepared.then(() => stopped ? undefined : startRetention(store.sql, effective));
   const gate = (request: Request): Response | undefined => {
     if (ready || !new URL(request.url).pathname.startsWith("/api/claude-hooks")) return undefined;
     return Response.json(
@@ -125,6 +128,7 @@ export async function startServer(
         deps.events.dispatchEvent(new Event(SHUTDOWN_EVENT));
         await server.shutdown();
         await alerts?.stop();
+        await (await retention.catch(() => undefined))?.stop();
         await prepared.catch(() => {});
         await store.close();
       })();

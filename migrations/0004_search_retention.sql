@@ -31,3 +31,12 @@ ALTER TABLE tool_uses ADD COLUMN search_tsv tsvector
     arrakis_search_vector(arrakis_tool_text(tool_name, tool_input, tool_response, error))
   ) STORED;
 CREATE INDEX tool_uses_search_idx ON tool_uses USING gin (search_tsv);
+
+-- Retention (src/retention/prune.ts) drops the payloads of stored events after a while: this
+-- index holds exactly the rows still to visit, so each small batch finds its rows directly
+-- instead of walking past the ones already pruned.
+CREATE INDEX webhook_events_payload_retention_idx ON webhook_events (received_at)
+  WHERE payload IS NOT NULL AND status IN ('SUCCESS', 'DUPLICATE');
+-- Session retention finds old sessions by their last activity.
+CREATE INDEX conversations_last_activity_idx
+  ON conversations (coalesce(last_event_at, first_seen_at));
