@@ -12,10 +12,12 @@ RETURN (
 );
 
 -- What a search document holds, capped: a tsvector has a 1 MB limit, and an ingest must never
--- fail because a tool printed a large file. Words past the cap are not found.
+-- fail because a tool printed a large file. Words past the cap are not found. Angle brackets
+-- become spaces: the parser reads <...> as an HTML tag and drops it, with the words of a
+-- <script> element, and prompts and tool output are full of code.
 CREATE FUNCTION arrakis_search_vector(doc text) RETURNS tsvector
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN to_tsvector('english'::regconfig, left(coalesce(doc, ''), 65536));
+RETURN to_tsvector('english'::regconfig, translate(left(coalesce(doc, ''), 65536), '<>', '  '));
 
 CREATE FUNCTION arrakis_tool_text(name text, input jsonb, response jsonb, error jsonb) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE

@@ -3,6 +3,7 @@
 import type { Sql } from "../store/open.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { ReadInputError } from "./errors.ts";
+import { isStopCopy } from "./copies.ts";
 
 export const SEARCH_KINDS = ["prompt", "reply", "tool", "error"] as const;
 /** prompt: a user prompt; reply: assistant text; tool: a tool call; error: a failed tool call. */
@@ -44,9 +45,13 @@ export const SEARCH_PAGE = 20;
 const MAX_QUERY = 500;
 
 // Matches are marked with control characters (stripped from the text first), so the snippet
-// can be split into parts without trusting anything in the stored text to be markup.
+// can be split into parts without trusting anything in the stored text to be markup. Angle
+// brackets travel as two private-use characters, so the parser finds the words between them as
+// the index did (see arrakis_search_vector), and come back here.
 const START = "\u0002";
 const STOP = "\u0003";
+const LT = "\ue000";
+const GT = "\ue001";
 const HEADLINE = `StartSel=${START}, StopSel=${STOP}, MaxWords=32, MinWords=12, ` +
   `MaxFragments=2, FragmentDelimiter=" … "`;
 /** What ts_headline reads; the same cap as the index (arrakis_search_vector). */
@@ -56,7 +61,8 @@ export function anchorOf(table: "message" | "tool", id: string): string {
   return table === "message" ? `m-${id}` : `t-${id}`;
 }
 
-function splitSnippet(text: string): SnippetPart[] {
+function splitSnippet(headline: string): SnippetPart[] {
+  const text = headline.replaceAll(LT, "<").replaceAll(GT, ">");
   const parts: SnippetPart[] = [];
   for (const [i, piece] of text.split(START).entries()) {
     const [marked, rest] = i === 0 ? [null, piece] : piece.split(STOP, 2);
@@ -102,7 +108,8 @@ export async function search(
       ${query.since ? sql`AND ${sql.unsafe(column)} >= ${query.since}` : sql``}
       ${query.until ? sql`AND ${sql.unsafe(column)} < ${query.until}` : sql``}`;
   const stripped = (text: string) =>
-    sql`regexp_replace(left(${sql.unsafe(text)}, ${DOC_CAP}), '[\\x02\\x03]', '', 'g')`;
+    sql`translate(regexp_replace(left(${sql.unsafe(text)}, ${DOC_CAP}),
+      ${`[${START}${STOP}${LT}${GT}]`}, '', 'g'), '<>', ${LT + GT})`;
 
   const rows = await sql<Row[]>`
     WITH query AS (SELECT websearch_to_tsquery('english', ${q}) AS tsq),
@@ -115,6 +122,7 @@ export async function search(
           ts_rank_cd(x.search_tsv, query.tsq) AS rank
         FROM messages x, query
         WHERE x.search_tsv @@ query.tsq AND x.role IN ${sql(roles)}
+          AND NOT ${isStopCopy(sql, "x")}
           ${bounds("x.occurred_at")}`
       : sql``
   }

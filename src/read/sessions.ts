@@ -2,6 +2,7 @@
 // API, the pages and the exports all show. Keyset paging on (start time, id).
 import type { Sql } from "../store/open.ts";
 import type { ConversationRow } from "../schema.ts";
+import { folded, isStopCopy } from "./copies.ts";
 import { decodeCursor, encodeCursor, microsOf, timeOfMicros } from "./cursor.ts";
 
 export interface SessionSummary extends ConversationRow {
@@ -30,9 +31,6 @@ export interface SessionPage {
 export const DEFAULT_PAGE = 50;
 export const MAX_PAGE = 500;
 
-/** The whitespace-folded text the timeline also compares (src/read/timeline.ts). */
-const folded = (column: string) => `btrim(regexp_replace(${column}, '\\s+', ' ', 'g'))`;
-
 function summaries(sql: Sql, where: ReturnType<Sql>, limit: number) {
   return sql<(SessionSummary & { cursor_at: string })[]>`
     SELECT c.*, coalesce(c.started_at, c.first_seen_at) AS started,
@@ -42,11 +40,8 @@ function summaries(sql: Sql, where: ReturnType<Sql>, limit: number) {
     FROM conversations c
     CROSS JOIN LATERAL (
       SELECT count(*) FILTER (WHERE role = 'user')::int AS prompts,
-        count(*) FILTER (WHERE role = 'assistant' AND NOT (source = 'stop' AND EXISTS (
-          SELECT 1 FROM messages r WHERE r.conversation_id = c.id AND r.role = 'assistant'
-            AND r.source <> 'stop'
-            AND ${sql.unsafe(folded("r.content"))} = ${sql.unsafe(folded("x.content"))}
-        )))::int AS replies,
+        count(*) FILTER (WHERE role = 'assistant' AND NOT ${isStopCopy(sql, "x")})::int
+          AS replies,
         (SELECT content FROM messages p WHERE p.conversation_id = c.id AND p.role = 'user'
           AND p.content IS NOT NULL ORDER BY p.occurred_at NULLS LAST, p.id LIMIT 1)
           AS first_prompt

@@ -45,7 +45,7 @@ function toolUseIds(message: MessageRow): string[] {
   });
 }
 
-/** Whitespace folded, as src/read/sessions.ts compares when it counts replies. */
+/** Whitespace folded, as src/read/copies.ts compares in SQL. */
 const fold = (text: string) => text.replace(/\s+/g, " ").trim();
 
 const RANK = { prompt: 0, reply: 1, tool: 2 } as const;
