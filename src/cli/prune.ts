@@ -22,6 +22,17 @@ Options:
 Environment: DATABASE_URL (PostgreSQL); without it the embedded store in ARRAKIS_HOME/db,
 which only one process may open: stop the server first, or let its own retention run.`;
 
+/** A period in the largest unit that divides it, as ARRAKIS_RETENTION_* accept it back. */
+function period(ms: number | null): string {
+  if (ms === null) return "forever";
+  const units: [string, number][] = [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000], [
+    "s",
+    1000,
+  ]];
+  const [unit, size] = units.find(([, size]) => ms % size === 0) ?? ["ms", 1];
+  return `${ms / size}${unit}`;
+}
+
 function describe(counts: PruneCounts): string {
   return `${counts.payloads} payloads of stored audit rows, ${counts.sessions} sessions ` +
     `(with ${counts.sessionEvents} audit rows)`;
@@ -31,9 +42,8 @@ export async function run(args: string[]): Promise<number> {
   const { values } = parseFlags("prune", args, { "dry-run": { type: "boolean" } });
   const config = loadConfig();
   const policy = policyOf(config);
-  const days = (ms: number | null) => ms === null ? "forever" : `${ms / 86_400_000}d`;
   console.log(
-    `retention: payloads ${days(policy.payloadsMs)}, sessions ${days(policy.sessionsMs)}`,
+    `retention: payloads ${period(policy.payloadsMs)}, sessions ${period(policy.sessionsMs)}`,
   );
   let store;
   try {
