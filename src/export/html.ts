@@ -3,7 +3,7 @@
 import type { Conversation } from "../read/conversation.ts";
 import { conversationBody } from "../dashboard/pages/conversation.ts";
 import { APP_CSS } from "../dashboard/assets.ts";
-import { h } from "../dashboard/html.ts";
+import { h, raw } from "../dashboard/html.ts";
 import { basename } from "../dashboard/format.ts";
 
 const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'";
@@ -19,7 +19,7 @@ export function conversationHtml(data: Conversation, now: number): string {
 <title>Session ${
     basename(data.summary.project_dir ?? data.summary.cwd)
   } · ${data.summary.session_id}</title>
-<style>${APP_CSS}</style>
+<style>${raw(APP_CSS)}</style>
 </head>
 <body class="export">
 <main>
