@@ -3,7 +3,7 @@
 import type { Sql } from "../store/open.ts";
 
 /** Whitespace folded, as the timeline's `fold` does. */
-export const folded = (column: string) => `btrim(regexp_replace(${column}, '\\s+', ' ', 'g'))`;
+const folded = (column: string) => `btrim(regexp_replace(${column}, '\\s+', ' ', 'g'))`;
 
 /** True for a row (alias `m`) that is Stop's copy of a reply the transcript also stored. */
 export function isStopCopy(sql: Sql, alias: string) {

@@ -2,7 +2,7 @@
 // API, the pages and the exports all show. Keyset paging on (start time, id).
 import type { Sql } from "../store/open.ts";
 import type { ConversationRow } from "../schema.ts";
-import { folded, isStopCopy } from "./copies.ts";
+import { isStopCopy } from "./copies.ts";
 import { decodeCursor, encodeCursor, microsOf, timeOfMicros } from "./cursor.ts";
 
 export interface SessionSummary extends ConversationRow {
@@ -46,7 +46,7 @@ function summaries(sql: Sql, where: ReturnType<Sql>, limit: number) {
           AND p.content IS NOT NULL ORDER BY p.occurred_at NULLS LAST, p.id LIMIT 1)
           AS first_prompt
       FROM messages x
-      WHERE x.conversation_id = c.id AND ${sql.unsafe(folded("x.content"))} <> '') m
+      WHERE x.conversation_id = c.id AND x.content ~ '\\S') m
     CROSS JOIN LATERAL (
       SELECT count(*)::int AS tool_uses,
         count(*) FILTER (WHERE status = 'failure')::int AS tool_failures
