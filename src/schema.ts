@@ -219,6 +219,15 @@ export const WEBHOOK_STATUS_MEANINGS = {
   ERROR: "server or database failure; answered 5xx, the client keeps the event and retries",
 } as const;
 export const WEBHOOK_STATUSES = Object.keys(WEBHOOK_STATUS_MEANINGS) as WebhookStatus[];
+/**
+ * The one definition of a delivery rate, used by the overview, the alerts and the Failed page:
+ * settled deliveries of an authenticated client, good or failed. In-flight rows and requests
+ * without a valid key are left out: a stranger's request says nothing about the pipeline.
+ */
+export const OK_STATUSES: readonly WebhookStatus[] = ["SUCCESS", "DUPLICATE"];
+export const FAILED_STATUSES: readonly WebhookStatus[] = ["ERROR", "INVALID", "CONFLICT"];
+export const RATE_DEFINITION = "SUCCESS and DUPLICATE over those plus ERROR, INVALID and " +
+  "CONFLICT; in-flight and UNAUTHORIZED requests are left out";
 export const WebhookStatus = z.enum([
   "RECEIVED",
   "PROCESSING",

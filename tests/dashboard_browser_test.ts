@@ -10,11 +10,11 @@ import {
   HAVE_CHROMIUM,
   KEY,
   launch,
+  type Page,
   post,
   startServer,
 } from "./helpers/dashboard.ts";
 import { POSTGRES_REACHABLE } from "./helpers/stores.ts";
-import type { Page } from "playwright-core";
 
 const SESSION = "7a1c2a9e-3b7d-4e25-9a41-0c8d5e7f1b23";
 const BROKEN_SESSION = "broken-0000-session";

@@ -1,14 +1,9 @@
 // The audit trail: rows newest first with filters and keyset paging, one row in full, the
 // deliveries related to it, and the failed rows still waiting to be stored.
 import type { Sql } from "../store/open.ts";
-import type { WebhookEventRow, WebhookStatus } from "../schema.ts";
+import { FAILED_STATUSES, type WebhookEventRow, type WebhookStatus } from "../schema.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { likePattern } from "./text.ts";
-
-/** Statuses that mean the event is safely stored. */
-export const OK_STATUSES: readonly WebhookStatus[] = ["SUCCESS", "DUPLICATE"];
-/** Statuses a person may want to look at and reprocess. */
-export const FAILED_STATUSES: readonly WebhookStatus[] = ["ERROR", "INVALID", "CONFLICT"];
 
 export interface EventFilter {
   statuses?: readonly WebhookStatus[];

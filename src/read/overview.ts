@@ -2,7 +2,7 @@
 // audit trail. Numbers that clients report are clamped here, so one envelope cannot break it.
 import type { Sql } from "../store/open.ts";
 import type { WebhookStatus } from "../schema.ts";
-import { FAILED_STATUSES, OK_STATUSES } from "./events.ts";
+import { FAILED_STATUSES, OK_STATUSES } from "../schema.ts";
 
 export const WINDOWS = {
   "15m": { ms: 15 * 60_000, bucketMs: 30_000, label: "15 min" },
@@ -85,8 +85,10 @@ export async function overview(sql: Sql, window: WindowName, now = Date.now()): 
       FROM webhook_events WHERE received_at >= ${since}`,
     sql<{ b: string; ok: number; failed: number; p95: number | null }[]>`
       SELECT floor(extract(epoch FROM received_at) / ${bucketSec})::bigint AS b,
-             count(*) FILTER (WHERE status IN ('SUCCESS', 'DUPLICATE'))::int AS ok,
-             count(*) FILTER (WHERE status NOT IN ('SUCCESS', 'DUPLICATE', 'RECEIVED', 'PROCESSING'))::int AS failed,
+             count(*) FILTER (WHERE status::text IN ${sql(OK_STATUSES as string[])})::int AS ok,
+             count(*) FILTER (WHERE status::text IN ${
+      sql(FAILED_STATUSES as string[])
+    })::int AS failed,
              percentile_cont(0.95) WITHIN GROUP (ORDER BY processing_ms) AS p95
       FROM webhook_events WHERE received_at >= ${since}
       GROUP BY b ORDER BY b`,
@@ -116,7 +118,7 @@ export async function overview(sql: Sql, window: WindowName, now = Date.now()): 
   const total = byStatus.reduce((sum, row) => sum + row.n, 0);
   const inFlight = count(["RECEIVED", "PROCESSING"]);
   const ok = count(OK_STATUSES);
-  const failed = total - ok - inFlight;
+  const failed = count(FAILED_STATUSES);
   // A full series (empty buckets included) so the charts keep a stable time axis.
   const first = Math.floor((now - ms) / bucketMs);
   const last = Math.floor(now / bucketMs);

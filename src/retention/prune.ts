@@ -2,7 +2,7 @@
 // batch is one short statement that skips rows others hold, so ingest never waits on it, and
 // any number of servers may run it at once: a row already pruned is simply not found again.
 import type { Sql } from "../store/open.ts";
-import { FAILED_STATUSES } from "../read/events.ts";
+import { FAILED_STATUSES } from "../schema.ts";
 
 export interface RetentionPolicy {
   /** Payloads of SUCCESS and DUPLICATE audit rows received longer ago than this are dropped. */
