@@ -44,7 +44,7 @@ const WORDS = (
   "feature review comment log metric alert trace span latency throughput memory leak cpu"
 ).split(" ");
 
-async function generate(sql: postgres.Sql): Promise<void> {
+export async function generate(sql: postgres.Sql): Promise<void> {
   const sessions = Math.max(10, Math.round(MESSAGES / 1000));
   await sql`
     INSERT INTO conversations (session_id, project_dir, started_at, first_seen_at)

@@ -5,6 +5,7 @@ import { storeTest } from "./helpers/stores.ts";
 import { post, startInProcessServer } from "./helpers/server.ts";
 import { sessionEvents } from "./helpers/conversation.ts";
 import { envelope } from "./helpers/dashboard.ts";
+import { CANDIDATES } from "../src/read/search.ts";
 
 interface Hit {
   kind: string;
@@ -95,6 +96,18 @@ storeTest("search: finds, ranks, excludes, filters and pages", async ({ db }) =>
     }
     // Only stop words: a query that matches nothing, not an error.
     assert.deepEqual((await search("q=the")).body.hits, []);
+    assert.equal((await search("q=pass")).body.capped, false);
+
+    // A word in more messages than are ranked: the newest are ranked, and the answer says so.
+    const [{ id }] = await server.sql`SELECT id FROM conversations WHERE session_id = 's-cart'`;
+    await server.sql`
+      INSERT INTO messages (conversation_id, session_id, role, source, dedupe_key, content)
+      SELECT ${id}, 's-cart', 'user', 'prompt', 'many-' || g, 'walrus number ' || g
+      FROM generate_series(1, ${CANDIDATES + 10}) g`;
+    const many = (await search("q=walrus&limit=100")).body;
+    assert.equal(many.capped, true);
+    assert.equal(many.hits.length, 100);
+    assert.equal((await search(`q=walrus+${CANDIDATES + 10}`)).body.capped, false);
   } finally {
     await server.stop();
   }

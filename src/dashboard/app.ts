@@ -272,7 +272,9 @@ export function createDashboard(deps: DashboardDeps): Hono {
     "/search",
     pageRoute(async (c) => {
       const query = parseSearchForm(c.req.query());
-      if (query.q === "") return send(c, searchPage(query, { hits: [], nextCursor: null }));
+      if (query.q === "") {
+        return send(c, searchPage(query, { hits: [], nextCursor: null, capped: false }));
+      }
       try {
         return send(c, searchPage(query, await search(deps.sql, query)));
       } catch (error) {

@@ -41,7 +41,23 @@ export interface SearchHit {
   anchor: string;
 }
 
+export interface SearchResult {
+  hits: SearchHit[];
+  nextCursor: string | null;
+  /**
+   * True when a table had more matches than are ranked: the newest CANDIDATES matches of each
+   * table are ranked, so a very common word answers fast; more words or a filter narrow it.
+   */
+  capped: boolean;
+}
+
 export const SEARCH_PAGE = 20;
+/**
+ * Matches ranked per table, newest first. Ranking reads every candidate's vector: without a cap
+ * a word in half of a million messages costs seconds, and on the embedded store a search holds
+ * the one connection ingest needs.
+ */
+export const CANDIDATES = 5000;
 const MAX_QUERY = 500;
 
 // Matches are marked with control characters (stripped from the text first), so the snippet
@@ -82,12 +98,13 @@ interface Row {
   at: Date | null;
   rank: number;
   headline: string | null;
+  capped: boolean;
 }
 
 export async function search(
   sql: Sql,
   query: SearchQuery,
-): Promise<{ hits: SearchHit[]; nextCursor: string | null }> {
+): Promise<SearchResult> {
   const q = query.q.trim();
   if (q === "") throw new ReadInputError("q must hold at least one word to search for");
   if (q.length > MAX_QUERY) throw new ReadInputError(`q is longer than ${MAX_QUERY} characters`);
@@ -111,6 +128,11 @@ export async function search(
     sql`translate(regexp_replace(left(${sql.unsafe(text)}, ${DOC_CAP}),
       ${`[${START}${STOP}${LT}${GT}]`}, '', 'g'), '<>', ${LT + GT})`;
 
+  const matches = sql`x.search_tsv @@ websearch_to_tsquery('english', ${q})`;
+  const inProject = query.project
+    ? sql`AND x.conversation_id IN (SELECT id FROM conversations WHERE project_dir = ${query.project})`
+    : sql``;
+
   const rows = await sql<Row[]>`
     WITH query AS (SELECT websearch_to_tsquery('english', ${q}) AS tsq),
     hits AS (
@@ -120,10 +142,12 @@ export async function search(
           CASE WHEN x.role = 'user' THEN 'prompt' ELSE 'reply' END AS kind,
           NULL::text AS tool_name, x.occurred_at AS at,
           ts_rank_cd(x.search_tsv, query.tsq) AS rank
-        FROM messages x, query
-        WHERE x.search_tsv @@ query.tsq AND x.role IN ${sql(roles)}
-          AND NOT ${isStopCopy(sql, "x")}
-          ${bounds("x.occurred_at")}`
+        FROM (
+          SELECT x.id, x.conversation_id, x.role, x.occurred_at, x.search_tsv FROM messages x
+          WHERE ${matches} AND x.role IN ${sql(roles)} AND NOT ${isStopCopy(sql, "x")}
+            ${bounds("x.occurred_at")} ${inProject}
+          ORDER BY x.id DESC LIMIT ${CANDIDATES}
+        ) x, query`
       : sql``
   }
       ${wantMessages && wantTools ? sql`UNION ALL` : sql``}
@@ -133,10 +157,14 @@ export async function search(
           CASE WHEN x.status = 'failure' THEN 'error' ELSE 'tool' END AS kind,
           x.tool_name, coalesce(x.pre_at, x.post_at) AS at,
           ts_rank_cd(x.search_tsv, query.tsq) AS rank
-        FROM tool_uses x, query
-        WHERE x.search_tsv @@ query.tsq
-          ${statuses ? sql`AND x.status IN ${sql(statuses)}` : sql``}
-          ${bounds("coalesce(x.pre_at, x.post_at)")}`
+        FROM (
+          SELECT x.id, x.conversation_id, x.status, x.tool_name, x.pre_at, x.post_at,
+            x.search_tsv FROM tool_uses x
+          WHERE ${matches}
+            ${statuses ? sql`AND x.status IN ${sql(statuses)}` : sql``}
+            ${bounds("coalesce(x.pre_at, x.post_at)")} ${inProject}
+          ORDER BY x.id DESC LIMIT ${CANDIDATES}
+        ) x, query`
       : sql``
   }
     ),
@@ -144,7 +172,6 @@ export async function search(
       SELECT hits.*, c.session_id, c.project_dir FROM hits
       JOIN conversations c ON c.id = hits.conversation_id
       WHERE true
-        ${query.project ? sql`AND c.project_dir = ${query.project}` : sql``}
         ${
     after
       ? sql`AND (hits.rank < ${after[0]}::real OR (hits.rank = ${after[0]}::real
@@ -158,6 +185,8 @@ export async function search(
     )
     SELECT page.tbl, page.id::text, page.kind, page.session_id, page.project_dir, page.tool_name,
       page.at, page.rank,
+      (SELECT coalesce(bool_or(n >= ${CANDIDATES}), false)
+        FROM (SELECT count(*) AS n FROM hits GROUP BY tbl) counts) AS capped,
       ts_headline('english',
         CASE WHEN page.tbl = 'message' THEN ${stripped("m.content")}
           ELSE ${stripped("arrakis_tool_text(t.tool_name, t.tool_input, t.tool_response, t.error)")}
@@ -181,5 +210,6 @@ export async function search(
       anchor: anchorOf(row.tbl, row.id),
     })),
     nextCursor: rows.length > limit && last ? encodeCursor([last.rank, last.tbl, last.id]) : null,
+    capped: rows[0]?.capped ?? false,
   };
 }

@@ -2,8 +2,8 @@
 // conversation at that message, which the page then highlights.
 import { h, type Html } from "../html.ts";
 import { page } from "../layout.ts";
-import type { SearchHit, SearchQuery, SnippetPart } from "../../read/search.ts";
-import { SEARCH_KINDS } from "../../read/search.ts";
+import type { SearchHit, SearchQuery, SearchResult, SnippetPart } from "../../read/search.ts";
+import { CANDIDATES, SEARCH_KINDS } from "../../read/search.ts";
 import { basename, fmtTime, shortId } from "../format.ts";
 
 const KIND_LABELS = { prompt: "Prompt", reply: "Reply", tool: "Tool call", error: "Failed tool" };
@@ -24,7 +24,7 @@ export function hitHref(hit: Pick<SearchHit, "session_id" | "anchor">): string {
 
 export function searchPage(
   query: SearchQuery,
-  result: { hits: SearchHit[]; nextCursor: string | null } | { error: string },
+  result: SearchResult | { error: string },
 ): Html {
   const params = (cursor: string) => {
     const p = new URLSearchParams({ q: query.q });
@@ -55,7 +55,13 @@ phrase and -word to leave a word out.</p>
 ${
       "error" in result
         ? h`<div class="alert bad">${result.error}</div>`
-        : h`<ol class="hits">${
+        : h`${
+          result.capped
+            ? h`<p class="sub">So many matches that the newest ${
+              CANDIDATES.toLocaleString("en-US")
+            } of each kind are ranked: add words or a "phrase" to narrow.</p>`
+            : ""
+        }<ol class="hits">${
           result.hits.length === 0
             ? h`<li class="card empty">Nothing matches that.</li>`
             : result.hits.map((hit) =>
