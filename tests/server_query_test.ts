@@ -94,6 +94,10 @@ storeTest(
       assert.equal("payload" in all.body.events[0], false);
       const invalid = await get("/api/events?status=INVALID");
       assert.equal(invalid.body.events.length, 1);
+      // A status list works on both stores (issue 16: it failed on PGlite).
+      const listed = await get("/api/events?status=INVALID,SUCCESS&limit=100");
+      assert.equal(listed.status, 200);
+      assert.equal(listed.body.events.length, 16);
       const stops = await get("/api/events?event=Stop&session=s-old");
       assert.equal(stops.body.events.length, 1);
       assert.equal(stops.body.events[0].status, "SUCCESS");
