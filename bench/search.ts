@@ -195,7 +195,7 @@ async function storage(url: string, sql: postgres.Sql): Promise<BenchRow[]> {
     ARRAKIS_LOG_DIR: `${home}/logs`,
     PORT: "0",
   });
-  const server = await startServer(config, { alerts: false });
+  const server = await startServer(config);
   await server.prepared;
   const events = ["SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "Stop"];
   try {

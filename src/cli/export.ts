@@ -1,5 +1,6 @@
 // `arrakis export`: one session as Markdown, self-contained HTML or JSON, fetched from the
-// running server's API, so it works the same on the embedded store and on PostgreSQL.
+// running server (the dashboard's export route, with the key as Bearer), so it works the same
+// on the embedded store and on PostgreSQL.
 import { loadConfig, resolveClientCredentials } from "../config.ts";
 import { EXPORT_FORMATS, type ExportFormat } from "../export/export.ts";
 import { VERSION } from "../version.ts";
@@ -9,7 +10,8 @@ export const usage = `Usage: arrakis export <sessionId> [--format md|json|html] 
 
 Writes one captured session: md reads as a conversation (prompts, replies, collapsible tool
 calls, tokens per reply), html is one self-contained file (no script, no external request),
-json is the API's shape (GET /api/sessions/:id). Secrets stay redacted as stored.
+json is the API's shape (GET /api/sessions/:id). Secrets stay redacted as stored. The key
+must be one that may read (not an ingest-only key).
 
 Options:
   --format F     md (default), html or json
@@ -32,7 +34,7 @@ export async function run(args: string[]): Promise<number> {
   }
   const sessionId = positionals[0];
   const { url, apiKey } = await resolveClientCredentials(loadConfig());
-  const target = `${url}/api/sessions/${encodeURIComponent(sessionId)}/export?format=${format}`;
+  const target = `${url}/sessions/${encodeURIComponent(sessionId)}/export?format=${format}`;
   let response: Response;
   try {
     response = await fetch(target, {
@@ -41,6 +43,8 @@ export async function run(args: string[]): Promise<number> {
         ...(apiKey ? { Authorization: `Bearer ${apiKey}` } : {}),
       },
       signal: AbortSignal.timeout(60_000),
+      // Without a usable key the dashboard sends a browser to /login: that is a refusal here.
+      redirect: "manual",
     });
   } catch (error) {
     throw new Error(
@@ -56,7 +60,12 @@ export async function run(args: string[]): Promise<number> {
       message = JSON.parse(text).message ?? text;
     } catch { /* not JSON: keep the text */ }
     if (response.status === 404) throw new Error(`no session ${sessionId} on ${url}`);
-    if (response.status === 401) throw new Error(`the server at ${url} refused the key`);
+    if (response.status === 401 || (response.status >= 300 && response.status < 400)) {
+      throw new Error(`the server at ${url} refused the key (export needs one that may read)`);
+    }
+    if (response.status === 403) {
+      throw new Error(`the server at ${url} does not let this key read sessions: ${message}`);
+    }
     throw new Error(`the server at ${url} answered ${response.status}: ${message}`);
   }
   const body = new Uint8Array(await response.arrayBuffer());

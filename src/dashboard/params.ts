@@ -12,6 +12,8 @@ export interface EventForm {
   status?: WebhookStatus;
   event?: string;
   session?: string;
+  /** The name of the API key that sent the rows. */
+  key?: string;
   from?: Date;
   to?: Date;
   q?: string;
@@ -38,6 +40,7 @@ export function parseEventForm(query: Record<string, string | undefined>): Event
     status: status.success ? status.data : undefined,
     event: trimmed(query.event),
     session: trimmed(query.session),
+    key: trimmed(query.key, 64),
     from: parseDate(query.from),
     to: parseDate(query.to),
     q: trimmed(query.q),

@@ -33,5 +33,9 @@ export function conversationJson(data: Conversation) {
     failedEvents: data.failedEvents,
     truncated: data.truncated,
     timeline: data.timeline.map(itemJson),
+    agents: data.agents,
+    agent_timelines: Object.fromEntries(
+      [...data.agentTimelines].map(([id, items]) => [id, items.map(itemJson)]),
+    ),
   };
 }

@@ -5,6 +5,8 @@ import type { MessageRow, TokenUsageRow, ToolUseRow } from "../schema.ts";
 import { type SessionSummary, sessionSummary } from "./sessions.ts";
 import { buildTimeline, type TimelineItem } from "./timeline.ts";
 import { unresolvedFailures } from "./events.ts";
+import { type CostTotals, type MessageCost, messageCosts, NO_COST, sessionCosts } from "./cost.ts";
+import { type AgentNode, agentTree } from "./agents.ts";
 
 /** A conversation longer than this is shown up to here; `truncated` says so. */
 export const TIMELINE_MAX = 10_000;
@@ -14,7 +16,16 @@ export interface Conversation {
   messages: MessageRow[];
   tools: ToolUseRow[];
   usage: TokenUsageRow[];
+  /** The main conversation's timeline (subagents' rows are in agentTimelines). */
   timeline: TimelineItem[];
+  /** Each subagent's own timeline, by agent_id. */
+  agentTimelines: Map<string, TimelineItem[]>;
+  /** The subagents as a tree, each under the agent that started it. */
+  agents: AgentNode[];
+  /** Dollars per API message, by message_id. */
+  costs: Map<string, MessageCost>;
+  /** The session's dollars, subagents included. */
+  cost: CostTotals;
   /** Audit rows of this session that failed and were never stored by a later delivery. */
   failedEvents: number;
   truncated: boolean;
@@ -25,6 +36,7 @@ const MESSAGE_COLUMNS = [
   "id",
   "conversation_id",
   "session_id",
+  "agent_id",
   "role",
   "source",
   "dedupe_key",
@@ -43,7 +55,10 @@ const TOOL_COLUMNS = [
   "id",
   "conversation_id",
   "session_id",
+  "agent_id",
   "tool_use_id",
+  "permission",
+  "permission_reason",
   "tool_name",
   "tool_input",
   "tool_response",
@@ -60,7 +75,7 @@ export async function getConversation(
 ): Promise<Conversation | undefined> {
   const summary = await sessionSummary(sql, sessionId);
   if (!summary) return undefined;
-  const [messages, tools, usage, failedEvents] = await Promise.all([
+  const [messages, tools, usage, failedEvents, costs, cost, agents] = await Promise.all([
     sql<MessageRow[]>`
       SELECT ${sql(MESSAGE_COLUMNS)} FROM messages WHERE conversation_id = ${summary.id}
       ORDER BY coalesce(occurred_at, created_at), id LIMIT ${TIMELINE_MAX + 1}`,
@@ -71,16 +86,30 @@ export async function getConversation(
       SELECT * FROM token_usage WHERE conversation_id = ${summary.id}
       ORDER BY occurred_at NULLS LAST, message_id LIMIT ${TIMELINE_MAX}`,
     unresolvedFailures(sql, sessionId),
+    messageCosts(sql, summary.id),
+    sessionCosts(sql, [summary.id]),
+    agentTree(sql, summary.id),
   ]);
   const truncated = messages.length > TIMELINE_MAX || tools.length > TIMELINE_MAX;
   const shownMessages = messages.slice(0, TIMELINE_MAX);
   const shownTools = tools.slice(0, TIMELINE_MAX);
+  const of = <T extends { agent_id: string | null }>(rows: T[], agentId: string | null) =>
+    rows.filter((row) => (row.agent_id ?? null) === agentId);
+  const timelineOf = (agentId: string | null) =>
+    buildTimeline(of(shownMessages, agentId), of(shownTools, agentId), of(usage, agentId));
+  const agentIds = new Set(
+    [...shownMessages, ...shownTools].flatMap((row) => row.agent_id ? [row.agent_id] : []),
+  );
   return {
     summary,
     messages: shownMessages,
     tools: shownTools,
     usage,
-    timeline: buildTimeline(shownMessages, shownTools, usage),
+    timeline: timelineOf(null),
+    agentTimelines: new Map([...agentIds].map((id) => [id, timelineOf(id)])),
+    agents,
+    costs: new Map(costs.map((row) => [row.message_id, row])),
+    cost: cost.get(String(summary.id)) ?? NO_COST,
     failedEvents,
     truncated,
   };

@@ -9,6 +9,8 @@ export interface EventFilter {
   statuses?: readonly WebhookStatus[];
   event?: string;
   session?: string;
+  /** The name of the API key that sent the rows. */
+  key?: string;
   /** received_at >= from */
   from?: Date;
   /** received_at < to */
@@ -43,6 +45,8 @@ const LIST_COLUMNS = [
   "received_at",
   "completed_at",
   "processing_ms",
+  "key_name",
+  "instance_id",
 ];
 
 export async function listEvents(
@@ -59,6 +63,7 @@ export async function listEvents(
       ${filter.statuses?.length ? sql`AND status::text IN ${sql(filter.statuses)}` : sql``}
       ${filter.event ? sql`AND event_type = ${filter.event}` : sql``}
       ${filter.session ? sql`AND session_id = ${filter.session}` : sql``}
+      ${filter.key ? sql`AND key_name = ${filter.key}` : sql``}
       ${filter.from ? sql`AND received_at >= ${filter.from}` : sql``}
       ${filter.to ? sql`AND received_at < ${filter.to}` : sql``}
       ${

@@ -3,6 +3,10 @@
 import type { Sql } from "../store/open.ts";
 import type { WebhookStatus } from "../schema.ts";
 import { FAILED_STATUSES, OK_STATUSES } from "../schema.ts";
+import { type CostBucket, costByDayAndModel } from "./cost.ts";
+
+/** The overview's cost panel spans this many days, whatever the window. */
+export const COST_DAYS = 30;
 
 export const WINDOWS = {
   "15m": { ms: 15 * 60_000, bucketMs: 30_000, label: "15 min" },
@@ -42,6 +46,8 @@ export interface Overview {
   lastEventAt: Date | null;
   /** The latest spool counts each sending machine and project reported with an event. */
   spools: SpoolReport[];
+  /** Dollars by UTC day and model over the last COST_DAYS days. */
+  costs: CostBucket[];
 }
 
 export interface SpoolReport {
@@ -66,7 +72,7 @@ export async function overview(sql: Sql, window: WindowName, now = Date.now()): 
   const since = new Date(now - ms);
   const minuteAgo = new Date(now - 60_000);
   const bucketSec = bucketMs / 1000;
-  const [byStatus, byEvent, [totals], buckets, [sessions], spools] = await Promise.all([
+  const [byStatus, byEvent, [totals], buckets, [sessions], spools, costs] = await Promise.all([
     sql<{ status: WebhookStatus; n: number }[]>`
       SELECT status, count(*)::int AS n FROM webhook_events
       WHERE received_at >= ${since} GROUP BY status ORDER BY n DESC`,
@@ -112,6 +118,7 @@ export async function overview(sql: Sql, window: WindowName, now = Date.now()): 
       ) reports
       ORDER BY host, project, reported_at DESC
       LIMIT 50`,
+    costByDayAndModel(sql, new Date(now - COST_DAYS * 86_400_000)),
   ]);
   const count = (statuses: readonly WebhookStatus[]) =>
     byStatus.filter((row) => statuses.includes(row.status)).reduce((sum, row) => sum + row.n, 0);
@@ -151,5 +158,6 @@ export async function overview(sql: Sql, window: WindowName, now = Date.now()): 
     openSessions: sessions.open,
     lastEventAt: totals.last_at,
     spools,
+    costs,
   };
 }

@@ -3,14 +3,19 @@
 import type { Sql } from "../store/open.ts";
 import type { ConversationRow } from "../schema.ts";
 import { isStopCopy } from "./copies.ts";
+import { type CostTotals, NO_COST, sessionCosts } from "./cost.ts";
 import { decodeCursor, encodeCursor, microsOf, timeOfMicros } from "./cursor.ts";
 
-export interface SessionSummary extends ConversationRow {
+export interface SessionSummary extends ConversationRow, CostTotals {
   /** started_at, or first_seen_at when SessionStart never arrived: the list's sort key. */
   started: Date;
   first_prompt: string | null;
+  /** The person's prompts (subagents' prompts are their own). */
   prompts: number;
-  /** Assistant text replies; Stop's copy of a transcript reply is not counted twice. */
+  /**
+   * Assistant text replies of the main conversation; Stop's copy of a transcript reply is not
+   * counted twice. Tool calls, tokens and dollars below include the subagents.
+   */
   replies: number;
   tool_uses: number;
   tool_failures: number;
@@ -32,7 +37,7 @@ export const DEFAULT_PAGE = 50;
 export const MAX_PAGE = 500;
 
 function summaries(sql: Sql, where: ReturnType<Sql>, limit: number) {
-  return sql<(SessionSummary & { cursor_at: string })[]>`
+  return sql<Raw[]>`
     SELECT c.*, coalesce(c.started_at, c.first_seen_at) AS started,
       ${microsOf(sql, "coalesce(c.started_at, c.first_seen_at)")} AS cursor_at,
       m.first_prompt, m.prompts, m.replies, t.tool_uses, t.tool_failures, u.input_tokens,
@@ -43,10 +48,10 @@ function summaries(sql: Sql, where: ReturnType<Sql>, limit: number) {
         count(*) FILTER (WHERE role = 'assistant' AND NOT ${isStopCopy(sql, "x")})::int
           AS replies,
         (SELECT content FROM messages p WHERE p.conversation_id = c.id AND p.role = 'user'
-          AND p.content IS NOT NULL ORDER BY p.occurred_at NULLS LAST, p.id LIMIT 1)
-          AS first_prompt
+          AND p.agent_id IS NULL AND p.content IS NOT NULL
+          ORDER BY p.occurred_at NULLS LAST, p.id LIMIT 1) AS first_prompt
       FROM messages x
-      WHERE x.conversation_id = c.id AND x.content ~ '\\S') m
+      WHERE x.conversation_id = c.id AND x.agent_id IS NULL AND x.content ~ '\\S') m
     CROSS JOIN LATERAL (
       SELECT count(*)::int AS tool_uses,
         count(*) FILTER (WHERE status = 'failure')::int AS tool_failures
@@ -63,12 +68,20 @@ function summaries(sql: Sql, where: ReturnType<Sql>, limit: number) {
     LIMIT ${limit}`;
 }
 
-const strip = ({ cursor_at: _cursor, ...row }: SessionSummary & { cursor_at: string }) =>
-  row as SessionSummary;
+type Raw = Omit<SessionSummary, keyof CostTotals> & { cursor_at: string };
+
+/** The rows without their cursor column, each with its dollars (one query for the page). */
+async function finish(sql: Sql, rows: Raw[]): Promise<SessionSummary[]> {
+  const costs = await sessionCosts(sql, rows.map((row) => String(row.id)));
+  return rows.map(({ cursor_at: _cursor, ...row }) => ({
+    ...row,
+    ...(costs.get(String(row.id)) ?? NO_COST),
+  }));
+}
 
 export async function listSessions(
   sql: Sql,
-  options: { limit?: number; cursor?: string; project?: string } = {},
+  options: { limit?: number; cursor?: string; project?: string; key?: string } = {},
 ): Promise<SessionPage> {
   const limit = Math.min(options.limit ?? DEFAULT_PAGE, MAX_PAGE);
   const after = decodeCursor(options.cursor, ["micros", "id"]);
@@ -81,13 +94,14 @@ export async function listSessions(
             (${timeOfMicros(sql, after[0])}, ${after[1]}::bigint)`
         : sql``
     }
-      ${options.project ? sql`AND c.project_dir = ${options.project}` : sql``}`,
+      ${options.project ? sql`AND c.project_dir = ${options.project}` : sql``}
+      ${options.key ? sql`AND c.key_name = ${options.key}` : sql``}`,
     limit + 1,
   );
   const page = rows.slice(0, limit);
   const last = page.at(-1);
   return {
-    sessions: page.map(strip),
+    sessions: await finish(sql, page),
     nextCursor: rows.length > limit && last ? encodeCursor([last.cursor_at, last.id]) : null,
   };
 }
@@ -96,6 +110,6 @@ export async function sessionSummary(
   sql: Sql,
   sessionId: string,
 ): Promise<SessionSummary | undefined> {
-  const [row] = await summaries(sql, sql`c.session_id = ${sessionId}`, 1);
-  return row ? strip(row) : undefined;
+  const rows = await summaries(sql, sql`c.session_id = ${sessionId}`, 1);
+  return (await finish(sql, rows))[0];
 }

@@ -66,6 +66,8 @@ function row(fields: AuditFields, meta: RequestMeta, final?: AuditFinal) {
     stage_timings: final?.stageTimings ?? null,
     completed: final !== undefined,
     processing_ms: final?.processingMs ?? null,
+    key_name: meta.sender?.keyName ?? null,
+    instance_id: meta.sender?.instanceId ?? null,
   };
 }
 
@@ -85,19 +87,20 @@ export async function insertAuditRows(
     INSERT INTO webhook_events (
       request_id, trace_id, span_id, session_id, event_type, conversation_id, status, stage,
       http_status, error_code, error_message, payload, body_sha256, response, headers, ip,
-      user_agent, attempt, batch_id, stage_timings, completed_at, processing_ms
+      user_agent, attempt, batch_id, stage_timings, completed_at, processing_ms, key_name,
+      instance_id
     )
     SELECT x.request_id, x.trace_id, x.span_id, x.session_id, x.event_type, x.conversation_id,
       x.status::webhook_status, x.stage, x.http_status, x.error_code, x.error_message,
       x.payload, x.body_sha256, x.response, x.headers, x.ip, x.user_agent, x.attempt,
       x.batch_id, x.stage_timings, CASE WHEN x.completed THEN clock_timestamp() END,
-      x.processing_ms
+      x.processing_ms, x.key_name, x.instance_id
     FROM jsonb_to_recordset(${jsonValue(records)}::jsonb) AS x(
       ordinal int, request_id text, trace_id text, span_id text, session_id text,
       event_type text, conversation_id bigint, status text, stage text, http_status int,
       error_code text, error_message text, payload jsonb, body_sha256 text, response jsonb,
       headers jsonb, ip text, user_agent text, attempt int, batch_id text, stage_timings jsonb,
-      completed boolean, processing_ms double precision
+      completed boolean, processing_ms double precision, key_name text, instance_id text
     )
     ORDER BY x.ordinal
     RETURNING id`;
@@ -124,15 +127,24 @@ export async function finishAuditRow(sql: Sql | Tx, id: string, final: AuditFina
 
 /**
  * Rows left RECEIVED or PROCESSING by a server that died mid-request: the client never got a
- * 200 for them and will retry, so they end as ERROR.
+ * 200 for them and will retry, so they end as ERROR. Only rows of instances that are gone (no
+ * heartbeat for `staleMs`, stopped, or unknown): a live peer is still working on its own.
  */
-export async function sweepStale(sql: Sql): Promise<number> {
+export async function sweepStale(
+  sql: Sql,
+  self: { instanceId: string; staleMs: number },
+): Promise<number> {
   const rows = await sql`
     UPDATE webhook_events SET
       status = 'ERROR', error_code = 'INTERRUPTED',
       error_message = 'the server stopped before this request finished',
       completed_at = clock_timestamp()
     WHERE status IN ('RECEIVED', 'PROCESSING')
+      AND instance_id IS DISTINCT FROM ${self.instanceId}
+      AND NOT EXISTS (
+        SELECT 1 FROM instances i
+        WHERE i.id = webhook_events.instance_id AND i.stopped_at IS NULL
+          AND i.heartbeat_at > now() - make_interval(secs => ${self.staleMs / 1000}))
     RETURNING id`;
   return rows.length;
 }

@@ -2,7 +2,8 @@
 // An HTTP 200 is only ever sent after that transaction committed.
 import type { Envelope, IngestAnswer, IngestStage, WebhookStatus } from "../schema.ts";
 import { log } from "../log.ts";
-import type { AuditDetail, RequestMeta, ServerDeps } from "./deps.ts";
+import type { RequestMeta, ServerDeps } from "./deps.ts";
+import type { AuditDetail } from "../events.ts";
 import { type AuditFields, type AuditFinal, finishAuditRow, insertAuditRows } from "./audit.ts";
 import { classifyFailure, errorMessage, RETRY_AFTER_SECONDS, sqlState } from "./errors.ts";
 import { headerAuditFields, prepare, type Prepared, type Problem } from "./prepare.ts";
@@ -67,7 +68,7 @@ export function announce(
     httpStatus: final.httpStatus,
     processingMs: final.processingMs,
   };
-  deps.events.dispatchEvent(new CustomEvent("audit", { detail }));
+  deps.events.emit("audit", detail);
 }
 
 function answerFor(

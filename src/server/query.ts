@@ -1,5 +1,5 @@
 // The read API: request parsing and JSON answers over the one read layer (src/read/): sessions,
-// one session as a timeline or an export, the audit trail, and full-text search.
+// one session as a timeline, dollars, the audit trail, and full-text search.
 import { Hono } from "hono";
 import { parseDuration } from "../config.ts";
 import { WebhookStatus } from "../schema.ts";
@@ -10,7 +10,7 @@ import { getConversation } from "../read/conversation.ts";
 import { getEvent, listEvents } from "../read/events.ts";
 import { search, SEARCH_KINDS, SEARCH_PAGE, type SearchKind } from "../read/search.ts";
 import { conversationJson } from "../export/json.ts";
-import { EXPORT_FORMATS, exportConversation, type ExportFormat } from "../export/export.ts";
+import { costByDayAndModel, costByProject } from "../read/cost.ts";
 
 function limitOf(text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
@@ -56,6 +56,7 @@ export function queryRoutes(deps: ServerDeps): Hono {
         limit: limitOf(c.req.query("limit"), DEFAULT_PAGE),
         cursor: c.req.query("cursor"),
         project: c.req.query("project") || undefined,
+        key: c.req.query("key") || undefined,
       }),
     ));
 
@@ -68,19 +69,13 @@ export function queryRoutes(deps: ServerDeps): Hono {
     return c.json(conversationJson(conversation));
   });
 
-  app.get("/sessions/:sessionId/export", async (c) => {
-    const sessionId = c.req.param("sessionId");
-    const format = (c.req.query("format") ?? "md") as ExportFormat;
-    listOf("format", format, EXPORT_FORMATS);
-    const conversation = await getConversation(sql, sessionId);
-    if (!conversation) {
-      return c.json({ status: "NOT_FOUND", message: `no session ${sessionId}` }, 404);
-    }
-    const file = exportConversation(conversation, format);
-    return c.body(file.body, 200, {
-      "Content-Type": file.contentType,
-      "Content-Disposition": `attachment; filename="${file.filename}"`,
-    });
+  app.get("/cost", async (c) => {
+    const since = timeOf("since", c.req.query("since") ?? "30d", Date.now())!;
+    const [byDayAndModel, byProject] = await Promise.all([
+      costByDayAndModel(sql, since),
+      costByProject(sql, since),
+    ]);
+    return c.json({ since, by_day_and_model: byDayAndModel, by_project: byProject });
   });
 
   app.get("/events", async (c) => {
@@ -90,6 +85,7 @@ export function queryRoutes(deps: ServerDeps): Hono {
         statuses: listOf("status", c.req.query("status"), WebhookStatus.options),
         event: c.req.query("event") || undefined,
         session: c.req.query("session") || undefined,
+        key: c.req.query("key") || undefined,
         from: timeOf("since", c.req.query("since"), now),
         to: timeOf("until", c.req.query("until"), now),
         q: c.req.query("q")?.trim() || undefined,

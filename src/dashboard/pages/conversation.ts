@@ -1,6 +1,7 @@
 // One session read as a conversation: prompts as typed, replies as (safe) markdown, tool calls
-// collapsed with their output rendered as what it is, failures marked, tokens per reply and in
-// total. The same markup makes the self-contained HTML export (src/export/html.ts).
+// collapsed with their output rendered as what it is, failures marked, tokens and dollars per
+// reply and in total, and each subagent nested (collapsed) under the call that started it. The
+// same markup makes the self-contained HTML export (src/export/html.ts).
 import { h, type Html } from "../html.ts";
 import { page } from "../layout.ts";
 import { renderMarkdown } from "../markdown.ts";
@@ -8,7 +9,9 @@ import type { Conversation } from "../../read/conversation.ts";
 import type { TimelineItem } from "../../read/timeline.ts";
 import { anchorOf } from "../../read/search.ts";
 import type { TokenUsageRow } from "../../schema.ts";
-import { basename, fmtDuration, fmtInt, fmtMs, fmtTime, truncate } from "../format.ts";
+import { basename, fmtDuration, fmtInt, fmtMs, fmtTime, fmtUsd, truncate } from "../format.ts";
+import type { MessageCost } from "../../read/cost.ts";
+import type { AgentNode } from "../../read/agents.ts";
 import { toolBody } from "../tool_output.ts";
 
 function toolBrief(input: unknown): string {
@@ -31,18 +34,107 @@ function toolBrief(input: unknown): string {
   return JSON.stringify(input);
 }
 
-function usageLine(usage: TokenUsageRow | undefined): Html {
+function costText(cost: number | null | undefined, model: string | null | undefined): Html {
+  return cost === null || cost === undefined
+    ? h`<span class="unpriced" title="no price for ${model ?? "this model"}">cost unknown</span>`
+    : h`<span class="cost">${fmtUsd(cost)}</span>`;
+}
+
+function usageLine(usage: TokenUsageRow | undefined, costs: Map<string, MessageCost>): Html {
   if (!usage) return h``;
+  const cost = costs.get(usage.message_id);
   return h`<div class="tokens">${fmtInt(usage.input_tokens)} in · ${
     fmtInt(usage.output_tokens)
   } out · ${fmtInt(usage.cache_read_input_tokens)} cache read · ${
     fmtInt(usage.cache_creation_input_tokens)
-  } cache write${usage.model ? h` · ${usage.model}` : ""}</div>`;
+  } cache write${usage.model ? h` · ${usage.model}` : ""} · ${
+    costText(cost?.cost_usd, usage.model)
+  }</div>`;
+}
+
+const plural = (n: number, word: string) => `${fmtInt(n)} ${word}${n === 1 ? "" : "s"}`;
+
+interface View {
+  data: Conversation;
+  hit?: string;
+  byTool: Map<string, AgentNode[]>;
+  /** The agents whose timeline (or a descendant's) holds the hit: shown open. */
+  openAgents: Set<string>;
+}
+
+/** One subagent, collapsed: what it is, its totals (its subtree's), and its own timeline. */
+function agentBlock(view: View, agent: AgentNode): Html {
+  const t = agent.totals;
+  return h`<details class="agent" data-agent="${agent.agent_id}"${
+    view.openAgents.has(agent.agent_id) ? h` open` : ""
+  }>
+<summary><span class="agent-type">${agent.agent_type ?? "agent"}</span><span class="tool-brief">${
+    truncate(agent.description ?? "", 120)
+  }</span><span class="muted nowrap" data-agent-totals>${plural(t.messages, "message")} · ${
+    plural(t.tool_uses, "tool")
+  } · ${fmtInt(t.output_tokens)} out · ${
+    t.cost_usd === null && t.unpriced_messages > 0
+      ? costText(null, null)
+      : h`<span class="cost">${fmtUsd(t.cost_usd ?? 0)}</span>`
+  }</span></summary>
+<div class="agent-body">${timelineOf(view, agent.agent_id)}</div></details>`;
+}
+
+function timelineOf(view: View, agentId: string | null): Html[] {
+  const entries = agentId === null
+    ? view.data.timeline
+    : view.data.agentTimelines.get(agentId) ?? [];
+  return entries.map((entry) =>
+    h`${item(entry, view.hit, view.data.costs)}${
+      entry.kind === "tool"
+        ? (view.byTool.get(entry.tool.tool_use_id) ?? []).map((a) => agentBlock(view, a))
+        : ""
+    }`
+  );
+}
+
+/** Every agent under the tool call that started it; the others (no known call) at the end. */
+function agentsByTool(
+  data: Conversation,
+): { byTool: Map<string, AgentNode[]>; loose: AgentNode[] } {
+  const calls = new Set(data.tools.map((t) => t.tool_use_id));
+  const byTool = new Map<string, AgentNode[]>();
+  const loose: AgentNode[] = [];
+  const place = (agent: AgentNode) => {
+    const call = agent.parent_tool_use_id;
+    if (call && calls.has(call)) byTool.set(call, [...(byTool.get(call) ?? []), agent]);
+    else loose.push(agent);
+    agent.children.forEach(place);
+  };
+  data.agents.forEach(place);
+  return { byTool, loose };
+}
+
+/** The agents to open so that `hit` is visible: its own agent and every ancestor. */
+function agentsHolding(data: Conversation, hit: string | undefined): Set<string> {
+  const open = new Set<string>();
+  if (!hit) return open;
+  const holds = (items: TimelineItem[]) =>
+    items.some((i) =>
+      (i.kind === "tool" ? anchorOf("tool", i.tool.id) : anchorOf("message", i.message.id)) === hit
+    );
+  const visit = (agent: AgentNode): boolean => {
+    const below = agent.children.map(visit).some(Boolean);
+    const here = holds(data.agentTimelines.get(agent.agent_id) ?? []) || below;
+    if (here) open.add(agent.agent_id);
+    return here;
+  };
+  data.agents.forEach(visit);
+  return open;
 }
 
 const timeOf = (at: number) => at < Number.MAX_SAFE_INTEGER ? fmtTime(new Date(at)) : "";
 
-function item(entry: TimelineItem, hit: string | undefined): Html {
+function item(
+  entry: TimelineItem,
+  hit: string | undefined,
+  costs: Map<string, MessageCost>,
+): Html {
   switch (entry.kind) {
     case "prompt":
     case "reply": {
@@ -58,7 +150,7 @@ function item(entry: TimelineItem, hit: string | undefined): Html {
           entry.message.model ?? ""
         } <span class="mono">${timeOf(entry.at)}</span></span></div><div class="md">${
           renderMarkdown(entry.text)
-        }</div>${usageLine(entry.usage)}</article>`;
+        }</div>${usageLine(entry.usage, costs)}</article>`;
     }
     case "tool": {
       const tool = entry.tool;
@@ -75,7 +167,7 @@ function item(entry: TimelineItem, hit: string | undefined): Html {
       }</span><span class="muted nowrap">${fmtMs(tool.duration_ms)}</span></summary>
 <div class="body">
   ${toolBody(tool)}
-  ${usageLine(entry.usage)}
+  ${usageLine(entry.usage, costs)}
   <div class="muted mono">${tool.tool_use_id}</div>
 </div></details>`;
     }
@@ -90,6 +182,13 @@ export function conversationBody(
 ): Html {
   const c = data.summary;
   const last = c.ended_at ?? c.last_event_at;
+  const { byTool, loose } = agentsByTool(data);
+  const view: View = {
+    data,
+    hit: options.hit,
+    byTool,
+    openAgents: agentsHolding(data, options.hit),
+  };
   return h`<div class="row spread"><div class="title">
 <h1>${basename(c.project_dir ?? c.cwd)} <span class="muted mono">${c.session_id}</span></h1>
 <p class="sub">${c.project_dir ?? c.cwd ?? ""}${c.model ? h` · ${c.model}` : ""} · started ${
@@ -126,11 +225,22 @@ ${
   <div class="card stat"><div class="label">Output tokens</div><div class="value">${
     fmtInt(c.output_tokens)
   }</div><div class="note">${c.api_calls} API calls</div></div>
+  <div class="card stat" data-stat="cost"><div class="label">Cost</div><div class="value">${
+    c.cost_usd === null && c.unpriced_messages > 0 ? "unknown" : fmtUsd(c.cost_usd ?? 0)
+  }</div><div class="note">${
+    c.unpriced_messages > 0
+      ? h`<span class="unpriced">${c.unpriced_messages} replies not priced (${
+        c.unpriced_models.join(", ")
+      })</span>`
+      : h`agents included`
+  }</div></div>
 </div>
 <div class="timeline" id="timeline">${
     data.timeline.length === 0
       ? h`<div class="card empty">Nothing captured for this session yet.</div>`
-      : data.timeline.map((entry) => item(entry, options.hit))
+      : timelineOf(view, null)
+  }${
+    loose.length > 0 ? h`<h2>Subagents</h2>${loose.map((agent) => agentBlock(view, agent))}` : ""
   }</div>`;
 }
 
