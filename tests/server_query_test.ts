@@ -76,13 +76,19 @@ storeTest(
       const one = await get("/api/sessions/s-old");
       assert.equal(one.status, 200);
       assert.equal(one.body.conversation.session_id, "s-old");
+      // The hooks' tool call and the transcript's own tool_use block (another id here).
       assert.deepEqual(one.body.timeline.map((item: { kind: string }) => item.kind), [
         "prompt",
+        "tool",
         "tool",
         "reply",
       ]);
       assert.match(one.body.timeline[0].anchor, /^m-\d+$/);
-      assert.equal(one.body.timeline[1].tool.tool_use_id, "s-old-t1");
+      assert.deepEqual(
+        one.body.timeline.filter((i: { kind: string }) => i.kind === "tool")
+          .map((i: { tool: { tool_use_id: string } }) => i.tool.tool_use_id).sort(),
+        ["s-old-t1", "toolu_01AbCdEf"],
+      );
       assert.equal(one.body.conversation.output_tokens, 145);
       assert.equal((await get("/api/sessions/nope")).status, 404);
 

@@ -28,6 +28,8 @@ export interface Conversation {
   cost: CostTotals;
   /** Audit rows of this session that failed and were never stored by a later delivery. */
   failedEvents: number;
+  /** Events processed for this session: SUCCESS rows (a DUPLICATE is not another event). */
+  events: number;
   truncated: boolean;
 }
 
@@ -75,7 +77,7 @@ export async function getConversation(
 ): Promise<Conversation | undefined> {
   const summary = await sessionSummary(sql, sessionId);
   if (!summary) return undefined;
-  const [messages, tools, usage, failedEvents, costs, cost, agents] = await Promise.all([
+  const [messages, tools, usage, failedEvents, costs, cost, agents, [events]] = await Promise.all([
     sql<MessageRow[]>`
       SELECT ${sql(MESSAGE_COLUMNS)} FROM messages WHERE conversation_id = ${summary.id}
       ORDER BY coalesce(occurred_at, created_at), id LIMIT ${TIMELINE_MAX + 1}`,
@@ -89,6 +91,8 @@ export async function getConversation(
     messageCosts(sql, summary.id),
     sessionCosts(sql, [summary.id]),
     agentTree(sql, summary.id),
+    sql<{ n: number }[]>`SELECT count(*)::int AS n FROM webhook_events
+      WHERE session_id = ${sessionId} AND status = 'SUCCESS'`,
   ]);
   const truncated = messages.length > TIMELINE_MAX || tools.length > TIMELINE_MAX;
   const shownMessages = messages.slice(0, TIMELINE_MAX);
@@ -111,6 +115,7 @@ export async function getConversation(
     costs: new Map(costs.map((row) => [row.message_id, row])),
     cost: cost.get(String(summary.id)) ?? NO_COST,
     failedEvents,
+    events: events.n,
     truncated,
   };
 }

@@ -23,6 +23,9 @@ export interface SessionSummary extends ConversationRow, CostTotals {
   input_tokens: number;
   output_tokens: number;
   cache_creation_input_tokens: number;
+  /** The cache writes split by lifetime (priced differently). */
+  cache_creation_5m_input_tokens: number;
+  cache_creation_1h_input_tokens: number;
   cache_read_input_tokens: number;
   /** Assistant API messages with usage (one per message.id + requestId). */
   api_calls: number;
@@ -41,7 +44,8 @@ function summaries(sql: Sql, where: ReturnType<Sql>, limit: number) {
     SELECT c.*, coalesce(c.started_at, c.first_seen_at) AS started,
       ${microsOf(sql, "coalesce(c.started_at, c.first_seen_at)")} AS cursor_at,
       m.first_prompt, m.prompts, m.replies, t.tool_uses, t.tool_failures, u.input_tokens,
-      u.output_tokens, u.cache_creation_input_tokens, u.cache_read_input_tokens, u.api_calls
+      u.output_tokens, u.cache_creation_input_tokens, u.cache_creation_5m_input_tokens,
+      u.cache_creation_1h_input_tokens, u.cache_read_input_tokens, u.api_calls
     FROM conversations c
     CROSS JOIN LATERAL (
       SELECT count(*) FILTER (WHERE role = 'user')::int AS prompts,
@@ -60,6 +64,10 @@ function summaries(sql: Sql, where: ReturnType<Sql>, limit: number) {
       SELECT coalesce(sum(input_tokens), 0)::float8 AS input_tokens,
         coalesce(sum(output_tokens), 0)::float8 AS output_tokens,
         coalesce(sum(cache_creation_input_tokens), 0)::float8 AS cache_creation_input_tokens,
+        coalesce(sum(cache_creation_5m_input_tokens), 0)::float8
+          AS cache_creation_5m_input_tokens,
+        coalesce(sum(cache_creation_1h_input_tokens), 0)::float8
+          AS cache_creation_1h_input_tokens,
         coalesce(sum(cache_read_input_tokens), 0)::float8 AS cache_read_input_tokens,
         count(*)::int AS api_calls
       FROM token_usage WHERE conversation_id = c.id) u
