@@ -90,6 +90,17 @@ const durationList = z.string().transform((text, ctx) => {
   return parts as number[];
 });
 
+/** A retention period, or "forever" (also "off", "never") for keeping everything. */
+const retention = z.string().transform((text, ctx) => {
+  if (/^\s*(forever|off|never)\s*$/i.test(text)) return null;
+  const ms = parseDuration(text);
+  if (ms === undefined || ms <= 0) {
+    ctx.addIssue({ code: "custom", message: `"${text}" is not a period like 30d, or "forever"` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
 const positiveInt = z.coerce.number().int().positive();
 const httpUrl = z.url({ protocol: /^https?$/ }).transform((url) => url.replace(/\/+$/, ""));
 const csv = z.string().transform((text) =>
@@ -150,6 +161,11 @@ const EnvSchema = z.object({
   ARRAKIS_IDLE_TIMEOUT: duration.default(95_000).describe("a duration like 95s"),
   ARRAKIS_STATEMENT_TIMEOUT: duration.default(60_000).describe("a duration like 60s"),
   ARRAKIS_SHUTDOWN_TIMEOUT: duration.default(20_000).describe("a duration like 20s"),
+  ARRAKIS_RETENTION_PAYLOADS: retention.default(30 * 86_400_000)
+    .describe('a period like 30d, 12h, or "forever"'),
+  ARRAKIS_RETENTION_SESSIONS: retention.default(null)
+    .describe('a period like 90d, or "forever"'),
+  ARRAKIS_RETENTION_INTERVAL: duration.default(3_600_000).describe("a duration like 1h, 30m"),
 });
 
 /** The client's config file (0600): where the server is and the key to use. */
@@ -220,6 +236,12 @@ export interface Config {
   statementTimeoutMs: number;
   /** How long a graceful shutdown waits for in-flight requests. */
   shutdownTimeoutMs: number;
+  /** Payloads of stored audit rows are dropped after this; null keeps them. */
+  retentionPayloadsMs: number | null;
+  /** Whole sessions are deleted this long after their last event; null keeps them. */
+  retentionSessionsMs: number | null;
+  /** How often the server runs retention. */
+  retentionIntervalMs: number;
 }
 
 /** What a setting takes, in words ("a whole number from 0 to 65535 (0 picks a free port)"). */
@@ -299,6 +321,9 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
     idleTimeoutMs: e.ARRAKIS_IDLE_TIMEOUT,
     statementTimeoutMs: e.ARRAKIS_STATEMENT_TIMEOUT,
     shutdownTimeoutMs: e.ARRAKIS_SHUTDOWN_TIMEOUT,
+    retentionPayloadsMs: e.ARRAKIS_RETENTION_PAYLOADS,
+    retentionSessionsMs: e.ARRAKIS_RETENTION_SESSIONS,
+    retentionIntervalMs: e.ARRAKIS_RETENTION_INTERVAL,
   };
 }
 

@@ -4,8 +4,10 @@
 // on the single embedded connection wedged the store.
 import { WebhookStatus } from "./schema.ts";
 import { parseDuration } from "./config.ts";
+import { ReadInputError } from "./read/errors.ts";
 
-export class BadParam extends Error {
+/** A read's refusal of its input, raised at the edge with the parameter's name. */
+export class BadParam extends ReadInputError {
   override name = "BadParam";
   constructor(readonly param: string, message: string) {
     super(`${param}: ${message}`);
@@ -72,15 +74,6 @@ export function parseLimit(
   return Math.min(n, max);
 }
 
-const ID = /^\d{1,18}$/;
-
-/** A row id (a bigint that fits), as the text the store takes. */
-export function parseId(param: string, text: string | undefined): string | undefined {
-  if (text === undefined || text === "") return undefined;
-  if (!ID.test(text)) throw new BadParam(param, "must be a row id (digits)");
-  return text;
-}
-
 /** `A,B`: audit statuses, each one of the schema's. */
 export function parseStatuses(param: string, text: string | undefined): WebhookStatus[] {
   if (text === undefined || text === "") return [];
@@ -91,43 +84,4 @@ export function parseStatuses(param: string, text: string | undefined): WebhookS
     }
     return status.data;
   });
-}
-
-export function encodeCursor(value: unknown): string {
-  return btoa(JSON.stringify(value)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-function decodeCursor(text: string): unknown {
-  try {
-    return JSON.parse(atob(text.replace(/-/g, "+").replace(/_/g, "/")));
-  } catch {
-    return undefined;
-  }
-}
-
-const NOT_OURS = "is not a cursor this server issued";
-
-/** A keyset cursor of one row id. */
-export function parseIdCursor(param: string, text: string | undefined): string | undefined {
-  if (text === undefined || text === "") return undefined;
-  const value = decodeCursor(text);
-  if (typeof value !== "string" || !ID.test(value)) throw new BadParam(param, NOT_OURS);
-  return value;
-}
-
-/** A keyset cursor of (time, row id), as the time text and id text the store takes. */
-export function parseTimeIdCursor(
-  param: string,
-  text: string | undefined,
-): [string, string] | undefined {
-  if (text === undefined || text === "") return undefined;
-  const value = decodeCursor(text);
-  if (
-    !Array.isArray(value) || value.length !== 2 || typeof value[0] !== "string" ||
-    !ID.test(String(value[1])) || Number.isNaN(Date.parse(value[0]))
-  ) {
-    throw new BadParam(param, NOT_OURS);
-  }
-  bounded(param, Date.parse(value[0]));
-  return [value[0], String(value[1])];
 }

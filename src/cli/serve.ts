@@ -8,9 +8,10 @@ import { parseFlags, UsageError } from "./args.ts";
 export const usage = `Usage: arrakis serve [--port N] [--host ADDRESS]
 
 Runs the arrakis server: POST /api/claude-hooks (and /batch), GET /api/sessions,
-/api/sessions/:sessionId, /api/cost, /api/events, /api/stream, /api/keys, the dashboard
-at /, GET /health, /ready, /metrics (behind a key unless listening on loopback). Several
-instances may share one PostgreSQL.
+/api/sessions/:sessionId[/export], /api/cost, /api/events, /api/search, /api/stream,
+/api/keys, the dashboard at /, GET /health, /ready, /metrics (behind a key unless listening
+on loopback). Several instances may share one
+PostgreSQL. Runs retention every hour (ARRAKIS_RETENTION_*).
 Applies pending migrations at start (unless ARRAKIS_MIGRATE_ON_START=false), stops
 gracefully on SIGTERM/SIGINT (in-flight requests finish, the store closes).
 
@@ -47,6 +48,11 @@ Environment:
   ARRAKIS_ALERT_WEBHOOK_URL  Slack-compatible webhook for alerts (alerts are off without it)
   ARRAKIS_ALERT_RULES        alert rules as JSON (default: error rate, p95, silence)
   ARRAKIS_ALERT_INTERVAL     how often the rules are evaluated (default 30s)
+  ARRAKIS_RETENTION_PAYLOADS drop payloads of stored audit rows after this (default 30d;
+                             "forever" keeps them); rows and data tables stay
+  ARRAKIS_RETENTION_SESSIONS delete whole sessions this long after their last event
+                             (default forever)
+  ARRAKIS_RETENTION_INTERVAL how often retention runs (default 1h)
   ARRAKIS_LOG_LEVEL          debug | info | warning | error; logs: JSON lines on stdout when
                              not on a terminal, text on stderr when on one, and files in
                              ARRAKIS_LOG_DIR (default ARRAKIS_HOME/logs)

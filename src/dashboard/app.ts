@@ -8,16 +8,19 @@ import { APP_CSS, APP_JS, FAVICON_SVG } from "./assets.ts";
 import {
   eventTypes,
   failedEvents,
-  getConversation,
   getEvent,
   hasSucceeded,
   listEvents,
-  listSessions,
-  overview,
-  parseEventFilter,
-  parseWindow,
   relatedEvents,
-} from "./queries.ts";
+} from "../read/events.ts";
+import { overview } from "../read/overview.ts";
+import { listSessions } from "../read/sessions.ts";
+import { getConversation } from "../read/conversation.ts";
+import { search } from "../read/search.ts";
+import { ReadInputError } from "../read/errors.ts";
+import { EXPORT_FORMATS, exportConversation } from "../export/export.ts";
+import { eventFilterOf, parseEventForm, parseSearchForm, parseWindow } from "./params.ts";
+import { searchPage } from "./pages/search.ts";
 import { overviewFragment, overviewPage } from "./pages/overview.ts";
 import { eventsPage, eventsTable } from "./pages/events.ts";
 import { eventPage } from "./pages/event.ts";
@@ -31,7 +34,6 @@ import { h } from "./html.ts";
 import { reprocessMany } from "./reprocess.ts";
 import { auditStream } from "../stream.ts";
 import { type Permission, refusal } from "../roles.ts";
-import { BadParam, parseId } from "../params.ts";
 import { LOGIN_FORM_MAX_BYTES, readForm, REPROCESS_FORM_MAX_BYTES } from "./form.ts";
 
 export const CSP = [
@@ -98,22 +100,25 @@ function sameOrigin(c: Context): boolean {
   }
 }
 
+/** Rows per page of the audit log. */
+const PAGE = 50;
+
 type Handler = (c: Context) => Response | Promise<Response>;
+
+/** A read refused the request's input (a malformed parameter, a forged cursor): a 400 page that
+ * names it, never a 500. */
+async function readOrBadRequest(c: Context, handler: Handler): Promise<Response> {
+  try {
+    return await handler(c);
+  } catch (error) {
+    if (error instanceof ReadInputError) return send(c, badRequest(error.message), 400);
+    throw error;
+  }
+}
 
 export function createDashboard(deps: DashboardDeps): Hono {
   const app = new Hono();
   const now = () => deps.now?.() ?? Date.now();
-  // A malformed query parameter is the person's mistake: a 400 page that names it.
-  app.onError((error, c) => {
-    if (!(error instanceof BadParam)) throw error;
-    secure(c);
-    return send(
-      c,
-      page("Bad request", null, h`<h1>Bad request</h1><p class="sub">${error.message}</p>`),
-      400,
-    );
-  });
-
   /** Pages: signed in with a key whose role allows `need`, or redirected to /login (403). */
   const pageRoute = (handler: Handler, need: Permission = "read"): Handler => async (c) => {
     secure(c);
@@ -124,7 +129,7 @@ export function createDashboard(deps: DashboardDeps): Hono {
     }
     const reason = refusal(viewer, need);
     if (reason !== undefined) return send(c, forbidden(reason), 403);
-    return handler(c);
+    return await readOrBadRequest(c, handler);
   };
   /** Fragments and the stream: signed-in or 401 (the page script goes to /login). */
   const dataRoute = (handler: Handler): Handler => async (c) => {
@@ -133,7 +138,7 @@ export function createDashboard(deps: DashboardDeps): Hono {
     if (!viewer) return c.text("sign in required", 401);
     const reason = refusal(viewer, "read");
     if (reason !== undefined) return c.text(reason, 403);
-    return handler(c);
+    return await readOrBadRequest(c, handler);
   };
   const postRoute = (handler: Handler, need: Permission = "read"): Handler =>
     pageRoute(
@@ -209,20 +214,23 @@ export function createDashboard(deps: DashboardDeps): Hono {
   app.get(
     "/events",
     pageRoute(async (c) => {
-      const filter = parseEventFilter(c.req.query());
-      const [{ rows, next }, types] = await Promise.all([
-        listEvents(deps.sql, filter),
+      const form = parseEventForm(c.req.query());
+      const [{ events, nextCursor }, types] = await Promise.all([
+        listEvents(deps.sql, eventFilterOf(form), { limit: PAGE, cursor: form.cursor }),
         eventTypes(deps.sql),
       ]);
-      return send(c, eventsPage(rows, next, filter, types));
+      return send(c, eventsPage(events, nextCursor, form, types));
     }),
   );
   app.get(
     "/fragments/events",
     dataRoute(async (c) => {
-      const filter = parseEventFilter(c.req.query());
-      const { rows, next } = await listEvents(deps.sql, filter);
-      return send(c, eventsTable(rows, next, filter));
+      const form = parseEventForm(c.req.query());
+      const { events, nextCursor } = await listEvents(deps.sql, eventFilterOf(form), {
+        limit: PAGE,
+        cursor: form.cursor,
+      });
+      return send(c, eventsTable(events, nextCursor, form));
     }),
   );
   app.get(
@@ -243,8 +251,8 @@ export function createDashboard(deps: DashboardDeps): Hono {
     pageRoute(async (c) => {
       const code = c.req.query("code")?.slice(0, 200) || undefined;
       const includeResolved = c.req.query("resolved") === "1";
-      const before = parseId("before", c.req.query("before"));
-      const data = await failedEvents(deps.sql, { code, includeResolved, before });
+      const cursor = c.req.query("cursor") || undefined;
+      const data = await failedEvents(deps.sql, { code, includeResolved, cursor });
       return send(c, failedPage(data, { code, includeResolved }));
     }),
   );
@@ -266,12 +274,12 @@ export function createDashboard(deps: DashboardDeps): Hono {
   app.get(
     "/sessions",
     pageRoute(async (c) => {
-      const q = c.req.query("q")?.trim() || undefined;
-      const offset = Math.min(1_000_000, Math.max(0, Number(c.req.query("offset")) || 0));
-      const limit = 50;
+      const cursor = c.req.query("cursor") || undefined;
       const key = c.req.query("key")?.trim().slice(0, 64) || undefined;
-      const { rows, more } = await listSessions(deps.sql, { q, key, offset, limit });
-      return send(c, sessionsPage(rows, { q, offset, more, limit }));
+      return send(
+        c,
+        sessionsPage(await listSessions(deps.sql, { cursor, key }), { cursor, key }),
+      );
     }),
   );
   app.get(
@@ -279,13 +287,49 @@ export function createDashboard(deps: DashboardDeps): Hono {
     pageRoute(async (c) => {
       const data = await getConversation(deps.sql, c.req.param("sessionId") ?? "");
       if (!data) return send(c, notFound("No session with that id has been captured."), 404);
-      return send(c, conversationPage(data, now()));
+      const hit = /^[mt]-\d{1,18}$/.test(c.req.query("hit") ?? "") ? c.req.query("hit") : undefined;
+      return send(c, conversationPage(data, now(), hit));
+    }),
+  );
+  app.get(
+    "/sessions/:sessionId/export",
+    pageRoute(async (c) => {
+      const format = EXPORT_FORMATS.find((f) => f === c.req.query("format"));
+      if (!format) {
+        return send(c, badRequest(`format must be one of ${EXPORT_FORMATS.join(", ")}`), 400);
+      }
+      const data = await getConversation(deps.sql, c.req.param("sessionId") ?? "");
+      if (!data) return send(c, notFound("No session with that id has been captured."), 404);
+      const file = exportConversation(data, format, { now: now() });
+      return c.body(file.body, 200, {
+        "Content-Type": file.contentType,
+        "Content-Disposition": `attachment; filename="${file.filename}"`,
+      });
+    }),
+  );
+  app.get(
+    "/search",
+    pageRoute(async (c) => {
+      const query = parseSearchForm(c.req.query());
+      if (query.q === "") {
+        return send(c, searchPage(query, { hits: [], nextCursor: null, capped: false }));
+      }
+      try {
+        return send(c, searchPage(query, await search(deps.sql, query)));
+      } catch (error) {
+        if (!(error instanceof ReadInputError)) throw error;
+        return send(c, searchPage(query, { error: error.message }), 400);
+      }
     }),
   );
 
   app.get("/alerts", pageRoute((c) => send(c, alertsPage(deps.alerts, now()))));
   app.get("/stream", dataRoute((c) => auditStream(c, deps.events)));
   return app;
+}
+
+function badRequest(message: string): Html {
+  return page("Bad request", null, h`<h1>Bad request</h1><p class="sub">${message}</p>`);
 }
 
 function forbidden(reason: string): Html {

@@ -14,7 +14,8 @@ import { ingestBatch } from "./batch.ts";
 import { rejectUnauthenticated } from "./unauthorized.ts";
 import { queryRoutes } from "./query.ts";
 import { classifyFailure, errorMessage, RETRY_AFTER_SECONDS } from "./errors.ts";
-import { BadParam, nulInUrl } from "../params.ts";
+import { nulInUrl } from "../params.ts";
+import { ReadInputError } from "../read/errors.ts";
 
 const httpLog = log("server", "http");
 const errorLog = log("server", "error");
@@ -225,7 +226,7 @@ export function createApp(deps: ServerDeps, dashboard?: Hono): Hono {
   );
 
   app.onError((error, c) => {
-    if (error instanceof BadParam) {
+    if (error instanceof ReadInputError) {
       return c.json({ status: "INVALID", message: error.message }, 400);
     }
     if (classifyFailure(error) === "unavailable") {

@@ -1,5 +1,5 @@
-// Starting and stopping the server: keys, store, migrations, the stale-row sweep, this
-// instance's heartbeat and live-event fan-out, the listener, and a graceful shutdown that
+// Starting and stopping the server: keys, store, migrations, the stale-row sweep, retention,
+// this instance's heartbeat and live-event fan-out, the listener, and a graceful shutdown that
 // finishes in-flight requests (up to a deadline) and hands leadership over before closing the
 // store.
 import type { Hono } from "hono";
@@ -12,6 +12,7 @@ import { createEvents } from "../events.ts";
 import type { AlertEvaluator } from "../alerts/evaluator.ts";
 import { advisoryLeadership, type Leadership, SOLE_LEADER } from "../alerts/leader.ts";
 import { loadPrices, type ModelPrice, storePrices } from "../cost/prices.ts";
+import { startRetention } from "../retention/schedule.ts";
 import type { ServerDeps } from "./deps.ts";
 import { createMetrics } from "./metrics.ts";
 import { deriveSessionSecret } from "./auth.ts";
@@ -183,6 +184,8 @@ export async function startServer(
   };
   const alerts = options.alerts?.(store.sql, leadership);
   const app = createApp(deps, options.mount?.(deps, alerts));
+  // Retention needs the migrated schema (its indexes) and runs only once the store is ready.
+  const retention = prepared.then(() => stopped ? undefined : startRetention(store.sql, effective));
   const gate = (request: Request): Response | undefined => {
     if (ready || !new URL(request.url).pathname.startsWith("/api/claude-hooks")) return undefined;
     return Response.json(
@@ -237,6 +240,7 @@ export async function startServer(
         events.emit("shutdown", {});
         await listener.close();
         await alerts?.stop();
+        await (await retention.catch(() => undefined))?.stop();
         await prepared.catch(() => {});
         await stopInstance();
         await store.close();
