@@ -1,6 +1,7 @@
 // Reading a request body safely: the size limit is enforced while streaming (an oversized body
 // is never held in memory), then the bytes must be UTF-8 JSON.
 import type { Context } from "hono";
+import { readLimited } from "../read_limited.ts";
 
 export type BodyResult =
   | { ok: true; value: unknown; bytes: number }
@@ -43,20 +44,11 @@ export async function readJsonBody(c: Context, maxBytes: number): Promise<BodyRe
   }
   const body = c.req.raw.body;
   if (!body) return { ok: false, httpStatus: 400, code: "EMPTY_BODY", message: "empty body" };
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = body.getReader();
+  let bytes: Uint8Array;
   try {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > maxBytes) {
-        await reader.cancel().catch(() => {});
-        return tooLarge;
-      }
-      chunks.push(value);
-    }
+    const read = await readLimited(body, maxBytes);
+    if (read === "too_large") return tooLarge;
+    bytes = read;
   } catch (error) {
     return {
       ok: false,
@@ -65,14 +57,8 @@ export async function readJsonBody(c: Context, maxBytes: number): Promise<BodyRe
       message: `could not read the body: ${error instanceof Error ? error.message : error}`,
     };
   }
+  const total = bytes.byteLength;
   if (total === 0) return { ok: false, httpStatus: 400, code: "EMPTY_BODY", message: "empty body" };
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  chunks.length = 0;
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);

@@ -7,6 +7,8 @@ export interface Metrics {
   recordIngest(event: string | null, status: string, seconds: number): void;
   recordHttp(route: string, code: number): void;
   recordDbError(): void;
+  /** A request turned away for want of a valid key (401 or 429), or a failed sign-in. */
+  recordUnauthorized(): void;
   inFlight(delta: number): void;
   render(): string;
 }
@@ -32,6 +34,7 @@ export function createMetrics(): Metrics {
   let count = 0;
   let duplicates = 0;
   let dbErrors = 0;
+  let unauthorized = 0;
   let inFlight = 0;
   const started = Date.now() / 1000;
 
@@ -61,6 +64,9 @@ export function createMetrics(): Metrics {
     recordDbError() {
       dbErrors++;
     },
+    recordUnauthorized() {
+      unauthorized++;
+    },
     inFlight(delta) {
       inFlight += delta;
     },
@@ -86,6 +92,11 @@ export function createMetrics(): Metrics {
       out.push("# HELP arrakis_db_errors_total Database failures seen while serving requests.");
       out.push("# TYPE arrakis_db_errors_total counter");
       out.push(`arrakis_db_errors_total ${dbErrors}`);
+      out.push(
+        "# HELP arrakis_unauthorized_total Requests without a valid key and failed sign-ins.",
+      );
+      out.push("# TYPE arrakis_unauthorized_total counter");
+      out.push(`arrakis_unauthorized_total ${unauthorized}`);
       out.push("# HELP arrakis_http_requests_total HTTP responses by route and status code.");
       out.push("# TYPE arrakis_http_requests_total counter");
       for (const [key, value] of http) {

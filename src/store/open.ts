@@ -22,19 +22,24 @@ export interface Store {
 export interface OpenStoreOptions {
   /** Pool size on PostgreSQL; the embedded store always uses one connection. */
   max?: number;
+  /** statement_timeout of every connection, so no request holds the store for ever. */
+  statementTimeoutMs?: number;
 }
 
 /** What the session pool needs: one connection for LISTEN, one for the leader's lock. */
 const SESSION_POOL = 2;
 
-function connect(url: string, max: number, prepare = true): Sql {
+function connect(url: string, max: number, prepare = true, statementTimeoutMs?: number): Sql {
   return postgres(url, {
     max,
     prepare,
     onnotice: () => {},
     connect_timeout: 10,
     idle_timeout: 0,
-    connection: { application_name: "arrakis" },
+    connection: {
+      application_name: "arrakis",
+      ...(statementTimeoutMs ? { statement_timeout: statementTimeoutMs } : {}),
+    },
   });
 }
 
@@ -51,7 +56,15 @@ export async function openStore(
   options: OpenStoreOptions = {},
 ): Promise<Store> {
   if (config.databaseUrl) {
-    const sql = connect(config.databaseUrl, options.max ?? 10, config.pgPrepare ?? true);
+    const prepare = config.pgPrepare ?? true;
+    // PgBouncer (prepare off) refuses statement_timeout as a startup parameter: there the
+    // role's own setting applies (docs/DEPLOY.md).
+    const sql = connect(
+      config.databaseUrl,
+      options.max ?? 10,
+      prepare,
+      prepare ? options.statementTimeoutMs : undefined,
+    );
     // Opened on first use (postgres.js connects lazily): commands that never listen pay nothing.
     const session = config.directDatabaseUrl
       ? connect(config.directDatabaseUrl, SESSION_POOL)
@@ -69,7 +82,7 @@ export async function openStore(
   }
   const embedded = await startEmbedded(config.pgliteDir);
   // PGlite is one backend: a single connection keeps each transaction whole.
-  const sql = connect(embedded.url, 1);
+  const sql = connect(embedded.url, 1, true, options.statementTimeoutMs);
   return {
     sql,
     kind: "pglite",
