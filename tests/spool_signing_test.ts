@@ -8,7 +8,8 @@ import { runArrakis } from "./helpers/cli.ts";
 import { answeringServer, fixtureEvents, hookProject } from "./helpers/hook_env.ts";
 import { envelope, filesIn, tempQueueDir } from "./helpers/queue.ts";
 import { newRecord, openSpool } from "../src/queue/spool.ts";
-import { encodeRecord, spoolKey } from "../src/queue/spool-file.ts";
+import { encodeRecord, ensureSpoolDirs, spoolKey } from "../src/queue/spool-file.ts";
+import { tryShipperLock } from "../src/queue/lock.ts";
 import { UnsafePathError } from "../src/durable.ts";
 
 const events = await fixtureEvents();
@@ -93,6 +94,9 @@ Deno.test("a real drain sends the hook's records and quarantines a planted one",
 
 Deno.test("the spool key: 0600, one key even when eight hooks start on a fresh machine", async () => {
   const project = await hookProject();
+  // As if a shipper ran (it would move files while they are counted); the home stays fresh.
+  await ensureSpoolDirs(project.queueDir, project.dir, []);
+  const lock = (await tryShipperLock(project.queueDir))!;
   try {
     const env = project.env("http://127.0.0.1:9");
     const runs = Array.from(
@@ -117,6 +121,7 @@ Deno.test("the spool key: 0600, one key even when eight hooks start on a fresh m
       ["spool", "spool.key"],
     );
   } finally {
+    lock.release();
     await project.cleanup();
   }
 });
