@@ -71,12 +71,13 @@ function ensureOneDir(path: string, parentsToo: boolean, follow: boolean): boole
  * root down to `path` must be ours and no symlink, and is made 0700. Root itself is the user's:
  * it may be a link and may belong to anyone (it is /tmp for ARRAKIS_QUEUE_DIR=/tmp/q); it must
  * name a directory, and is created 0700 when missing, but never chmod'ed. Without `root`, `path`
- * itself is checked (a link followed, the directory it names ours) and made 0700.
+ * is treated as such a root itself: created 0700 when missing, else left as it is (it may be a
+ * directory the user shares, as /tmp for ARRAKIS_CONFIG=/tmp/client.json).
  * True when `path` itself was created now.
  */
 // deno-lint-ignore require-await
 export async function ensurePrivateDir(path: string, root?: string): Promise<boolean> {
-  if (root === undefined) return ensureOneDir(path, true, true);
+  if (root === undefined) return ensureRoot(path);
   const below = relative(root, path);
   if (below.startsWith("..") || isAbsolute(below)) {
     throw new Error(`${path} is not inside ${root}`);
