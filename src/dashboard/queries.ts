@@ -9,7 +9,7 @@ import type {
   WebhookEventRow,
   WebhookStatus,
 } from "../schema.ts";
-import { WebhookStatus as WebhookStatusSchema } from "../schema.ts";
+import { FAILURE_STATUSES, OK_STATUSES, WebhookStatus as WebhookStatusSchema } from "../schema.ts";
 
 export const WINDOWS = {
   "15m": { ms: 15 * 60_000, bucketMs: 30_000, label: "15 min" },
@@ -22,10 +22,9 @@ export function parseWindow(text: string | undefined): WindowName {
   return text !== undefined && text in WINDOWS ? text as WindowName : "15m";
 }
 
-/** Statuses that mean the event is safely stored. */
-export const OK_STATUSES: readonly WebhookStatus[] = ["SUCCESS", "DUPLICATE"];
-/** Statuses a person may want to look at and reprocess. */
-export const FAILED_STATUSES: readonly WebhookStatus[] = ["ERROR", "INVALID", "CONFLICT"];
+/** Statuses a person may want to look at and reprocess: the one definition of failure. */
+export const FAILED_STATUSES = FAILURE_STATUSES;
+export { OK_STATUSES };
 
 export interface Bucket {
   start: number;
@@ -91,7 +90,9 @@ export async function overview(sql: Sql, window: WindowName, now = Date.now()): 
     sql<{ b: string; ok: number; failed: number; p95: number | null }[]>`
       SELECT floor(extract(epoch FROM received_at) / ${bucketSec})::bigint AS b,
              count(*) FILTER (WHERE status IN ('SUCCESS', 'DUPLICATE'))::int AS ok,
-             count(*) FILTER (WHERE status NOT IN ('SUCCESS', 'DUPLICATE', 'RECEIVED', 'PROCESSING'))::int AS failed,
+             count(*) FILTER (WHERE status::text IN ${
+      sql(FAILED_STATUSES as string[])
+    })::int AS failed,
              percentile_cont(0.95) WITHIN GROUP (ORDER BY processing_ms) AS p95
       FROM webhook_events WHERE received_at >= ${since}
       GROUP BY b ORDER BY b`,
@@ -121,7 +122,7 @@ export async function overview(sql: Sql, window: WindowName, now = Date.now()): 
   const total = byStatus.reduce((sum, row) => sum + row.n, 0);
   const inFlight = count(["RECEIVED", "PROCESSING"]);
   const ok = count(OK_STATUSES);
-  const failed = total - ok - inFlight;
+  const failed = count(FAILED_STATUSES);
   // A full series (empty buckets included) so the charts keep a stable time axis.
   const first = Math.floor((now - ms) / bucketMs);
   const last = Math.floor(now / bucketMs);

@@ -4,12 +4,11 @@ import { log } from "../log.ts";
 import { VERSION } from "../version.ts";
 import { assertMigrated, loadMigrations, type Migration } from "../store/migrate.ts";
 import { dashboardRoutes } from "../dashboard/routes.ts";
-import type { ServerDeps } from "./deps.ts";
+import type { RequestMeta, ServerDeps } from "./deps.ts";
 import { authenticate, requireAuth } from "./auth.ts";
 import { requestMeta } from "./meta.ts";
-import { readJsonBody } from "./body.ts";
-import { ingestEnvelope, type IngestResult, recordRejected } from "./ingest.ts";
-import { ingestBatch } from "./batch.ts";
+import { type BodyResult, readJsonBody } from "./body.ts";
+import { ingestBatch, ingestEnvelope, type IngestResult, recordRejected } from "./ingest.ts";
 import { queryRoutes } from "./query.ts";
 import { classifyFailure, errorMessage, RETRY_AFTER_SECONDS } from "./errors.ts";
 
@@ -42,6 +41,8 @@ export function createApp(deps: ServerDeps): Hono {
   const app = new Hono();
   const { config, metrics } = deps;
   let migrations: Promise<Migration[]> | undefined;
+  const rejectBody = (meta: RequestMeta, body: Extract<BodyResult, { ok: false }>) =>
+    recordRejected(deps, meta, body, body.aborted ? "ABORTED" : "INVALID", "validate");
 
   app.use("*", async (c, next) => {
     const started = performance.now();
@@ -112,7 +113,7 @@ export function createApp(deps: ServerDeps): Hono {
     const body = await readJsonBody(c, config.maxBodyBytes);
     if (!body.ok) {
       note(c, { code: body.code });
-      return reply(c, await recordRejected(deps, meta, body, "INVALID", "validate"));
+      return reply(c, await rejectBody(meta, body));
     }
     const result = await ingestEnvelope(deps, body.value, meta);
     note(c, {
@@ -143,7 +144,10 @@ export function createApp(deps: ServerDeps): Hono {
       );
     }
     const body = await readJsonBody(c, config.maxBodyBytes);
-    if (!body.ok) return reply(c, await recordRejected(deps, meta, body, "INVALID", "validate"));
+    if (!body.ok) {
+      note(c, { code: body.code });
+      return reply(c, await rejectBody(meta, body));
+    }
     if (!Array.isArray(body.value) || body.value.length === 0) {
       return reply(
         c,

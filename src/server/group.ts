@@ -1,0 +1,217 @@
+// Group commit: items that arrive while a group's transaction commits form the next group, so
+// one transaction and one WAL flush serve many requests; an item the database rejects is
+// isolated by bisecting its group, never with a savepoint per item.
+import type { Sql } from "../store/open.ts";
+import type { RequestMeta } from "./deps.ts";
+import { type AuditFinal, insertAuditRows } from "./audit.ts";
+import { classifyFailure, errorMessage, sqlState } from "./errors.ts";
+import type { Prepared } from "./prepare.ts";
+import { type Clock, decide, type Earlier, failureFinal, successFinal } from "./outcome.ts";
+import { extract, mergeIntents } from "./rows.ts";
+import { writeRows } from "./write.ts";
+
+/** One envelope (or rejected body) waiting for its group. */
+export interface GroupItem {
+  prepared: Prepared;
+  meta: RequestMeta;
+  /** Milliseconds spent per stage before the group, extended with the group's own. */
+  timings: Record<string, number>;
+  /** performance.now() when it joined the queue. */
+  submittedAt: number;
+}
+
+export interface Settled {
+  final: AuditFinal & { retryAfter?: number };
+  /** The audit row's id, or null when not even that could be written. */
+  id: string | null;
+}
+
+export interface GroupStats {
+  /** Items in the group that committed (or failed). */
+  size: number;
+  /** Round trips to the database the group cost, retries and bisections included. */
+  roundTrips: number;
+}
+
+export interface Committer {
+  submit(item: GroupItem): Promise<Settled>;
+}
+
+export interface CommitterOptions {
+  /** Most items per group: bounds one statement's size and one transaction's locks. */
+  maxGroup?: number;
+  /** Called after each group with its figures (metrics). */
+  onGroup?: (stats: GroupStats) => void;
+  /** Called when a group fails and its items are isolated or answered ERROR. */
+  onFailure?: (error: unknown, size: number) => void;
+}
+
+/** Lost deadlock, serialization or uniqueness races (another instance): run the group again. */
+const TX_ATTEMPTS = 4;
+const RETRIED_STATES = new Set(["40P01", "40001", "23505"]);
+
+function clockOf(item: GroupItem): Clock {
+  return {
+    timings: item.timings,
+    processingMs: Math.round((performance.now() - item.meta.startedAt) * 1000) / 1000,
+  };
+}
+
+/**
+ * One transaction for the group, in four round trips whatever its size: BEGIN, the dedupe
+ * read, every write and the audit rows pipelined together, COMMIT.
+ */
+async function writeGroup(sql: Sql, items: GroupItem[], count: () => void): Promise<Settled[]> {
+  const requestIds = [
+    ...new Set(items.map((item) => item.prepared.fields.requestId).filter((id) => id !== null)),
+  ];
+  const started = performance.now();
+  for (const item of items) item.timings.queue = started - item.submittedAt;
+  count(); // BEGIN
+  const settled = await sql.begin(async (tx) => {
+    count();
+    const earlierRows = await tx<
+      {
+        id: string;
+        request_id: string;
+        body_sha256: string | null;
+        response: Record<string, unknown> | null;
+      }[]
+    >`
+      SELECT id, request_id, body_sha256, response FROM webhook_events
+      WHERE status = 'SUCCESS' AND request_id = ANY(${requestIds}::text[])`;
+    const read = performance.now();
+    for (const item of items) item.timings.dedupe = read - started;
+    const known = new Map<string, Earlier>(earlierRows.map((row) => [
+      row.request_id,
+      { id: row.id, bodySha256: row.body_sha256, response: row.response },
+    ]));
+    const finals = items.map((item) => {
+      const clock = clockOf(item);
+      const { fields, envelope, problem } = item.prepared;
+      const earlier = fields.requestId ? known.get(fields.requestId) : undefined;
+      const decision = decide({ fields, problem, valid: envelope !== undefined }, earlier, clock);
+      return decision === "process" ? successFinal(fields, clock) : decision;
+    });
+    const rows = mergeIntents(
+      items.filter((_, i) => finals[i].status === "SUCCESS").map((item) =>
+        extract(item.prepared.envelope!)
+      ),
+    );
+    const built = performance.now();
+    for (const item of items) item.timings.process = built - read;
+    count();
+    // Sent in this order: the audit rows find the conversations written just before them.
+    const writes = writeRows(tx, rows);
+    const ids = insertAuditRows(
+      tx,
+      items.map((item, i) => ({ fields: item.prepared.fields, meta: item.meta, final: finals[i] })),
+    );
+    const done = await Promise.all([...writes, ids]);
+    return { finals, ids: done.at(-1) as string[] };
+  });
+  count(); // COMMIT
+  return items.map((_, i) => ({ final: settled.finals[i], id: settled.ids[i] }));
+}
+
+export function createCommitter(sql: Sql, options: CommitterOptions = {}): Committer {
+  const maxGroup = options.maxGroup ?? 500;
+  const waiting: { item: GroupItem; resolve: (settled: Settled) => void }[] = [];
+  let running = false;
+
+  /**
+   * The next group, in arrival order. A requestId already in the group waits for the next
+   * one, so that it meets the committed first delivery and is answered DUPLICATE.
+   */
+  function take() {
+    const group: typeof waiting = [];
+    const seen = new Set<string>();
+    for (let i = 0; i < waiting.length && group.length < maxGroup;) {
+      const requestId = waiting[i].item.prepared.fields.requestId;
+      if (requestId !== null && seen.has(requestId)) {
+        i++;
+        continue;
+      }
+      if (requestId !== null) seen.add(requestId);
+      group.push(...waiting.splice(i, 1));
+    }
+    return group;
+  }
+
+  async function attempt(items: GroupItem[], stats: GroupStats): Promise<Settled[]> {
+    for (let round = 1;; round++) {
+      try {
+        return await writeGroup(sql, items, () => stats.roundTrips++);
+      } catch (error) {
+        const state = sqlState(error);
+        if (round < TX_ATTEMPTS && state !== undefined && RETRIED_STATES.has(state)) continue;
+        throw error;
+      }
+    }
+  }
+
+  /** Writes a group; when the database rejects it, halves it until the culprit stands alone. */
+  async function settle(items: GroupItem[], stats: GroupStats): Promise<Settled[]> {
+    try {
+      return await attempt(items, stats);
+    } catch (error) {
+      const kind = classifyFailure(error);
+      options.onFailure?.(error, items.length);
+      if (kind !== "unavailable" && items.length > 1) {
+        const half = Math.ceil(items.length / 2);
+        return [
+          ...await settle(items.slice(0, half), stats),
+          ...await settle(items.slice(half), stats),
+        ];
+      }
+      // Alone, or the database is gone: the items fail, and their rows are written afterwards.
+      const finals = items.map((item) =>
+        failureFinal(
+          kind,
+          sqlState(error),
+          errorMessage(error),
+          item.prepared.fields,
+          "process",
+          clockOf(item),
+        )
+      );
+      let ids: (string | null)[] = items.map(() => null);
+      try {
+        stats.roundTrips++;
+        ids = await insertAuditRows(
+          sql,
+          items.map((item, i) => ({
+            fields: item.prepared.fields,
+            meta: item.meta,
+            final: finals[i],
+          })),
+        );
+      } catch { /* still down: the client got a 5xx and keeps the event */ }
+      return items.map((_, i) => ({ final: finals[i], id: ids[i] }));
+    }
+  }
+
+  async function run(): Promise<void> {
+    running = true;
+    try {
+      while (waiting.length > 0) {
+        const group = take();
+        const stats: GroupStats = { size: group.length, roundTrips: 0 };
+        const settled = await settle(group.map((entry) => entry.item), stats);
+        group.forEach((entry, i) => entry.resolve(settled[i]));
+        options.onGroup?.(stats);
+      }
+    } finally {
+      running = false;
+    }
+  }
+
+  return {
+    submit(item) {
+      return new Promise((resolve) => {
+        waiting.push({ item, resolve });
+        if (!running) void run();
+      });
+    },
+  };
+}
