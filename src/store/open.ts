@@ -19,9 +19,10 @@ export interface OpenStoreOptions {
   max?: number;
 }
 
-function connect(url: string, max: number): Sql {
+function connect(url: string, max: number, path?: string): Sql {
   return postgres(url, {
     max,
+    ...(path ? { path } : {}),
     onnotice: () => {},
     connect_timeout: 10,
     idle_timeout: 0,
@@ -50,11 +51,11 @@ export async function openStore(
   }
   const embedded = await startEmbedded(config.pgliteDir);
   // PGlite is one backend: a single connection keeps each transaction whole.
-  const sql = connect(embedded.url, 1);
+  const sql = connect("postgres://postgres@localhost/postgres", 1, embedded.socketPath);
   return {
     sql,
     kind: "pglite",
-    displayUrl: embedded.url,
+    displayUrl: `postgres://postgres@/postgres?host=${embedded.socketDir}`,
     async close() {
       await sql.end({ timeout: 5 });
       await embedded.close();
