@@ -32,7 +32,9 @@ Usage: arrakis <command> [options]
 Commands:
 ${Object.entries(COMMANDS).map(([name, { summary }]) => `  ${name.padEnd(9)}${summary}`).join("\n")}
 
-Run 'arrakis <command> --help' for a command's options.
+Options:
+  --help, -h     this text ('arrakis <command> --help' for a command's options)
+  --version, -V  print the version
 `;
 
 async function main(argv: string[]): Promise<number> {

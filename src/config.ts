@@ -6,6 +6,55 @@ import { homedir } from "node:os";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
+  /**
+   * @param variable the setting at fault, when one is
+   * @param expected what it takes, in words ("a whole number from 0 to 65535")
+   */
+  constructor(message: string, readonly variable?: string, readonly expected?: string) {
+    super(message);
+  }
+}
+
+/** A zod issue in plain words, for people: no "Invalid input" or "discriminator". */
+export function plainIssue(issue: z.core.$ZodIssue): string {
+  const where = issue.path.length > 0 ? `${issue.path.join(".")} ` : "";
+  switch (issue.code) {
+    case "invalid_type":
+      return `${where}must be ${article(issue.expected)}`;
+    case "too_small":
+      return `${where}must be at least ${issue.minimum}`;
+    case "too_big":
+      return `${where}must be at most ${issue.maximum}`;
+    case "invalid_value":
+      return `${where}must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+    case "invalid_union": {
+      // A discriminated union names its options on the issue; a plain union in its branches.
+      const named = (issue as { options?: unknown[] }).options ?? [];
+      const options = named.map((v) => JSON.stringify(v)).concat(
+        issue.errors.flatMap((errors) =>
+          errors.flatMap((inner) =>
+            inner.code === "invalid_value" ? inner.values.map((v) => JSON.stringify(v)) : []
+          )
+        ),
+      );
+      return options.length > 0
+        ? `${where}must be one of ${[...new Set(options)].join(", ")}`
+        : `${where}matches none of the allowed shapes`;
+    }
+    case "unrecognized_keys":
+      return `${where}has unknown field${issue.keys.length === 1 ? "" : "s"} ${
+        issue.keys.join(", ")
+      }`;
+    case "invalid_format":
+      return `${where}must be ${article(issue.format)}`;
+    default:
+      return `${where}${issue.message}`;
+  }
+}
+
+function article(noun: string): string {
+  const word = noun === "int" ? "whole number" : noun;
+  return `${/^[aeiou]/.test(word) ? "an" : "a"} ${word}`;
 }
 
 const DURATION_UNITS_MS: Record<string, number> = {
@@ -47,34 +96,44 @@ const csv = z.string().transform((text) =>
   text.split(",").map((part) => part.trim()).filter((part) => part.length > 0)
 );
 
+// Each variable says, in words, what it takes: a bad value is reported as "NAME must be <that>,
+// got ..." with no validator jargon.
 const EnvSchema = z.object({
-  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
-  ARRAKIS_URL: httpUrl.optional(),
-  ARRAKIS_API_KEY: csv.optional(),
-  ARRAKIS_HOME: z.string().min(1).optional(),
-  ARRAKIS_QUEUE_DIR: z.string().min(1).optional(),
-  ARRAKIS_LOG_DIR: z.string().min(1).optional(),
-  ARRAKIS_CONFIG: z.string().min(1).optional(),
-  CLAUDE_PROJECT_DIR: z.string().min(1).optional(),
-  HOME: z.string().min(1).optional(),
-  PORT: z.coerce.number().int().min(0).max(65535).default(7777),
-  ARRAKIS_HOST: z.string().min(1).default("127.0.0.1"),
-  ARRAKIS_LOG_LEVEL: z.enum(["debug", "info", "warning", "error"]).default("info"),
-  ARRAKIS_HOOK_TIMEOUT: duration.default(500),
-  ARRAKIS_MAX_BODY_BYTES: positiveInt.default(32 * 1024 * 1024),
-  ARRAKIS_BATCH_MAX: positiveInt.max(10_000).default(100),
-  ARRAKIS_TRUSTED_PROXIES: csv.default([]),
-  ARRAKIS_RETRY_SCHEDULE: durationList.default([60_000, 300_000, 900_000, 3_600_000, 7_200_000]),
-  ARRAKIS_MAX_ATTEMPTS: positiveInt.max(1000).default(5),
-  ARRAKIS_LEASE: duration.default(120_000),
-  ARRAKIS_BREAKER_THRESHOLD: positiveInt.default(3),
-  ARRAKIS_BREAKER_COOLDOWN: duration.default(30_000),
-  ARRAKIS_REDACT_PATTERNS: z.string().optional(),
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional()
+    .describe("a postgres:// or postgresql:// URL"),
+  ARRAKIS_URL: httpUrl.optional().describe("an http:// or https:// URL"),
+  ARRAKIS_API_KEY: csv.optional().describe("a comma-separated list of keys"),
+  ARRAKIS_HOME: z.string().min(1).optional().describe("a directory"),
+  ARRAKIS_QUEUE_DIR: z.string().min(1).optional().describe("a directory"),
+  ARRAKIS_LOG_DIR: z.string().min(1).optional().describe("a directory"),
+  ARRAKIS_CONFIG: z.string().min(1).optional().describe("a file path"),
+  CLAUDE_PROJECT_DIR: z.string().min(1).optional().describe("a directory"),
+  HOME: z.string().min(1).optional().describe("a directory"),
+  PORT: z.coerce.number().int().min(0).max(65535).default(7777)
+    .describe("a whole number from 0 to 65535 (0 picks a free port)"),
+  ARRAKIS_HOST: z.string().min(1).default("127.0.0.1").describe("a host name or IP address"),
+  ARRAKIS_LOG_LEVEL: z.enum(["debug", "info", "warning", "error"]).default("info")
+    .describe("one of debug, info, warning, error"),
+  ARRAKIS_HOOK_TIMEOUT: duration.default(500).describe("a duration like 500ms, 30s, 5m"),
+  ARRAKIS_MAX_BODY_BYTES: positiveInt.default(32 * 1024 * 1024)
+    .describe("a whole number of bytes above 0"),
+  ARRAKIS_BATCH_MAX: positiveInt.max(10_000).default(100)
+    .describe("a whole number from 1 to 10000"),
+  ARRAKIS_TRUSTED_PROXIES: csv.default([]).describe("a comma-separated list of addresses"),
+  ARRAKIS_RETRY_SCHEDULE: durationList.default([60_000, 300_000, 900_000, 3_600_000, 7_200_000])
+    .describe("a comma-separated list of durations like 1m,5m,15m"),
+  ARRAKIS_MAX_ATTEMPTS: positiveInt.max(1000).default(5).describe("a whole number from 1 to 1000"),
+  ARRAKIS_LEASE: duration.default(120_000).describe("a duration like 30s, 2m"),
+  ARRAKIS_BREAKER_THRESHOLD: positiveInt.default(3).describe("a whole number above 0"),
+  ARRAKIS_BREAKER_COOLDOWN: duration.default(30_000).describe("a duration like 30s, 1m"),
+  ARRAKIS_REDACT_PATTERNS: z.string().optional().describe("regular expressions, one a line"),
   ARRAKIS_MIGRATE_ON_START: z.enum(["true", "false", "1", "0"]).default("true")
-    .transform((value) => value === "true" || value === "1"),
-  ARRAKIS_ALERT_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
-  ARRAKIS_ALERT_RULES: z.string().optional(),
-  ARRAKIS_ALERT_INTERVAL: duration.default(30_000),
+    .transform((value) => value === "true" || value === "1")
+    .describe("true, false, 1 or 0"),
+  ARRAKIS_ALERT_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional()
+    .describe("an http:// or https:// URL"),
+  ARRAKIS_ALERT_RULES: z.string().optional().describe("a JSON array of rules"),
+  ARRAKIS_ALERT_INTERVAL: duration.default(30_000).describe("a duration like 30s, 1m"),
 });
 
 /** The client's config file (0600): where the server is and the key to use. */
@@ -122,6 +181,11 @@ export interface Config {
   alertIntervalMs: number;
 }
 
+/** What a setting takes, in words ("a whole number from 0 to 65535 (0 picks a free port)"). */
+export function settingExpectation(name: keyof typeof EnvSchema.shape): string {
+  return EnvSchema.shape[name].description ?? "a valid value";
+}
+
 /**
  * Reads the configuration from an environment (default: the process's). Throws ConfigError
  * with the variable's name on the first bad value.
@@ -134,7 +198,13 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const name = String(issue.path[0] ?? "environment");
-    throw new ConfigError(`${name}: ${issue.message} (got ${JSON.stringify(env[name] ?? "")})`);
+    const expected = EnvSchema.shape[name as keyof typeof EnvSchema.shape]?.description ??
+      plainIssue(issue);
+    throw new ConfigError(
+      `${name} must be ${expected}, got ${JSON.stringify(env[name] ?? "")}`,
+      name,
+      expected,
+    );
   }
   const e = parsed.data;
   const home = e.ARRAKIS_HOME ?? join(e.HOME ?? homedir() ?? ".", ".arrakis");
@@ -197,7 +267,7 @@ export async function resolveClientCredentials(
   if (file !== undefined) {
     const parsed = ClientConfigFile.safeParse(file);
     if (!parsed.success) {
-      throw new ConfigError(`${config.clientConfigFile}: ${parsed.error.issues[0].message}`);
+      throw new ConfigError(`${config.clientConfigFile}: ${plainIssue(parsed.error.issues[0])}`);
     }
     if (!config.serverUrlExplicit && parsed.data.url) url = parsed.data.url;
     apiKey ??= parsed.data.apiKey;

@@ -84,7 +84,9 @@ export async function setupLogging(options: LoggingOptions): Promise<void> {
   if (options.console) {
     const { stream, format, level } = options.console;
     const sink = getStreamSink(ignoringWriteErrors(stream), {
-      formatter: format === "json" ? jsonLinesFormatter : getTextFormatter({ timestamp: "time" }),
+      formatter: format === "json"
+        ? jsonLinesFormatter
+        : getTextFormatter({ timestamp: "time", value: "bare" }),
     });
     sinks.console = level ? withFilter(sink, atLeast(level)) : sink;
   }

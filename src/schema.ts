@@ -233,6 +233,16 @@ export const WEBHOOK_STATUS_MEANINGS = {
     "was stored (not a failure: the client still holds the event and sends it again)",
 } as const;
 export const WEBHOOK_STATUSES = Object.keys(WEBHOOK_STATUS_MEANINGS) as WebhookStatus[];
+/**
+ * The one definition of a delivery rate, used by the overview, the alerts and the Failed page:
+ * settled deliveries of an authenticated client, good or failed. In-flight rows, requests
+ * without a valid key and clients that hung up mid-body (ABORTED) are left out: neither says
+ * anything about the pipeline.
+ */
+export const OK_STATUSES: readonly WebhookStatus[] = ["SUCCESS", "DUPLICATE"];
+export const FAILED_STATUSES: readonly WebhookStatus[] = ["ERROR", "INVALID", "CONFLICT"];
+export const RATE_DEFINITION = "SUCCESS and DUPLICATE over those plus ERROR, INVALID and " +
+  "CONFLICT; in-flight, UNAUTHORIZED and ABORTED requests are left out";
 export const WebhookStatus = z.enum([
   "RECEIVED",
   "PROCESSING",
@@ -246,14 +256,6 @@ export const WebhookStatus = z.enum([
 ]);
 export type WebhookStatus = z.infer<typeof WebhookStatus>;
 
-/**
- * The one definition of a failed request, for the Failed page, the failure rate and alerts:
- * the server or the request was at fault. UNAUTHORIZED (a stranger) and ABORTED (the client
- * left) are not failures of ingest; RECEIVED and PROCESSING are not final.
- */
-export const FAILURE_STATUSES: readonly WebhookStatus[] = ["ERROR", "INVALID", "CONFLICT"];
-/** Requests answered 200: the event is stored. */
-export const OK_STATUSES: readonly WebhookStatus[] = ["SUCCESS", "DUPLICATE"];
 /** The furthest stage a request reached, stored on its audit row. */
 export const IngestStage = z.enum([
   "metadata",

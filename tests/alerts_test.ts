@@ -209,7 +209,7 @@ Deno.test("alerts: rules parse from the environment with readable errors", () =>
   assert.throws(() => parseAlertRules("[{"), ConfigError);
   assert.throws(
     () => parseAlertRules('[{"kind":"error_rate","threshold":5}]'),
-    /ARRAKIS_ALERT_RULES: 0\.threshold/,
+    /ARRAKIS_ALERT_RULES: rule 1: threshold must be at most 1$/,
   );
   assert.throws(
     () => parseAlertRules('[{"kind":"p95","thresholdMs":1,"window":"soon"}]'),

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import type { AuditFields } from "../src/server/audit.ts";
 import { decide, failureFinal, problemFinal, withEventId } from "../src/server/outcome.ts";
-import { FAILURE_STATUSES, OK_STATUSES, WEBHOOK_STATUS_MEANINGS } from "../src/schema.ts";
+import { FAILED_STATUSES, OK_STATUSES, WEBHOOK_STATUS_MEANINGS } from "../src/schema.ts";
 
 const fields: AuditFields = {
   requestId: "01a1f866-0d00-7000-8000-000000000001",
@@ -90,9 +90,9 @@ Deno.test("outcome: a client abort is ABORTED, documented, and not a failure", (
   assert.equal(final.status, "ABORTED");
   assert.equal(final.answer.status, "ABORTED");
   assert.ok(WEBHOOK_STATUS_MEANINGS.ABORTED.length > 20);
-  assert.ok(!FAILURE_STATUSES.includes("ABORTED"));
-  assert.ok(!FAILURE_STATUSES.includes("UNAUTHORIZED"));
-  assert.ok(!OK_STATUSES.some((status) => FAILURE_STATUSES.includes(status)));
+  assert.ok(!FAILED_STATUSES.includes("ABORTED"));
+  assert.ok(!FAILED_STATUSES.includes("UNAUTHORIZED"));
+  assert.ok(!OK_STATUSES.some((status) => FAILED_STATUSES.includes(status)));
 });
 
 Deno.test("outcome: the answer sent carries the audit row's id", () => {

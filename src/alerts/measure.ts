@@ -1,7 +1,7 @@
 // What the rules look at, read from the audit trail at a given instant.
 import type { Sql } from "../store/open.ts";
 import type { AlertRule } from "./rules.ts";
-import { FAILURE_STATUSES, OK_STATUSES } from "../schema.ts";
+import { FAILED_STATUSES, OK_STATUSES } from "../schema.ts";
 
 export interface Measurement {
   /** Whether the rule's condition holds. */
@@ -15,11 +15,11 @@ export async function measure(sql: Sql, rule: AlertRule, now: number): Promise<M
     case "error_rate": {
       const [row] = await sql<{ total: number; failed: number }[]>`
         SELECT count(*)::int AS total,
-               count(*) FILTER (WHERE status::text IN ${sql(FAILURE_STATUSES as string[])})::int
+               count(*) FILTER (WHERE status::text IN ${sql(FAILED_STATUSES as string[])})::int
                  AS failed
         FROM webhook_events
         WHERE received_at >= ${new Date(now - rule.window)} AND received_at <= ${new Date(now)}
-          AND status::text IN ${sql([...OK_STATUSES, ...FAILURE_STATUSES] as string[])}`;
+          AND status::text IN ${sql([...OK_STATUSES, ...FAILED_STATUSES])}`;
       const rate = row.total > 0 ? row.failed / row.total : 0;
       return {
         firing: row.total >= rule.minEvents && rate > rule.threshold,

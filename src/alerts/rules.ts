@@ -1,7 +1,7 @@
 // Alert rules: what to watch and when it is an incident. Configured as JSON in
 // ARRAKIS_ALERT_RULES, e.g. [{"kind":"error_rate","threshold":0.05,"window":"5m"}].
 import { z } from "zod";
-import { type Config, ConfigError, parseDuration } from "../config.ts";
+import { type Config, ConfigError, parseDuration, plainIssue } from "../config.ts";
 
 const Duration = z.union([z.number().int().positive(), z.string()]).transform((value, ctx) => {
   const ms = typeof value === "number" ? value : parseDuration(value);
@@ -60,7 +60,12 @@ export function parseAlertRules(json: string | undefined): AlertRule[] {
   const parsed = z.array(AlertRule).max(100).safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new ConfigError(`ARRAKIS_ALERT_RULES: ${issue.path.join(".")}: ${issue.message}`);
+    const [index, ...path] = issue.path;
+    const which = typeof index === "number" ? `rule ${index + 1}: ` : "";
+    throw new ConfigError(
+      `ARRAKIS_ALERT_RULES: ${which}${plainIssue({ ...issue, path })}`,
+      "ARRAKIS_ALERT_RULES",
+    );
   }
   return parsed.data;
 }

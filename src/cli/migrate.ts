@@ -1,24 +1,45 @@
-// `arrakis migrate`: apply pending migrations, or list them with --status.
-import { loadConfig } from "../config.ts";
+// `arrakis migrate`: apply pending migrations, or list them with --status. A status never
+// creates a store: "no store yet" and "the running server holds it" are answers too.
+import { type Config, loadConfig } from "../config.ts";
 import { openStore } from "../store/open.ts";
+import { StoreLockedError } from "../store/embedded.ts";
 import { loadMigrations, migrate, migrationStatus } from "../store/migrate.ts";
 import { parseFlags } from "./args.ts";
 
 export const usage = `Usage: arrakis migrate [--status]
 
 Applies pending migrations/*.sql in order, once each, inside one transaction under an
-advisory lock. Refuses to run when an applied file was edited.
+advisory lock. Refuses to run when an applied file was edited. arrakis serve applies them
+at start too (unless ARRAKIS_MIGRATE_ON_START=false).
 
 Options:
-  --status   list applied and pending migrations, change nothing
+  --status   list applied and pending migrations, change nothing (creates no store)
 
-Environment: DATABASE_URL (PostgreSQL); without it the embedded store in ARRAKIS_HOME/db.`;
+Environment:
+  DATABASE_URL   PostgreSQL; without it the embedded store in ARRAKIS_HOME/db
+  ARRAKIS_HOME   where the embedded store lives (default ~/.arrakis)
+  PORT, ARRAKIS_URL   where to ask a running server that holds the embedded store`;
 
 export async function run(args: string[]): Promise<number> {
   const { values } = parseFlags("migrate", args, { status: { type: "boolean" } });
   const config = loadConfig();
   const migrations = await loadMigrations();
-  const store = await openStore(config, { max: 1 });
+  if (values.status && !config.databaseUrl && !(await exists(config.pgliteDir))) {
+    console.log(
+      `no store yet at ${config.pgliteDir}; all ${migrations.length} migrations are pending ` +
+        `(the first arrakis serve or arrakis migrate applies them)`,
+    );
+    for (const migration of migrations) console.log(`pending  ${migration.name}`);
+    return 0;
+  }
+  let store;
+  try {
+    store = await openStore(config, { max: 1 });
+  } catch (error) {
+    if (!(error instanceof StoreLockedError)) throw error;
+    console.log(await heldByServer(config, values.status === true));
+    return values.status ? 0 : 1;
+  }
   try {
     if (values.status) {
       for (const status of await migrationStatus(store.sql, migrations)) {
@@ -36,5 +57,34 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   } finally {
     await store.close();
+  }
+}
+
+/** The answer when a running server holds the embedded store: ask that server. */
+async function heldByServer(config: Config, status: boolean): Promise<string> {
+  const url = config.serverUrl;
+  let said: string;
+  try {
+    const response = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(2_000) });
+    const body = await response.json() as { status?: string; message?: string };
+    said = body.status === "ready"
+      ? "ready, every migration applied"
+      : `${body.status ?? response.status}${body.message ? `: ${body.message}` : ""}`;
+  } catch (error) {
+    said = `no answer at ${url}/ready (${error instanceof Error ? error.message : error})`;
+  }
+  const head = `the server at ${url} holds the store ${config.pgliteDir}; its status: ${said}`;
+  return status
+    ? head
+    : `${head}. It applies migrations itself at start: stop it to migrate by hand.`;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
   }
 }

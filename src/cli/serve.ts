@@ -1,5 +1,7 @@
 // `arrakis serve`: the ingest API, the read API, the dashboard, health and metrics.
-import { loadConfig } from "../config.ts";
+import { ConfigError, loadConfig, settingExpectation } from "../config.ts";
+import { alertRulesFrom } from "../alerts/rules.ts";
+import { assertAddressFree } from "../server/listen.ts";
 import { atLeast, closeLogging, setupLogging } from "../log.ts";
 import { parseFlags, UsageError } from "./args.ts";
 
@@ -16,11 +18,19 @@ Options:
 
 Environment:
   DATABASE_URL               PostgreSQL; without it the embedded store in ARRAKIS_HOME/db
+  ARRAKIS_HOME               the embedded store (db/), the generated key (api-key) and the
+                             server logs (logs/); default ~/.arrakis
   ARRAKIS_API_KEY            accepted Bearer keys, comma-separated (required with DATABASE_URL;
                              on the embedded store one is generated into ARRAKIS_HOME/api-key)
+  PORT, ARRAKIS_HOST         where to listen (what --port and --host set)
   ARRAKIS_MAX_BODY_BYTES     request body limit (default 32 MiB)
   ARRAKIS_BATCH_MAX          envelopes per batch request (default 100)
   ARRAKIS_TRUSTED_PROXIES    addresses/CIDRs whose X-Forwarded-For is believed
+  ARRAKIS_REDACT_PATTERNS    extra secret patterns, one regular expression a line
+  ARRAKIS_MIGRATE_ON_START   apply pending migrations at start (default true)
+  ARRAKIS_ALERT_WEBHOOK_URL  Slack-compatible webhook for alerts (alerts are off without it)
+  ARRAKIS_ALERT_RULES        alert rules as JSON (default: error rate, p95, silence)
+  ARRAKIS_ALERT_INTERVAL     how often the rules are evaluated (default 30s)
   ARRAKIS_LOG_LEVEL          debug | info | warning | error; logs: JSON lines on stdout when
                              not on a terminal, text on stderr when on one, and files in
                              ARRAKIS_LOG_DIR (default ARRAKIS_HOME/logs)
@@ -34,10 +44,22 @@ export async function run(args: string[]): Promise<number> {
   const env = Deno.env.toObject();
   if (values.port !== undefined) env.PORT = values.port;
   if (values.host !== undefined) env.ARRAKIS_HOST = values.host;
-  const config = loadConfig(env);
-  if (values.port !== undefined && String(config.port) !== values.port) {
-    throw new UsageError(`serve: --port must be a number between 0 and 65535`);
+  // Every setting is checked before anything is opened or created, so a typo is reported as
+  // itself, never as whatever resource happened to fail first.
+  let config;
+  try {
+    config = loadConfig(env);
+    if (values.port !== undefined && String(config.port) !== values.port) {
+      throw new ConfigError("", "PORT", settingExpectation("PORT"));
+    }
+  } catch (error) {
+    if (error instanceof ConfigError && error.variable === "PORT" && values.port !== undefined) {
+      throw new UsageError(`serve: --port must be ${error.expected}, got "${values.port}"`);
+    }
+    throw error;
   }
+  alertRulesFrom(config);
+  assertAddressFree(config.host, config.port);
   const tty = Deno.stdout.isTerminal();
   await setupLogging({
     level: config.logLevel,
@@ -60,7 +82,10 @@ export async function run(args: string[]): Promise<number> {
         `${server.keyFile} (0600); arrakis hook on this machine uses it`,
     );
   }
-  console.error(`arrakis serve: listening on ${server.url} (store: ${server.deps.store.kind})`);
+  // On a terminal the log line above says it already; elsewhere the logs are JSON on stdout.
+  if (!tty) {
+    console.error(`arrakis serve: listening on ${server.url} (store: ${server.deps.store.kind})`);
+  }
 
   const stop = Promise.withResolvers<string>();
   let stopping = false;

@@ -4,7 +4,7 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import type { DashboardDeps } from "./deps.ts";
 import type { Html } from "./html.ts";
-import { APP_CSS, APP_JS } from "./assets.ts";
+import { APP_CSS, APP_JS, FAVICON_SVG } from "./assets.ts";
 import {
   eventTypes,
   failedEvents,
@@ -113,6 +113,14 @@ export function createDashboard(deps: DashboardDeps): Hono {
     c.header("X-Content-Type-Options", "nosniff");
     return c.body(APP_JS, 200, { "Content-Type": "text/javascript; charset=utf-8" });
   });
+
+  for (const path of ["/favicon.ico", "/favicon.svg"]) {
+    app.get(path, (c) => {
+      c.header("Cache-Control", "public, max-age=86400");
+      c.header("X-Content-Type-Options", "nosniff");
+      return c.body(FAVICON_SVG, 200, { "Content-Type": "image/svg+xml" });
+    });
+  }
 
   app.get("/login", async (c) => {
     secure(c);

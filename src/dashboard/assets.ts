@@ -166,3 +166,7 @@ export const APP_JS = `"use strict";
   if (every > 0) setInterval(schedule, every);
 })();
 `;
+
+/** The tab icon: the header's mark, so browsers stop logging a 404 for /favicon.ico. */
+export const FAVICON_SVG =
+  `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="7" fill="#1d2330"/><path d="M6 22c4-9 8-13 10-13s6 4 10 13" fill="none" stroke="#e8893f" stroke-width="3" stroke-linecap="round"/></svg>`;

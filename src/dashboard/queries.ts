@@ -9,7 +9,7 @@ import type {
   WebhookEventRow,
   WebhookStatus,
 } from "../schema.ts";
-import { FAILURE_STATUSES, OK_STATUSES, WebhookStatus as WebhookStatusSchema } from "../schema.ts";
+import { FAILED_STATUSES, OK_STATUSES, WebhookStatus as WebhookStatusSchema } from "../schema.ts";
 
 export const WINDOWS = {
   "15m": { ms: 15 * 60_000, bucketMs: 30_000, label: "15 min" },
@@ -21,10 +21,6 @@ export type WindowName = keyof typeof WINDOWS;
 export function parseWindow(text: string | undefined): WindowName {
   return text !== undefined && text in WINDOWS ? text as WindowName : "15m";
 }
-
-/** Statuses a person may want to look at and reprocess: the one definition of failure. */
-export const FAILED_STATUSES = FAILURE_STATUSES;
-export { OK_STATUSES };
 
 export interface Bucket {
   start: number;
@@ -89,7 +85,7 @@ export async function overview(sql: Sql, window: WindowName, now = Date.now()): 
       FROM webhook_events WHERE received_at >= ${since}`,
     sql<{ b: string; ok: number; failed: number; p95: number | null }[]>`
       SELECT floor(extract(epoch FROM received_at) / ${bucketSec})::bigint AS b,
-             count(*) FILTER (WHERE status IN ('SUCCESS', 'DUPLICATE'))::int AS ok,
+             count(*) FILTER (WHERE status::text IN ${sql(OK_STATUSES as string[])})::int AS ok,
              count(*) FILTER (WHERE status::text IN ${
       sql(FAILED_STATUSES as string[])
     })::int AS failed,

@@ -3,7 +3,8 @@
 // person sees "refused" rather than a DUPLICATE that looks like work was done.
 import type { Context } from "hono";
 import type { DashboardDeps } from "./deps.ts";
-import { FAILED_STATUSES, getEvent, hasSucceeded } from "./queries.ts";
+import { getEvent, hasSucceeded } from "./queries.ts";
+import { FAILED_STATUSES } from "../schema.ts";
 
 export interface ReprocessOutcome {
   id: string;

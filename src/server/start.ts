@@ -13,6 +13,7 @@ import { createApp } from "./app.ts";
 import { sweepStale } from "./audit.ts";
 import { classifyFailure, errorMessage, RETRY_AFTER_SECONDS } from "./errors.ts";
 import { SHUTDOWN_EVENT } from "../dashboard/stream.ts";
+import { addressInUse } from "./listen.ts";
 
 const logger = log("server");
 
@@ -101,10 +102,17 @@ export async function startServer(
       { status: 503, headers: { "retry-after": String(RETRY_AFTER_SECONDS) } },
     );
   };
-  const server = Deno.serve(
-    { hostname: effective.host, port: effective.port, onListen: () => {} },
-    (request, info) => gate(request) ?? app.fetch(request, info),
-  );
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve(
+      { hostname: effective.host, port: effective.port, onListen: () => {} },
+      (request, info) => gate(request) ?? app.fetch(request, info),
+    );
+  } catch (error) {
+    stopped = true;
+    await store.close().catch(() => {});
+    throw addressInUse(error, effective.host, effective.port) ?? error;
+  }
   const address = server.addr as Deno.NetAddr;
   const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname;
   const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${address.port}`;

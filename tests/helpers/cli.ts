@@ -34,9 +34,14 @@ export function childEnv(env: Record<string, string> = {}): Record<string, strin
  */
 const SCRATCH_CWD = Deno.makeTempDirSync({ prefix: "arrakis-cwd-" });
 
+/** deno's arguments that run `arrakis <args>` from this checkout. */
+export function arrakisArgs(args: string[]): string[] {
+  return ["run", "--quiet", "--config", CONFIG, ...PERMISSIONS, MAIN, ...args];
+}
+
 export function arrakisCommand(args: string[], options: RunOptions = {}): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "--config", CONFIG, ...PERMISSIONS, MAIN, ...args],
+    args: arrakisArgs(args),
     env: childEnv(options.env),
     clearEnv: true,
     cwd: options.cwd ?? SCRATCH_CWD,

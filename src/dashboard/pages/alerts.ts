@@ -3,6 +3,7 @@ import { h, type Html } from "../html.ts";
 import { page } from "../layout.ts";
 import type { AlertEvaluator } from "../../alerts/evaluator.ts";
 import { fmtAgo, fmtTime } from "../format.ts";
+import { RATE_DEFINITION } from "../../schema.ts";
 
 /** Only the host of the webhook: Slack webhook paths are secrets. */
 function webhookHost(url: string | undefined): string {
@@ -29,6 +30,7 @@ Set <code>ARRAKIS_ALERT_WEBHOOK_URL</code> (and optionally <code>ARRAKIS_ALERT_R
     "alerts",
     h`<h1>Alerts</h1>
 <p class="sub">Rules are evaluated in the server every interval; each incident is posted once when it starts and once when it resolves.
+The error rate uses the overview's definition: ${RATE_DEFINITION}.
 ${
       evaluator.webhookUrl
         ? h`Posting to <b>${webhookHost(evaluator.webhookUrl)}</b>.`

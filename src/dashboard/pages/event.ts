@@ -3,8 +3,7 @@
 import { h, type Html, json } from "../html.ts";
 import { page, statusBadge } from "../layout.ts";
 import type { EventListRow } from "../queries.ts";
-import { FAILED_STATUSES } from "../queries.ts";
-import type { WebhookEventRow } from "../../schema.ts";
+import { FAILED_STATUSES, type WebhookEventRow } from "../../schema.ts";
 import { meter } from "../charts.ts";
 import { fmtMs, fmtTime } from "../format.ts";
 import { eventRows } from "./events.ts";

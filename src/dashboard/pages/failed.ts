@@ -48,15 +48,11 @@ ${options.outcomes ? outcomesPanel(options.outcomes) : ""}
           options.code ? " with this code" : ""
         }. Good.</td></tr>`
         : data.rows.map((row) => {
-          const blocked = row.resolved || !row.has_payload || !row.request_id;
-          const why = row.resolved
-            ? "already succeeded"
-            : !row.has_payload
-            ? "no stored payload"
-            : "";
+          const why = notReprocessable(row);
+          const blocked = why !== undefined;
           return h`<tr data-id="${row.id}">
   <td><input type="checkbox" name="id" value="${row.id}"${
-            blocked ? h` disabled` : ""
+            blocked ? h` disabled title="${why}"` : ""
           } aria-label="select ${row.id}"></td>
   <td class="mono nowrap">${fmtTime(row.received_at)}</td>
   <td>${statusBadge(row.status)}${
@@ -78,7 +74,7 @@ ${options.outcomes ? outcomesPanel(options.outcomes) : ""}
   <td class="mono"><a href="/events/${row.id}">${row.request_id ?? `#${row.id}`}</a></td>
   <td class="right">${
             blocked
-              ? h`<span class="muted">${why}</span>`
+              ? h`<span class="muted" data-why>Cannot reprocess: ${why}</span>`
               : h`<button class="btn small ghost" type="submit" name="one" value="${row.id}">Reprocess</button>`
           }</td>
 </tr>`;
@@ -93,6 +89,20 @@ ${options.outcomes ? outcomesPanel(options.outcomes) : ""}
     }</div>
 </form>`,
   );
+}
+
+/** Why a failed row cannot be run again, in words; undefined when it can. */
+export function notReprocessable(
+  row: Pick<FailedRow, "resolved" | "has_payload" | "request_id">,
+): string | undefined {
+  if (row.resolved) return "this requestId has since been stored successfully";
+  if (!row.has_payload) {
+    return "the request was rejected before a valid envelope could be kept (too large, not JSON, or not an object), so there is nothing to run again";
+  }
+  if (!row.request_id) {
+    return "the envelope has no valid requestId, so a rerun could not be told apart from a new event; the client must resend it";
+  }
+  return undefined;
 }
 
 function outcomesPanel(outcomes: ReprocessOutcome[]): Html {

@@ -1,12 +1,20 @@
 // Overview: throughput, success rate, latency and breakdowns for one window, refreshed live.
+import { OK_STATUSES, RATE_DEFINITION } from "../../schema.ts";
 import { h, type Html } from "../html.ts";
 import { page, statusBadge } from "../layout.ts";
 import { type Overview, type WindowName, WINDOWS } from "../queries.ts";
 import { latencyChart, meter, throughputChart } from "../charts.ts";
 import { fmtAgo, fmtInt, fmtMs, fmtPercent, fmtRate } from "../format.ts";
 
-function stat(key: string, label: string, value: string, note: string, tone = ""): Html {
-  return h`<div class="card stat ${tone}" data-stat="${key}"><div class="label">${label}</div><div class="value">${value}</div><div class="note">${note}</div></div>`;
+function stat(
+  key: string,
+  label: string,
+  value: string,
+  note: string,
+  tone = "",
+  definition = "",
+): Html {
+  return h`<div class="card stat ${tone}" data-stat="${key}" title="${definition}"><div class="label">${label}</div><div class="value">${value}</div><div class="note">${note}</div></div>`;
 }
 
 export function overviewFragment(o: Overview): Html {
@@ -30,6 +38,7 @@ export function overviewFragment(o: Overview): Html {
       fmtPercent(o.successRate),
       `${fmtInt(o.ok)} stored · ${fmtInt(o.failed)} failed`,
       rateTone,
+      `Success rate: ${RATE_DEFINITION}`,
     )
   }
   ${stat("p50", "p50 processing", fmtMs(o.p50), label)}
@@ -43,6 +52,7 @@ export function overviewFragment(o: Overview): Html {
     )
   }
 </div>
+<p class="sub" data-rate-definition>Success rate: ${RATE_DEFINITION}.</p>
 <div class="grid two">
   <section class="card">
     <div class="row spread"><h2>Requests</h2><div class="legend"><span><i class="ok"></i>stored</span><span><i class="bad"></i>failed</span></div></div>
@@ -64,7 +74,7 @@ export function overviewFragment(o: Overview): Html {
           meter(
             row.n,
             maxStatus,
-            row.status === "SUCCESS" || row.status === "DUPLICATE" ? "ok" : "bad",
+            OK_STATUSES.includes(row.status) ? "ok" : "bad",
           )
         }</td></tr>`
       )
