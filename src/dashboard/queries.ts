@@ -1,6 +1,7 @@
 // Every read the dashboard makes, as postgres.js tagged templates over the tables of
 // migrations/0001_init.sql. Pages render what these return; nothing here knows about HTML.
 import type { Sql } from "../store/open.ts";
+import { findSucceeded } from "../server/audit.ts";
 import type {
   ConversationRow,
   MessageRow,
@@ -267,9 +268,7 @@ export function relatedEvents(sql: Sql, row: WebhookEventRow): Promise<EventList
 }
 
 export async function hasSucceeded(sql: Sql, requestId: string): Promise<boolean> {
-  const [row] = await sql`
-    SELECT 1 FROM webhook_events WHERE request_id = ${requestId} AND status = 'SUCCESS' LIMIT 1`;
-  return row !== undefined;
+  return (await findSucceeded(sql, [requestId])).has(requestId);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -105,6 +105,38 @@ export async function insertAuditRows(
   return inserted.map((r) => r.id).sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
 }
 
+/** A committed SUCCESS row for a requestId: what later deliveries of it are compared with. */
+export interface Succeeded {
+  id: string;
+  bodySha256: string | null;
+  response: Record<string, unknown> | null;
+}
+
+/**
+ * "Has this requestId already succeeded?", the one place it is asked: the SUCCESS rows of the
+ * given requestIds (at most one each, by the partial unique index), by requestId.
+ */
+export async function findSucceeded(
+  sql: Sql | Tx,
+  requestIds: string[],
+): Promise<Map<string, Succeeded>> {
+  if (requestIds.length === 0) return new Map();
+  const rows = await sql<
+    {
+      id: string;
+      request_id: string;
+      body_sha256: string | null;
+      response: Record<string, unknown> | null;
+    }[]
+  >`
+    SELECT id, request_id, body_sha256, response FROM webhook_events
+    WHERE status = 'SUCCESS' AND request_id = ANY(${requestIds}::text[])`;
+  return new Map(rows.map((row) => [
+    row.request_id,
+    { id: row.id, bodySha256: row.body_sha256, response: row.response },
+  ]));
+}
+
 /**
  * Rows left RECEIVED or PROCESSING by a server that died mid-request: the client never got a
  * 200 for them and will retry, so they end as ERROR.

@@ -3,10 +3,10 @@
 // isolated by bisecting its group, never with a savepoint per item.
 import type { Sql } from "../store/open.ts";
 import type { RequestMeta } from "./deps.ts";
-import { type AuditFinal, insertAuditRows } from "./audit.ts";
+import { type AuditFinal, findSucceeded, insertAuditRows } from "./audit.ts";
 import { classifyFailure, errorMessage, sqlState } from "./errors.ts";
 import type { Prepared } from "./prepare.ts";
-import { type Clock, decide, type Earlier, failureFinal, successFinal } from "./outcome.ts";
+import { type Clock, decide, failureFinal, successFinal } from "./outcome.ts";
 import { extract, mergeIntents } from "./rows.ts";
 import { writeRows } from "./write.ts";
 
@@ -69,23 +69,10 @@ async function writeGroup(sql: Sql, items: GroupItem[], count: () => void): Prom
   for (const item of items) item.timings.queue = started - item.submittedAt;
   count(); // BEGIN
   const settled = await sql.begin(async (tx) => {
-    count();
-    const earlierRows = await tx<
-      {
-        id: string;
-        request_id: string;
-        body_sha256: string | null;
-        response: Record<string, unknown> | null;
-      }[]
-    >`
-      SELECT id, request_id, body_sha256, response FROM webhook_events
-      WHERE status = 'SUCCESS' AND request_id = ANY(${requestIds}::text[])`;
+    if (requestIds.length > 0) count();
+    const known = await findSucceeded(tx, requestIds);
     const read = performance.now();
     for (const item of items) item.timings.dedupe = read - started;
-    const known = new Map<string, Earlier>(earlierRows.map((row) => [
-      row.request_id,
-      { id: row.id, bodySha256: row.body_sha256, response: row.response },
-    ]));
     const finals = items.map((item) => {
       const clock = clockOf(item);
       const { fields, envelope, problem } = item.prepared;

@@ -1,17 +1,13 @@
 // What each ingest request ends as, decided by pure functions that the single and batch
 // endpoints both use, so that their answers cannot drift.
 import type { IngestAnswer, IngestStage, WebhookStatus } from "../schema.ts";
-import type { AuditFields, AuditFinal } from "./audit.ts";
+import type { AuditFields, AuditFinal, Succeeded } from "./audit.ts";
 import type { FailureKind } from "./errors.ts";
 import type { Problem } from "./prepare.ts";
 import { RETRY_AFTER_SECONDS } from "./errors.ts";
 
-/** A committed SUCCESS row for a requestId: what later deliveries of it are compared with. */
-export interface Earlier {
-  id: string;
-  bodySha256: string | null;
-  response: Record<string, unknown> | null;
-}
+/** The committed SUCCESS of a requestId (see findSucceeded). */
+export type Earlier = Succeeded;
 
 /** Stage timings and the elapsed time so far, both in milliseconds. */
 export interface Clock {
