@@ -40,6 +40,12 @@ export interface Committer {
 export interface CommitterOptions {
   /** Most items per group: bounds one statement's size and one transaction's locks. */
   maxGroup?: number;
+  /**
+   * Groups committing at once. One leaves the database idle while a commit waits for its WAL
+   * flush; a few overlap those waits (PostgreSQL merges their flushes). The embedded store has
+   * one connection: one.
+   */
+  maxInFlight?: number;
   /** Called after each group with its figures (metrics). */
   onGroup?: (stats: GroupStats) => void;
   /** Called when a group fails and its items are isolated or answered ERROR. */
@@ -103,23 +109,27 @@ async function writeGroup(sql: Sql, items: GroupItem[], count: () => void): Prom
 
 export function createCommitter(sql: Sql, options: CommitterOptions = {}): Committer {
   const maxGroup = options.maxGroup ?? 500;
+  const maxInFlight = options.maxInFlight ?? 1;
   const waiting: { item: GroupItem; resolve: (settled: Settled) => void }[] = [];
-  let running = false;
+  let running = 0;
+
+  /** requestIds in groups now committing. */
+  const committing = new Set<string>();
 
   /**
-   * The next group, in arrival order. A requestId already in the group waits for the next
-   * one, so that it meets the committed first delivery and is answered DUPLICATE.
+   * The next group, in arrival order. A requestId already in this group or in one committing
+   * waits for a later group, so that it meets the committed first delivery (DUPLICATE) instead
+   * of racing it.
    */
   function take() {
     const group: typeof waiting = [];
-    const seen = new Set<string>();
     for (let i = 0; i < waiting.length && group.length < maxGroup;) {
       const requestId = waiting[i].item.prepared.fields.requestId;
-      if (requestId !== null && seen.has(requestId)) {
+      if (requestId !== null && committing.has(requestId)) {
         i++;
         continue;
       }
-      if (requestId !== null) seen.add(requestId);
+      if (requestId !== null) committing.add(requestId);
       group.push(...waiting.splice(i, 1));
     }
     return group;
@@ -179,17 +189,23 @@ export function createCommitter(sql: Sql, options: CommitterOptions = {}): Commi
   }
 
   async function run(): Promise<void> {
-    running = true;
+    running++;
     try {
       while (waiting.length > 0) {
         const group = take();
+        // Everything waiting is a requestId still committing elsewhere: that group's end runs it.
+        if (group.length === 0) break;
         const stats: GroupStats = { size: group.length, roundTrips: 0 };
         const settled = await settle(group.map((entry) => entry.item), stats);
+        for (const entry of group) {
+          const requestId = entry.item.prepared.fields.requestId;
+          if (requestId !== null) committing.delete(requestId);
+        }
         group.forEach((entry, i) => entry.resolve(settled[i]));
         options.onGroup?.(stats);
       }
     } finally {
-      running = false;
+      running--;
     }
   }
 
@@ -197,7 +213,7 @@ export function createCommitter(sql: Sql, options: CommitterOptions = {}): Commi
     submit(item) {
       return new Promise((resolve) => {
         waiting.push({ item, resolve });
-        if (!running) void run();
+        if (running < maxInFlight) void run();
       });
     },
   };

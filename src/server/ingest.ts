@@ -84,12 +84,15 @@ export async function recordRejected(
 }
 
 // One committer per server: its groups are what share a transaction.
+/** Groups committing at once on PostgreSQL: two overlap one commit's WAL wait with the next. */
+const GROUPS_IN_FLIGHT = 2;
 const committers = new WeakMap<ServerDeps, Committer>();
 
 function committerFor(deps: ServerDeps): Committer {
   let committer = committers.get(deps);
   if (!committer) {
     committer = createCommitter(deps.sql, {
+      maxInFlight: deps.store.kind === "pglite" ? 1 : GROUPS_IN_FLIGHT,
       onGroup: (stats) => deps.metrics.recordGroup(stats.size, stats.roundTrips),
       onFailure(error, size) {
         deps.metrics.recordDbError();
