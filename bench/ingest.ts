@@ -137,8 +137,10 @@ async function serve(env: Record<string, string>): Promise<Served> {
     args: ["run", "--quiet", "--config", CONFIG, ...PERMISSIONS, MAIN, "serve"],
     env: { ARRAKIS_API_KEY: KEY, PORT: String(port), ARRAKIS_LOG_LEVEL: "info", ...env },
     stdout: "null",
-    stderr: "null",
+    stderr: "piped",
   }).spawn();
+  // A server that dies mid-run says why.
+  const stderr = new Response(child.stderr).text();
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 1200; i++) {
     try {
@@ -152,8 +154,11 @@ async function serve(env: Record<string, string>): Promise<Served> {
     pid: child.pid,
     readyMs,
     async stop() {
-      child.kill("SIGTERM");
-      await child.status;
+      try {
+        child.kill("SIGTERM");
+      } catch { /* it already ended */ }
+      const status = await child.status;
+      if (status.code !== 0) console.error(`server exited ${status.code}: ${await stderr}`);
     },
   };
 }

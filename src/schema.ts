@@ -228,9 +228,8 @@ export const WEBHOOK_STATUS_MEANINGS = {
   INVALID: "request malformed, too large or failing the schema; rejected with a 4xx",
   UNAUTHORIZED: "missing or wrong API key; rejected with 401, payload not stored",
   ERROR: "server or database failure; answered 5xx, the client keeps the event and retries",
-  ABORTED:
-    "the client went away before its body arrived; nothing was wrong with the request and nothing " +
-    "was stored (not a failure: the client still holds the event and sends it again)",
+  ABORTED: "the client went away before its body arrived; nothing was wrong with the request and " +
+    "nothing was stored (not a failure: the client still holds the event and sends it again)",
 } as const;
 export const WEBHOOK_STATUSES = Object.keys(WEBHOOK_STATUS_MEANINGS) as WebhookStatus[];
 /**

@@ -50,7 +50,7 @@ Deno.test("outcome: a changed body for a known requestId is 409 CONFLICT", () =>
   assert.equal(final.errorCode, "REQUEST_ID_REUSED");
 });
 
-Deno.test("outcome: an invalid item is INVALID with its problem, CONFLICT when its id succeeded", () => {
+Deno.test("outcome: an invalid item is INVALID, or CONFLICT when its id succeeded", () => {
   const invalid = decide({ fields, valid: false, problem: schemaProblem }, undefined, clock);
   assert.ok(invalid !== "process");
   assert.deepEqual([invalid.status, invalid.httpStatus, invalid.errorCode, invalid.stage], [

@@ -87,7 +87,8 @@ export async function insertAuditRows(
       user_agent, attempt, batch_id, stage_timings, completed_at, processing_ms
     )
     SELECT x.request_id, x.trace_id, x.span_id, x.session_id, x.event_type,
-      CASE WHEN x.link THEN (SELECT c.id FROM conversations c WHERE c.session_id = x.session_id) END,
+      CASE WHEN x.link
+        THEN (SELECT c.id FROM conversations c WHERE c.session_id = x.session_id) END,
       x.status::webhook_status, x.stage, x.http_status, x.error_code, x.error_message,
       x.payload, x.body_sha256, x.response, x.headers, x.ip, x.user_agent, x.attempt,
       x.batch_id, x.stage_timings, clock_timestamp(),

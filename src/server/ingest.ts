@@ -84,14 +84,19 @@ export async function recordRejected(
 }
 
 // One committer per server: its groups are what share a transaction.
-/** Groups committing at once on PostgreSQL: two overlap one commit's WAL wait with the next. */
-const GROUPS_IN_FLIGHT = 2;
+/**
+ * Groups committing at once on PostgreSQL. Two overlap one commit's WAL wait with the next, but
+ * measured under load they halved the groups and raised CPU per event by 70% for no more
+ * throughput: one, until a quiet machine says otherwise (bench/ingest.ts).
+ */
+const GROUPS_IN_FLIGHT = 1;
 const committers = new WeakMap<ServerDeps, Committer>();
 
 function committerFor(deps: ServerDeps): Committer {
   let committer = committers.get(deps);
   if (!committer) {
     committer = createCommitter(deps.sql, {
+      // The embedded store has one connection: never more than one group.
       maxInFlight: deps.store.kind === "pglite" ? 1 : GROUPS_IN_FLIGHT,
       onGroup: (stats) => deps.metrics.recordGroup(stats.size, stats.roundTrips),
       onFailure(error, size) {
