@@ -112,3 +112,16 @@ Deno.test({
     }
   },
 });
+
+Deno.test("store: an ARRAKIS_HOME too long for a Unix socket is refused in words", async () => {
+  const parent = await Deno.makeTempDir();
+  try {
+    const home = join(parent, "h".repeat(100));
+    await assert.rejects(
+      () => startEmbedded(join(home, "db")),
+      (error: Error) => /too long for the embedded store's socket/.test(error.message),
+    );
+  } finally {
+    await Deno.remove(parent, { recursive: true });
+  }
+});

@@ -18,6 +18,8 @@ export interface EmbeddedServer {
 }
 
 const LOCK_WAIT_MS = 1_000;
+/** Longest Unix socket path Linux accepts (sun_path is 108 bytes with its NUL). */
+const MAX_SOCKET_PATH_BYTES = 107;
 
 /**
  * PostgreSQL settings for a store that runs beside an editor: small caches (the data of one
@@ -93,11 +95,17 @@ async function initDataDir(dataDir: string): Promise<void> {
 
 export async function startEmbedded(dataDir: string): Promise<EmbeddedServer> {
   const home = dirname(dataDir);
-  await makePrivate(home, dataDir);
-  const lock = await lockDataDir(dataDir);
   const socketDir = join(home, "run");
   // psql finds a socket by directory and port: `psql -h <home>/run`.
   const socketPath = join(socketDir, ".s.PGSQL.5432");
+  if (new TextEncoder().encode(socketPath).length > MAX_SOCKET_PATH_BYTES) {
+    throw new Error(
+      `ARRAKIS_HOME ${home} is too long for the embedded store's socket ` +
+        `(${socketPath} is over ${MAX_SOCKET_PATH_BYTES} bytes); choose a shorter ARRAKIS_HOME`,
+    );
+  }
+  await makePrivate(home, dataDir);
+  const lock = await lockDataDir(dataDir);
   let db: PGlite | undefined;
   try {
     await ensurePrivateDir(socketDir);
