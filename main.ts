@@ -16,12 +16,20 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
     load: () => import("./src/cli/migrate.ts"),
   },
   queue: {
-    summary: "see and move the local spool: list, stats, retry, drain, purge",
+    summary: "see and move the local spool: list, stats, retry, drain, ship, purge",
     load: () => import("./src/cli/queue.ts"),
+  },
+  keys: {
+    summary: "API keys per person or machine: create, list, revoke",
+    load: () => import("./src/cli/keys.ts"),
   },
   install: {
     summary: "write the hooks block into .claude/settings.json",
     load: () => import("./src/cli/install.ts"),
+  },
+  import: {
+    summary: "import the transcripts already on disk (~/.claude/projects)",
+    load: () => import("./src/cli/import.ts"),
   },
 };
 

@@ -5,14 +5,22 @@ import * as store from "./store.ts";
 import * as hook from "./hook.ts";
 import * as ingest from "./ingest.ts";
 import * as drain from "./drain.ts";
+import * as delivery from "./delivery.ts";
 import * as memory from "./memory.ts";
+import * as importBench from "./import.ts";
+import * as redact from "./redact.ts";
+import * as team from "./team.ts";
 
 const BENCHES: [string, { run(): Promise<BenchRow[]> }][] = [
   ["store", store],
   ["hook", hook],
   ["ingest", ingest],
   ["drain", drain],
+  ["delivery", delivery],
   ["memory", memory],
+  ["import", importBench],
+  ["redact", redact],
+  ["team", team],
 ];
 
 async function text(command: string, args: string[]): Promise<string> {
@@ -59,7 +67,7 @@ if (!only) {
 Every figure below was measured in one run of \`deno task bench\` on ${
       new Date().toISOString().slice(0, 10)
     }, each next to its reference measured in the same run; the ratio is value / reference.
-Reproduce with \`deno task bench\` (PostgreSQL on 127.0.0.1:5432; about 2 minutes on 2 cores). One
+Reproduce with \`deno task bench\` (PostgreSQL on 127.0.0.1:5432; about 4 minutes on 2 cores). One
 benchmark alone: \`deno run -A bench/<name>.ts\`.
 
 Machine:
@@ -78,8 +86,17 @@ What each compares:
   plain postgres.js with no HTTP. Also a duplicate's cost and the batch endpoint.
 - **drain**: a backlog of spooled events delivered by \`arrakis queue drain\` in batches against
   one by one, into PostgreSQL through a real server.
+- **delivery**: how soon the resident shipper delivers with the server up: from a hook's exit,
+  and from a bare spool write, to the audit row's commit time, through a loopback TLS proxy
+  with a fixed delay each way (\`bench/delay_proxy.ts\`) at 0, 40 and 120 ms RTT, against one
+  event POSTed straight to the server over a kept-alive TLS connection through the same proxy;
+  the TLS handshakes the events cost; and the shipper's RSS and CPU while idle for a minute,
+  next to an idle bare \`deno run\`.
 - **memory**: resident memory of \`arrakis serve\` idle and under a load of 64 KB events against a
   bare \`Deno.serve\` server under the same load.
+- **import**: transcript lines/s of \`arrakis import\` over a generated history (BENCH_IMPORT_MB,
+  100 MB by default) through a real server on PostgreSQL, against the batch ingest ceiling: the
+  same kind of lines already in memory as envelopes, posted to the same batch endpoint.
 `,
   );
   console.error("bench: BENCHMARKS.md written");

@@ -48,12 +48,37 @@ function headers(target: Target, requestId: string, traceparent: string): Header
   return result;
 }
 
-function describe(error: unknown): string {
-  if (error instanceof DOMException && error.name === "TimeoutError") return "timeout";
+/**
+ * A failed request in words a person can act on, naming the server: "connection refused to
+ * http://127.0.0.1:7778", never fetch's bare "fetch failed". Never echoes anything that could
+ * carry the key: fetch errors name the URL, not headers.
+ */
+export function describeFetchError(error: unknown, url: string, timeoutMs: number): string {
+  if (error instanceof DOMException && error.name === "TimeoutError") {
+    return `no answer from ${url} within ${timeoutMs} ms`;
+  }
   if (error instanceof DOMException && error.name === "AbortError") return "aborted";
-  const message = error instanceof Error ? error.message : String(error);
-  // Never echo anything that could carry the key: fetch errors name the URL, not headers.
-  return message.slice(0, MAX_ERROR_CHARS);
+  const cause = (error as { cause?: unknown } | null)?.cause;
+  const detail =
+    (cause instanceof Error
+      ? cause.message
+      : error instanceof Error
+      ? error.message
+      : String(error))
+      // Deno's wording around the cause: "error sending request for url (...): client error
+      // (Connect): tcp connect error: Connection refused (os error 111)".
+      .replace(/^error sending request for url \([^)]*\):\s*/, "")
+      .replace(/^client error \(\w+\):\s*/, "")
+      .replace(/\s*\(os error \d+\)/, "");
+  let text: string;
+  if (/connection refused/i.test(detail)) text = `connection refused to ${url}`;
+  else if (/dns error|lookup address|name or service not known/i.test(detail)) {
+    text = `cannot resolve the host of ${url}`;
+  } else if (/connection reset/i.test(detail)) text = `connection reset by ${url}`;
+  else if (/tls|certificate|handshake|corrupt message|peer sent/i.test(detail)) {
+    text = `TLS failed with ${url}: ${detail}`;
+  } else text = `${detail} (${url})`;
+  return text.slice(0, MAX_ERROR_CHARS);
 }
 
 interface RawResponse {
@@ -64,11 +89,13 @@ interface RawResponse {
 }
 
 async function post(
-  url: string,
+  target: Target,
+  path: string,
   init: { headers: Headers; body: string },
   timeoutMs: number,
   signal?: AbortSignal,
 ): Promise<RawResponse | { error: string }> {
+  const url = `${target.url}${path}`;
   const timeout = AbortSignal.timeout(timeoutMs);
   const combined = signal ? AbortSignal.any([timeout, signal]) : timeout;
   try {
@@ -92,7 +119,7 @@ async function post(
       retryAfterMs: parseRetryAfter(response.headers.get("retry-after")),
     };
   } catch (error) {
-    return { error: describe(error) };
+    return { error: describeFetchError(error, target.url, timeoutMs) };
   }
 }
 
@@ -141,7 +168,8 @@ export async function sendEnvelope(
   opts: { timeoutMs: number; signal?: AbortSignal },
 ): Promise<DeliveryOutcome> {
   const raw = await post(
-    `${target.url}/api/claude-hooks`,
+    target,
+    "/api/claude-hooks",
     {
       headers: headers(target, envelope.requestId, traceparentOf(envelope)),
       body: JSON.stringify(envelope),
@@ -166,7 +194,8 @@ export async function sendBatch(
   if (envelopes.length === 0) return [];
   const first = envelopes[0];
   const raw = await post(
-    `${target.url}/api/claude-hooks/batch`,
+    target,
+    "/api/claude-hooks/batch",
     {
       headers: headers(target, uuidv7(), traceparentOf(first)),
       body: JSON.stringify(envelopes),

@@ -101,6 +101,12 @@ const csv = z.string().transform((text) =>
 const EnvSchema = z.object({
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional()
     .describe("a postgres:// or postgresql:// URL"),
+  ARRAKIS_DIRECT_DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional()
+    .describe("a postgres:// or postgresql:// URL"),
+  ARRAKIS_PG_PREPARE: z.enum(["true", "false", "1", "0"]).default("true")
+    .transform((value) => value === "true" || value === "1")
+    .describe("true, false, 1 or 0"),
+  ARRAKIS_HEARTBEAT: duration.default(5_000).describe("a duration like 2s, 5s"),
   ARRAKIS_URL: httpUrl.optional().describe("an http:// or https:// URL"),
   ARRAKIS_API_KEY: csv.optional().describe("a comma-separated list of keys"),
   ARRAKIS_HOME: z.string().min(1).optional().describe("a directory"),
@@ -126,7 +132,9 @@ const EnvSchema = z.object({
   ARRAKIS_LEASE: duration.default(120_000).describe("a duration like 30s, 2m"),
   ARRAKIS_BREAKER_THRESHOLD: positiveInt.default(3).describe("a whole number above 0"),
   ARRAKIS_BREAKER_COOLDOWN: duration.default(30_000).describe("a duration like 30s, 1m"),
+  ARRAKIS_SHIPPER_IDLE: duration.default(300_000).describe("a duration like 30s, 5m"),
   ARRAKIS_REDACT_PATTERNS: z.string().optional().describe("regular expressions, one a line"),
+  ARRAKIS_PRICES: z.string().min(1).optional().describe("a JSON price file path"),
   ARRAKIS_MIGRATE_ON_START: z.enum(["true", "false", "1", "0"]).default("true")
     .transform((value) => value === "true" || value === "1")
     .describe("true, false, 1 or 0"),
@@ -144,6 +152,15 @@ const ClientConfigFile = z.object({
 
 export interface Config {
   databaseUrl: string | undefined;
+  /**
+   * PostgreSQL itself when DATABASE_URL goes through a transaction pooler (PgBouncer): the
+   * LISTEN connection and the leader's advisory lock need a session of their own.
+   */
+  directDatabaseUrl: string | undefined;
+  /** Named prepared statements; false behind a transaction pooler, which cannot keep them. */
+  pgPrepare: boolean;
+  /** How often an instance beats; a peer silent for 3 beats is gone. */
+  heartbeatMs: number;
   /** Server URL the hook and drainer send to. */
   serverUrl: string;
   /** Whether serverUrl came from ARRAKIS_URL (then it beats the client config file). */
@@ -172,7 +189,11 @@ export interface Config {
   leaseMs: number;
   breakerThreshold: number;
   breakerCooldownMs: number;
+  /** How long the resident shipper stays with nothing pending before it exits. */
+  shipperIdleMs: number;
   redactPatterns: RegExp[];
+  /** A JSON file of model prices that override and extend data/prices.json. */
+  pricesFile: string | undefined;
   migrateOnStart: boolean;
   /** Slack-compatible webhook the alert evaluator posts `{text}` to; alerts are off without it. */
   alertWebhookUrl: string | undefined;
@@ -210,8 +231,18 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
   const home = e.ARRAKIS_HOME ?? join(e.HOME ?? homedir() ?? ".", ".arrakis");
   const projectDir = e.CLAUDE_PROJECT_DIR ?? Deno.cwd();
   const port = e.PORT;
+  if (!e.ARRAKIS_PG_PREPARE && e.DATABASE_URL && !e.ARRAKIS_DIRECT_DATABASE_URL) {
+    throw new ConfigError(
+      "ARRAKIS_DIRECT_DATABASE_URL: required with ARRAKIS_PG_PREPARE=false (behind a " +
+        "transaction pooler): live events (LISTEN) and the alert leader's advisory lock need a " +
+        "direct connection to PostgreSQL",
+    );
+  }
   return {
     databaseUrl: e.DATABASE_URL,
+    directDatabaseUrl: e.ARRAKIS_DIRECT_DATABASE_URL,
+    pgPrepare: e.ARRAKIS_PG_PREPARE,
+    heartbeatMs: e.ARRAKIS_HEARTBEAT,
     serverUrl: e.ARRAKIS_URL ?? `http://127.0.0.1:${port}`,
     serverUrlExplicit: e.ARRAKIS_URL !== undefined,
     apiKeys: e.ARRAKIS_API_KEY ?? [],
@@ -235,7 +266,9 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
     leaseMs: e.ARRAKIS_LEASE,
     breakerThreshold: e.ARRAKIS_BREAKER_THRESHOLD,
     breakerCooldownMs: e.ARRAKIS_BREAKER_COOLDOWN,
+    shipperIdleMs: e.ARRAKIS_SHIPPER_IDLE,
     redactPatterns: parsePatterns(e.ARRAKIS_REDACT_PATTERNS),
+    pricesFile: e.ARRAKIS_PRICES,
     migrateOnStart: e.ARRAKIS_MIGRATE_ON_START,
     alertWebhookUrl: e.ARRAKIS_ALERT_WEBHOOK_URL,
     alertRulesJson: e.ARRAKIS_ALERT_RULES,
@@ -254,28 +287,65 @@ function parsePatterns(text: string | undefined): RegExp[] {
   });
 }
 
+/** What a client sends to: the URL, its key, and why there is no key when there is none. */
+export interface ClientCredentials {
+  url: string;
+  apiKey: string | undefined;
+  /** Set when apiKey is undefined: one line naming the URL that has no key. */
+  missingKey?: string;
+}
+
 /**
  * The server URL and key a client (hook, drainer) uses: environment first, then the client
- * config file, then the key `serve` generated under ARRAKIS_HOME.
+ * config file, then the key `serve` generated under ARRAKIS_HOME. A key travels only to the
+ * server it was written for: client.json's key to client.json's URL (the local default when
+ * it names none), the generated key to a loopback server. So an ARRAKIS_URL pointing
+ * elsewhere (an env block in a repository's settings, say) never receives them.
  */
-export async function resolveClientCredentials(
-  config: Config,
-): Promise<{ url: string; apiKey: string | undefined }> {
+export async function resolveClientCredentials(config: Config): Promise<ClientCredentials> {
   let url = config.serverUrl;
   let apiKey: string | undefined = config.apiKeys[0];
+  let withheld: string | undefined;
   const file = await readJsonIfPresent(config.clientConfigFile);
   if (file !== undefined) {
     const parsed = ClientConfigFile.safeParse(file);
     if (!parsed.success) {
       throw new ConfigError(`${config.clientConfigFile}: ${plainIssue(parsed.error.issues[0])}`);
     }
-    if (!config.serverUrlExplicit && parsed.data.url) url = parsed.data.url;
-    apiKey ??= parsed.data.apiKey;
+    const fileUrl = parsed.data.url ?? `http://127.0.0.1:${config.port}`;
+    if (!config.serverUrlExplicit) url = fileUrl;
+    if (apiKey === undefined && parsed.data.apiKey !== undefined) {
+      if (sameServer(url, fileUrl)) apiKey = parsed.data.apiKey;
+      else withheld = `${config.clientConfigFile} holds the key for ${fileUrl}`;
+    }
   }
   if (apiKey === undefined) {
-    apiKey = (await readTextIfPresent(config.apiKeyFile))?.trim() || undefined;
+    const generated = (await readTextIfPresent(config.apiKeyFile))?.trim() || undefined;
+    if (generated !== undefined && isLoopback(url)) apiKey = generated;
+    else if (generated !== undefined) withheld ??= `${config.apiKeyFile} is for a local server`;
   }
-  return { url, apiKey };
+  if (apiKey !== undefined) return { url, apiKey };
+  return {
+    url,
+    apiKey,
+    missingKey: `no key for ${url}${
+      withheld ? ` (${withheld}; set ARRAKIS_API_KEY for this one)` : ""
+    }`,
+  };
+}
+
+/** Same scheme, host, port and path: trailing slashes and default ports do not count. */
+function sameServer(a: string, b: string): boolean {
+  const norm = (text: string) => {
+    const url = new URL(text);
+    return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
+  };
+  return norm(a) === norm(b);
+}
+
+function isLoopback(text: string): boolean {
+  const host = new URL(text).hostname;
+  return host === "localhost" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 async function readTextIfPresent(path: string): Promise<string | undefined> {

@@ -1,5 +1,6 @@
 // Logging through LogTape: JSON Lines files with size rotation, plus one console stream.
-// Fields that could hold a secret are removed before any sink sees them.
+// Every record passes src/redact.ts before any sink sees it: the same list of secret key names
+// and value patterns as payloads, so a log line never holds what the spool would not.
 import {
   configure,
   dispose,
@@ -15,26 +16,37 @@ import {
   withFilter,
 } from "@logtape/logtape";
 import { getRotatingFileSink } from "@logtape/file";
-import { redactByField } from "@logtape/redaction";
 import { join } from "node:path";
 import { ensurePrivateDir } from "./durable.ts";
+import { createRedactor } from "./redact.ts";
 
 export const LOG_MAX_BYTES = 10 * 1024 * 1024;
 /** Files kept per log, the live one included (so at most 50 MB per log). */
 export const LOG_MAX_FILES = 5;
 
-/** Property names whose values never reach a log line. */
-const SECRET_FIELDS: RegExp[] = [
-  /authorization/i,
-  /cookie/i,
-  /api[-_]?key/i,
-  /^key$/i,
-  /pass(code|phrase|word)/i,
-  /secret/i,
-  /^(access|refresh|id|auth|bearer)?_?token$/i,
-  /credential/i,
-  /private[-_]?key/i,
-];
+const redactor = createRedactor();
+
+/** A sink that sees the record with secret-named properties and secret-shaped text redacted. */
+function redacting(sink: Sink): Sink {
+  const wrapped: Sink & Partial<AsyncDisposable & Disposable> = (record: LogRecord) =>
+    sink({
+      ...record,
+      rawMessage: typeof record.rawMessage === "string"
+        ? redactor.string(record.rawMessage)
+        : record.rawMessage,
+      message: record.message.map((part) =>
+        typeof part === "string" ? redactor.string(part) : redactor.value(part)
+      ),
+      properties: redactor.value(record.properties),
+    });
+  // dispose() flushes file sinks through these: a wrapper without them loses buffered lines.
+  const disposable = sink as Sink & Partial<AsyncDisposable & Disposable>;
+  if (disposable[Symbol.dispose]) wrapped[Symbol.dispose] = disposable[Symbol.dispose];
+  if (disposable[Symbol.asyncDispose]) {
+    wrapped[Symbol.asyncDispose] = disposable[Symbol.asyncDispose];
+  }
+  return wrapped;
+}
 
 export interface LogFile {
   /** File name inside the log directory, e.g. "error.jsonl". */
@@ -91,7 +103,7 @@ export async function setupLogging(options: LoggingOptions): Promise<void> {
     sinks.console = level ? withFilter(sink, atLeast(level)) : sink;
   }
   const redacted = Object.fromEntries(
-    Object.entries(sinks).map(([id, sink]) => [id, redactByField(sink, SECRET_FIELDS)]),
+    Object.entries(sinks).map(([id, sink]) => [id, redacting(sink)]),
   );
   const ids = Object.keys(redacted);
   await configure({

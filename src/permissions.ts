@@ -1,7 +1,7 @@
 /**
- * The Deno permissions arrakis runs with: what `deno task install` and `deno task compile`
- * grant (deno.json cannot import this list, so keep the two in step), and what a re-executed
- * arrakis (the detached drain) and the tests pass.
+ * The Deno permissions arrakis runs with: what `deno task compile` grants (deno.json cannot
+ * import this list, so keep the two in step), and what a re-executed arrakis (the detached
+ * drain) and the tests pass.
  */
 export const PERMISSIONS = [
   "--allow-read",
@@ -11,3 +11,11 @@ export const PERMISSIONS = [
   "--allow-sys",
   "--allow-run",
 ];
+
+/**
+ * What the installed launcher grants: the same, except that the only program arrakis may run
+ * is the deno binary it runs on (it re-executes itself, nothing else).
+ */
+export function launcherPermissions(deno: string): string[] {
+  return PERMISSIONS.map((flag) => flag === "--allow-run" ? `--allow-run=${deno}` : flag);
+}

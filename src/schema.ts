@@ -7,15 +7,36 @@ import { z } from "zod";
 // ---------------------------------------------------------------------------------------------
 
 export const KNOWN_HOOK_EVENTS = [
+  "Setup",
   "SessionStart",
   "UserPromptSubmit",
+  "UserPromptExpansion",
   "PreToolUse",
+  "PermissionRequest",
+  "PermissionDenied",
   "PostToolUse",
   "PostToolUseFailure",
+  "PostToolBatch",
   "Stop",
+  "StopFailure",
+  "SubagentStart",
   "SubagentStop",
+  "TaskCreated",
+  "TaskCompleted",
+  "TeammateIdle",
   "Notification",
+  "MessageDisplay",
+  "InstructionsLoaded",
+  "ConfigChange",
+  "CwdChanged",
+  "DirectoryAdded",
+  "FileChanged",
+  "WorktreeCreate",
+  "WorktreeRemove",
   "PreCompact",
+  "PostCompact",
+  "Elicitation",
+  "ElicitationResult",
   "SessionEnd",
 ] as const;
 export type KnownHookEvent = (typeof KNOWN_HOOK_EVENTS)[number];
@@ -24,9 +45,27 @@ export function isKnownHookEvent(name: string): name is KnownHookEvent {
   return (KNOWN_HOOK_EVENTS as readonly string[]).includes(name);
 }
 
+/**
+ * Events `arrakis install` does not register: a hook on them is not a silent observer (its
+ * output, or its mere presence, changes what Claude Code does). docs/HOOK.md gives each reason.
+ * They are still known, so an event sent by a hook someone registered by hand is stored typed.
+ */
+export const UNREGISTERED_HOOK_EVENTS: readonly KnownHookEvent[] = [
+  "WorktreeCreate",
+  "WorktreeRemove",
+  "MessageDisplay",
+  "FileChanged",
+];
+
+/** The events `arrakis install` registers: every known event a silent hook leaves unchanged. */
+export const REGISTERED_HOOK_EVENTS: readonly KnownHookEvent[] = KNOWN_HOOK_EVENTS.filter((e) =>
+  !UNREGISTERED_HOOK_EVENTS.includes(e)
+);
+
 /** Events on which the hook reads new transcript lines and attaches them. */
 export const TRANSCRIPT_EVENTS: readonly KnownHookEvent[] = [
   "Stop",
+  "StopFailure",
   "SubagentStop",
   "PreCompact",
   "SessionEnd",
@@ -46,6 +85,13 @@ const Count = z.number().int().nonnegative().max(MAX_COUNT);
 const Tokens = z.number().int().nonnegative().max(MAX_TOKENS);
 const DurationMs = z.number().nonnegative().max(MAX_DURATION_MS);
 
+/**
+ * The event of an envelope `arrakis import` sends: a byte range of a transcript file on disk.
+ * Not a Claude Code hook event; its payload names the session, the file, and for a subagent's
+ * file the agent (agent_id, agent_type, agent_description, parent_tool_use_id from .meta.json).
+ */
+export const IMPORT_EVENT = "TranscriptImport";
+
 // Claude Code adds fields and events often: every object is loose (unknown keys are kept) and
 // only what arrakis needs to process an event is required.
 const HookInputBase = z.looseObject({
@@ -55,6 +101,9 @@ const HookInputBase = z.looseObject({
   cwd: z.string().optional(),
   permission_mode: z.string().optional(),
   prompt_id: z.string().optional(),
+  /** Set when the event fired inside a subagent: whose tool call or turn it is. */
+  agent_id: z.string().max(256).optional(),
+  agent_type: z.string().optional(),
 });
 
 const ToolUseBase = HookInputBase.extend({
@@ -68,13 +117,36 @@ const StopBase = HookInputBase.extend({
   stop_hook_active: z.boolean().optional(),
 });
 
+const CompactBase = HookInputBase.extend({ trigger: z.string().optional() });
+const TaskBase = HookInputBase.extend({
+  task_id: z.string().optional(),
+  task_subject: z.string().optional(),
+  task_description: z.string().optional(),
+  teammate_name: z.string().optional(),
+  team_name: z.string().optional(),
+});
+
 export const HookInputSchemas = {
+  Setup: HookInputBase.extend({ trigger: z.string().optional() }),
   SessionStart: HookInputBase.extend({
+    /** startup, resume, clear, compact, fork (and whatever Claude Code adds). */
     source: z.string().optional(),
     model: z.string().optional(),
   }),
   UserPromptSubmit: HookInputBase.extend({ prompt: z.string() }),
+  UserPromptExpansion: HookInputBase.extend({
+    prompt: z.string().optional(),
+    command_name: z.string().optional(),
+  }),
   PreToolUse: ToolUseBase,
+  PermissionRequest: ToolUseBase.extend({
+    tool_use_id: z.string().min(1).max(256).optional(),
+    permission_suggestions: z.unknown().optional(),
+  }),
+  PermissionDenied: ToolUseBase.extend({
+    tool_use_id: z.string().min(1).max(256).optional(),
+    reason: z.string().optional(),
+  }),
   PostToolUse: ToolUseBase.extend({
     tool_response: z.unknown().optional(),
     duration_ms: DurationMs.optional(),
@@ -84,19 +156,54 @@ export const HookInputSchemas = {
     duration_ms: DurationMs.optional(),
     is_interrupt: z.boolean().optional(),
   }),
+  PostToolBatch: HookInputBase.extend({ tool_calls: z.array(z.unknown()).optional() }),
   Stop: StopBase,
-  SubagentStop: StopBase.extend({
-    agent_id: z.string().optional(),
-    agent_type: z.string().optional(),
-    agent_transcript_path: z.string().optional(),
+  StopFailure: HookInputBase.extend({
+    error_type: z.string().optional(),
+    error: z.unknown().optional(),
+    error_message: z.string().optional(),
+    last_assistant_message: z.string().optional(),
   }),
+  SubagentStart: HookInputBase.extend({ agent_id: z.string().min(1).max(256) }),
+  SubagentStop: StopBase.extend({ agent_transcript_path: z.string().optional() }),
+  TaskCreated: TaskBase,
+  TaskCompleted: TaskBase,
+  TeammateIdle: TaskBase,
   Notification: HookInputBase.extend({
     message: z.string().optional(),
+    title: z.string().optional(),
     notification_type: z.string().optional(),
   }),
-  PreCompact: HookInputBase.extend({
-    trigger: z.string().optional(),
-    custom_instructions: z.string().nullable().optional(),
+  MessageDisplay: HookInputBase,
+  InstructionsLoaded: HookInputBase.extend({
+    file_path: z.string().optional(),
+    memory_type: z.string().optional(),
+    load_reason: z.string().optional(),
+  }),
+  ConfigChange: HookInputBase.extend({
+    source: z.string().optional(),
+    file_path: z.string().optional(),
+  }),
+  CwdChanged: HookInputBase.extend({
+    old_cwd: z.string().optional(),
+    new_cwd: z.string().optional(),
+  }),
+  DirectoryAdded: HookInputBase.extend({ directory: z.string().optional() }),
+  FileChanged: HookInputBase.extend({
+    file_path: z.string().optional(),
+    event: z.string().optional(),
+  }),
+  WorktreeCreate: HookInputBase.extend({ name: z.string().optional() }),
+  WorktreeRemove: HookInputBase.extend({ worktree_path: z.string().optional() }),
+  PreCompact: CompactBase.extend({ custom_instructions: z.string().nullable().optional() }),
+  PostCompact: CompactBase.extend({ compact_summary: z.string().optional() }),
+  Elicitation: HookInputBase.extend({
+    mcp_server_name: z.string().optional(),
+    message: z.string().optional(),
+  }),
+  ElicitationResult: HookInputBase.extend({
+    mcp_server_name: z.string().optional(),
+    action: z.string().optional(),
   }),
   SessionEnd: HookInputBase.extend({ reason: z.string().optional() }),
 } as const satisfies Record<KnownHookEvent, z.ZodType>;
@@ -118,6 +225,11 @@ export const TokenUsage = z.looseObject({
   output_tokens: Tokens.optional(),
   cache_creation_input_tokens: Tokens.optional(),
   cache_read_input_tokens: Tokens.optional(),
+  /** The cache writes split by lifetime: the 1-hour ones cost more than the 5-minute ones. */
+  cache_creation: z.looseObject({
+    ephemeral_5m_input_tokens: Tokens.optional(),
+    ephemeral_1h_input_tokens: Tokens.optional(),
+  }).optional(),
 });
 export type TokenUsage = z.infer<typeof TokenUsage>;
 
@@ -129,6 +241,17 @@ export const TranscriptLine = z.looseObject({
   requestId: z.string().optional(),
   timestamp: z.string().optional(),
   isSidechain: z.boolean().optional(),
+  /** The subagent whose transcript this line belongs to (subagents/agent-<agentId>.jsonl). */
+  // Fields added later in Claude Code's life: null where a version writes null, so a line is
+  // never turned away for them.
+  agentId: z.string().nullable().optional(),
+  /** Lines Claude Code adds itself (command caveats, expansions): not the user's prompt. */
+  isMeta: z.boolean().nullable().optional(),
+  promptId: z.string().nullable().optional(),
+  isCompactSummary: z.boolean().nullable().optional(),
+  cwd: z.string().nullable().optional(),
+  /** On a tool_result line: the tool's structured result (for Task/Agent it names the agentId). */
+  toolUseResult: z.unknown().optional(),
   message: z.looseObject({
     id: z.string().optional(),
     role: z.string().optional(),
@@ -347,6 +470,8 @@ export interface ConversationRow {
   end_reason: string | null;
   first_seen_at: Date;
   last_event_at: Date | null;
+  /** Name of the API key that sent the session's first stored event (migration 0005). */
+  key_name: string | null;
 }
 
 export type MessageRole = "user" | "assistant";
@@ -357,6 +482,8 @@ export interface MessageRow {
   id: string;
   conversation_id: string;
   session_id: string;
+  /** The subagent that wrote it; null for the main conversation. */
+  agent_id: string | null;
   role: MessageRole;
   source: MessageSource;
   dedupe_key: string;
@@ -377,21 +504,90 @@ export interface TokenUsageRow {
   api_request_id: string;
   session_id: string;
   conversation_id: string;
+  agent_id: string | null;
   model: string | null;
   input_tokens: string;
   output_tokens: string;
   cache_creation_input_tokens: string;
+  /** The part of cache_creation_input_tokens written for 5 minutes / for 1 hour. */
+  cache_creation_5m_input_tokens: string;
+  cache_creation_1h_input_tokens: string;
   cache_read_input_tokens: string;
   occurred_at: Date | null;
 }
 
+/** One subagent of a session (migrations/0003). */
+export interface AgentRow {
+  id: string;
+  conversation_id: string;
+  session_id: string;
+  agent_id: string;
+  agent_type: string | null;
+  description: string | null;
+  /** The Task/Agent tool call that started it. */
+  parent_tool_use_id: string | null;
+  /** The agent that made that call; null when the main conversation did. */
+  parent_agent_id: string | null;
+  transcript_path: string | null;
+  started_at: Date | null;
+  ended_at: Date | null;
+  last_message: string | null;
+}
+
+/** What a session went through besides messages and tools: failures, compactions, tasks. */
+export type SessionEventKind =
+  | "stop_failure"
+  | "compact"
+  | "tool_batch"
+  | "task_created"
+  | "task_completed";
+
+export interface SessionEventRow {
+  request_id: string;
+  conversation_id: string;
+  session_id: string;
+  agent_id: string | null;
+  kind: SessionEventKind;
+  /** stop_failure: error_type; compact: trigger; task_*: task_id. */
+  label: string | null;
+  /** stop_failure: error_message; compact: the summary; task_*: the subject. */
+  text: string | null;
+  detail: unknown;
+  occurred_at: Date | null;
+}
+
+/** Dollars per million tokens for one model (data/prices.json, loaded at start). */
+export interface PriceRow {
+  model: string;
+  input: string;
+  output: string;
+  cache_read: string;
+  cache_write_5m: string;
+  cache_write_1h: string;
+  /** Above this many prompt tokens (input + cache) a request is billed at the long_* rates. */
+  long_context_threshold: string | null;
+  long_input: string | null;
+  long_output: string | null;
+  long_cache_read: string | null;
+  long_cache_write_5m: string | null;
+  long_cache_write_1h: string | null;
+  effective_date: string;
+  source: string;
+}
+
 export type ToolUseStatus = "pending" | "success" | "failure";
+
+export type PermissionDecision = "requested" | "denied";
 
 export interface ToolUseRow {
   id: string;
   conversation_id: string;
   session_id: string;
+  agent_id: string | null;
   tool_use_id: string;
+  /** requested: a permission dialog was shown (PermissionRequest); denied: PermissionDenied. */
+  permission: PermissionDecision | null;
+  permission_reason: string | null;
   tool_name: string | null;
   tool_input: unknown;
   tool_response: unknown;
@@ -427,6 +623,44 @@ export interface WebhookEventRow {
   received_at: Date;
   completed_at: Date | null;
   processing_ms: number | null;
+  /** Name of the API key that sent the request; null when none was accepted. */
+  key_name: string | null;
+  /** The `arrakis serve` instance that wrote the row. */
+  instance_id: string | null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Team server: key roles, keys, instances (migrations/0005_team.sql)
+// ---------------------------------------------------------------------------------------------
+
+/** What a key may do: ingest posts events; read uses the dashboard and read API; admin both,
+ * plus reprocessing and managing keys. */
+export const KeyRole = z.enum(["ingest", "read", "admin"]);
+export type KeyRole = z.infer<typeof KeyRole>;
+
+/** Key names appear in audit rows, filters and URLs: a short, plain label. */
+export const KeyName = z.string().regex(
+  /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/,
+  "a key name is 1-64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit",
+);
+
+export interface ApiKeyRow {
+  id: string;
+  name: string;
+  role: KeyRole;
+  key_sha256: string;
+  created_at: Date;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
+}
+
+export interface InstanceRow {
+  id: string;
+  host: string | null;
+  pid: number | null;
+  started_at: Date;
+  heartbeat_at: Date;
+  stopped_at: Date | null;
 }
 
 export interface SchemaMigrationRow {

@@ -1,7 +1,10 @@
-// Alert rules end to end: real store, real evaluator, a real webhook receiver on loopback.
+// Alert rules end to end: real store, real evaluator, a real webhook receiver on loopback; and
+// several evaluators on one PostgreSQL, where only the advisory-lock leader announces.
 import assert from "node:assert/strict";
 import { openTestStore, storeTest } from "./helpers/stores.ts";
+import postgres from "postgres";
 import { createAlertEvaluator } from "../src/alerts/evaluator.ts";
+import { advisoryLeadership } from "../src/alerts/leader.ts";
 import { parseAlertRules, ruleName } from "../src/alerts/rules.ts";
 import { ConfigError, loadConfig } from "../src/config.ts";
 import type { Sql } from "../src/store/open.ts";
@@ -193,6 +196,73 @@ storeTest("alerts: start() evaluates on an interval until stop()", async ({ db }
     await store.close();
   }
 });
+
+storeTest(
+  "alerts: one leader among instances; handover on release and on a dropped connection",
+  async ({ db }) => {
+    const receiver = startReceiver();
+    const connect = () => postgres(db.databaseUrl!, { max: 2, onnotice: () => {} });
+    const pools = [connect(), connect(), connect()];
+    const leaders = pools.map((pool) => advisoryLeadership(pool));
+    let now = T0;
+    const evaluators = pools.map((pool, i) =>
+      createAlertEvaluator({
+        sql: pool,
+        rules: parseAlertRules(
+          '[{"kind":"error_rate","threshold":0.5,"window":"5m","minEvents":2}]',
+        ),
+        webhookUrl: receiver.url,
+        now: () => now,
+        isLeader: () => leaders[i].check(),
+      })
+    );
+    try {
+      await addEvents(pools[0], T0 - 1_000, Array(4).fill({ status: "ERROR" }));
+      // Every instance ticks; the first to check takes the lock and alone announces.
+      const first = await Promise.all(evaluators.map((e) => e.tick()));
+      assert.equal(first.flat().length, 1);
+      assert.equal(receiver.texts.length, 1);
+      const leader = leaders.findIndex((_, i) => first[i].length === 1);
+      for (const evaluator of evaluators) {
+        await evaluator.tick();
+        assert.equal(evaluator.states()[0].firing, true, "every instance shows the incident");
+      }
+      assert.equal(receiver.texts.length, 1, "followers never announce");
+
+      // A graceful shutdown hands over: another instance leads, and the incident stays one.
+      await leaders[leader].release();
+      assert.equal(await leaders[leader].check(), false);
+      const rest = [0, 1, 2].filter((i) => i !== leader);
+      const took = await Promise.all(rest.map((i) => leaders[i].check()));
+      assert.equal(took.filter(Boolean).length, 1, "exactly one instance takes over");
+      const next = rest[took.indexOf(true)];
+      const survivor = rest[took.indexOf(false)];
+      now += 60_000;
+      await addEvents(pools[0], now - 1_000, Array(10).fill({ status: "SUCCESS" }));
+      const resolved = (await Promise.all(rest.map((i) => evaluators[i].tick()))).flat();
+      assert.deepEqual(resolved.map((n) => n.kind), ["resolved"]);
+      assert.equal(receiver.texts.length, 2);
+
+      // A leader whose connection drops (a killed process) frees the lock for the last one.
+      await pools[next].end({ timeout: 0 });
+      let leads = false;
+      for (let i = 0; i < 50 && !leads; i++) {
+        leads = await leaders[survivor].check();
+        if (!leads) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.ok(leads, "the survivor leads once the dead leader's session is gone");
+      assert.deepEqual(await evaluators[survivor].tick(), []);
+      const [{ n }] = await pools[survivor]<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM alert_incidents`;
+      assert.equal(n, 1);
+    } finally {
+      for (const leadership of leaders) await leadership.release().catch(() => {});
+      await Promise.all(pools.map((pool) => pool.end({ timeout: 1 }).catch(() => {})));
+      await receiver.close();
+    }
+  },
+  { kinds: ["postgres"] },
+);
 
 Deno.test("alerts: rules parse from the environment with readable errors", () => {
   const config = loadConfig({

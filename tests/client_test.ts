@@ -111,21 +111,53 @@ Deno.test("a server that does not answer in time is a retryable timeout, not a h
   server = serve(() => server!.hang());
   try {
     const outcome = await sendEnvelope(target(server.url), envelope(), { timeoutMs: 200 });
-    assert.deepEqual(outcome, { kind: "retryable", httpStatus: null, error: "timeout" });
+    assert.deepEqual(outcome, {
+      kind: "retryable",
+      httpStatus: null,
+      error: `no answer from ${server.url} within 200 ms`,
+    });
   } finally {
     await server.close();
   }
 });
 
-Deno.test("a refused connection is a retryable transport error", async () => {
+Deno.test("a refused connection is retryable, and its message names the URL and the cause", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = listener.addr.port;
+  const url = `http://127.0.0.1:${listener.addr.port}`;
   listener.close();
-  const outcome = await sendEnvelope(target(`http://127.0.0.1:${port}`), envelope(), {
-    timeoutMs: 2_000,
+  const outcome = await sendEnvelope(target(url), envelope(), { timeoutMs: 2_000 });
+  assert.deepEqual(outcome, {
+    kind: "retryable",
+    httpStatus: null,
+    error: `connection refused to ${url}`,
   });
-  assert.equal(outcome.kind, "retryable");
-  assert.equal(outcome.httpStatus, null);
+});
+
+Deno.test("a host that does not resolve and a TLS failure are named as such", async () => {
+  const dns = await sendEnvelope(target("http://arrakis-no-such-host.invalid"), envelope(), {
+    timeoutMs: 5_000,
+  });
+  assert.deepEqual(dns, {
+    kind: "retryable",
+    httpStatus: null,
+    error: "cannot resolve the host of http://arrakis-no-such-host.invalid",
+  });
+  // A plain-HTTP listener spoken to over TLS.
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => new Response("plain"),
+  );
+  try {
+    const url = `https://127.0.0.1:${server.addr.port}`;
+    const tls = await sendEnvelope(target(url), envelope(), { timeoutMs: 5_000 });
+    assert.equal(tls.kind, "retryable");
+    assert.match(
+      tls.kind === "retryable" ? tls.error : "",
+      new RegExp(`^TLS failed with ${url}: `),
+    );
+  } finally {
+    await server.shutdown();
+  }
 });
 
 Deno.test("sendBatch maps each item's own status, in order", async () => {

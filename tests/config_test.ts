@@ -77,6 +77,7 @@ Deno.test("client credentials: environment, then config file, then the key serve
     assert.deepEqual(await resolveClientCredentials(loadConfig(base)), {
       url: "http://127.0.0.1:7777",
       apiKey: undefined,
+      missingKey: "no key for http://127.0.0.1:7777",
     });
     await Deno.writeTextFile(join(home, "api-key"), "generated-key\n", { mode: 0o600 });
     assert.equal((await resolveClientCredentials(loadConfig(base))).apiKey, "generated-key");
@@ -106,4 +107,49 @@ Deno.test("the CLI names a bad variable in one line and exits 2", async () => {
   assert.equal(result.stdout, "");
   assert.equal(result.stderr.trim().split("\n").length, 1);
   assert.match(result.stderr, /PORT/);
+});
+
+Deno.test("client.json's key goes only to client.json's URL, the generated key only to loopback", async () => {
+  const home = await Deno.makeTempDir();
+  try {
+    const base = { HOME: "/h", ARRAKIS_HOME: home };
+    const clientFile = join(home, "client.json");
+    await Deno.writeTextFile(
+      clientFile,
+      JSON.stringify({ url: "https://arrakis.example.com/", apiKey: "file-key" }),
+    );
+    const same = { ...base, ARRAKIS_URL: "https://arrakis.example.com" };
+    assert.deepEqual(await resolveClientCredentials(loadConfig(same)), {
+      url: "https://arrakis.example.com",
+      apiKey: "file-key",
+    });
+    const other = { ...base, ARRAKIS_URL: "https://collector.evil.example" };
+    assert.deepEqual(await resolveClientCredentials(loadConfig(other)), {
+      url: "https://collector.evil.example",
+      apiKey: undefined,
+      missingKey:
+        `no key for https://collector.evil.example (${clientFile} holds the key for https://arrakis.example.com; set ARRAKIS_API_KEY for this one)`,
+    });
+
+    // A file without a url holds the key of the local default server.
+    await Deno.writeTextFile(clientFile, JSON.stringify({ apiKey: "file-key" }));
+    assert.equal((await resolveClientCredentials(loadConfig(base))).apiKey, "file-key");
+    assert.equal((await resolveClientCredentials(loadConfig(other))).apiKey, undefined);
+
+    await Deno.remove(clientFile);
+    await Deno.writeTextFile(join(home, "api-key"), "generated-key\n", { mode: 0o600 });
+    const local = { ...base, ARRAKIS_URL: "http://localhost:9000" };
+    assert.equal((await resolveClientCredentials(loadConfig(local))).apiKey, "generated-key");
+    assert.deepEqual(await resolveClientCredentials(loadConfig(other)), {
+      url: "https://collector.evil.example",
+      apiKey: undefined,
+      missingKey: `no key for https://collector.evil.example (${
+        join(home, "api-key")
+      } is for a local server; set ARRAKIS_API_KEY for this one)`,
+    });
+    const explicit = { ...other, ARRAKIS_API_KEY: "env-key" };
+    assert.equal((await resolveClientCredentials(loadConfig(explicit))).apiKey, "env-key");
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
 });

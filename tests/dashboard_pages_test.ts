@@ -7,12 +7,12 @@ import { createMetrics } from "../src/server/metrics.ts";
 import { deriveSessionSecret } from "../src/server/auth.ts";
 import type { RequestMeta, ServerDeps } from "../src/server/deps.ts";
 import { ingestEnvelope } from "../src/server/ingest.ts";
-import { dashboardRoutes } from "../src/dashboard/routes.ts";
+import { dashboardFor } from "../src/compose.ts";
 import { safeNext } from "../src/dashboard/app.ts";
 import { createAlertEvaluator } from "../src/alerts/evaluator.ts";
-import { registerAlerts } from "../src/alerts/start.ts";
 import { parseAlertRules } from "../src/alerts/rules.ts";
-import { SHUTDOWN_EVENT } from "../src/dashboard/stream.ts";
+import { createEvents } from "../src/events.ts";
+import { createKeyRing } from "../src/server/keys.ts";
 import { envelope } from "./helpers/dashboard.ts";
 import type { Store } from "../src/store/open.ts";
 
@@ -37,13 +37,15 @@ function depsFor(store: Store, home: string): ServerDeps {
     store,
     config: loadConfig({ ARRAKIS_API_KEY: KEY, ARRAKIS_HOME: home }),
     metrics: createMetrics(),
-    events: new EventTarget(),
+    events: createEvents(),
     sessionSecret: deriveSessionSecret([KEY]),
+    keys: createKeyRing({ sql: store.sql, envKeys: [KEY] }),
+    instanceId: "pages-test",
   };
 }
 
 /** Signs in like the login form does and returns the session cookie. */
-async function signIn(app: ReturnType<typeof dashboardRoutes>): Promise<string> {
+async function signIn(app: ReturnType<typeof dashboardFor>): Promise<string> {
   const res = await app.request(`${BASE}/login`, {
     method: "POST",
     body: new URLSearchParams({ key: KEY, next: "/events" }),
@@ -62,7 +64,7 @@ storeTest("dashboard: every page needs a session; login, headers, escaping", asy
   const store = await openTestStore(db);
   try {
     const deps = depsFor(store, db.home);
-    const app = dashboardRoutes(deps);
+    const app = dashboardFor(deps, undefined);
     const pages = ["/", "/events", "/failed", "/sessions", "/alerts", "/events/1", "/sessions/x"];
     for (const path of pages) {
       const res = await app.request(`${BASE}${path}?a=1`);
@@ -163,7 +165,7 @@ storeTest("dashboard: filters, overview figures, reprocess and its refusal", asy
   const store = await openTestStore(db);
   try {
     const deps = depsFor(store, db.home);
-    const app = dashboardRoutes(deps);
+    const app = dashboardFor(deps, undefined);
     const cookie = await signIn(app);
     const get = async (path: string) => {
       const res = await app.request(`${BASE}${path}`, { headers: { Cookie: cookie } });
@@ -256,7 +258,7 @@ storeTest("dashboard: the stream tells a live page about new audit rows", async 
   const store = await openTestStore(db);
   try {
     const deps = depsFor(store, db.home);
-    const app = dashboardRoutes(deps);
+    const app = dashboardFor(deps, undefined);
     const cookie = await signIn(app);
     const res = await app.request(`${BASE}/stream`, { headers: { Cookie: cookie } });
     assert.equal(res.status, 200);
@@ -277,7 +279,7 @@ storeTest("dashboard: the stream tells a live page about new audit rows", async 
     await ingestEnvelope(deps, item, meta());
     await until(/event: audit\ndata: .*"status":"SUCCESS"/);
     assert.match(text, /"event":"Notification"/);
-    deps.events.dispatchEvent(new Event(SHUTDOWN_EVENT));
+    deps.events.emit("shutdown", {});
     while (!(await reader.read()).done) { /* drains until the server side closes */ }
     clearTimeout(guard);
   } finally {
@@ -291,7 +293,7 @@ storeTest(
     const store = await openTestStore(db);
     try {
       const deps = depsFor(store, db.home);
-      const app = dashboardRoutes(deps);
+      const app = dashboardFor(deps, undefined);
       const cookie = await signIn(app);
       const before = await (await app.request(`${BASE}/alerts`, { headers: { Cookie: cookie } }))
         .text();
@@ -302,9 +304,10 @@ storeTest(
         webhookUrl: "https://hooks.slack.example/services/T0/B0/secret-path",
         post: () => Promise.resolve(),
       });
-      registerAlerts(deps, evaluator);
       await evaluator.tick();
-      const page = await (await app.request(`${BASE}/alerts`, { headers: { Cookie: cookie } }))
+      const page = await (await dashboardFor(deps, evaluator).request(`${BASE}/alerts`, {
+        headers: { Cookie: cookie },
+      }))
         .text();
       assert.match(page, /quiet hooks/);
       assert.match(page, /hooks\.slack\.example/);

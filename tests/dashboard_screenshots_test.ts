@@ -79,6 +79,69 @@ function session(sessionId: string, project: string, detailed: boolean) {
       usage: u,
     },
   });
+  // A subagent (an Explore run started by a Task call), with its own tool call and reply.
+  const agentId = "a" + sessionId.slice(0, 7);
+  const agentLine = (uuid: string, text: string) => ({
+    ...line(uuid, "msg_ag" + sessionId.slice(0, 6), text, usage(1_480, 96)),
+    agentId,
+    isSidechain: true,
+    message: {
+      id: "msg_ag" + sessionId.slice(0, 6),
+      role: "assistant",
+      model: "claude-haiku-4-5",
+      content: [{ type: "text", text }],
+      usage: usage(1_480, 96),
+    },
+  });
+  // Built where it is used, so its events take their times in order.
+  const subagent = () => [
+    e("PreToolUse", {
+      tool_name: "Task",
+      tool_use_id: "toolu_task_" + sessionId.slice(0, 4),
+      tool_input: {
+        subagent_type: "Explore",
+        description: "Find where totals and discounts are computed",
+        prompt: "Find where cart totals and discounts are computed.",
+      },
+    }),
+    e("SubagentStart", { agent_id: agentId, agent_type: "Explore" }),
+    ...tool(
+      "toolu_grep_" + sessionId.slice(0, 4),
+      "Grep",
+      { pattern: "discount", path: `${project}/src` },
+      { mode: "files_with_matches", filenames: ["src/cart.ts", "src/pricing.md"] },
+      41,
+    ).map((event) => ({
+      ...event,
+      payload: { ...event.payload, agent_id: agentId, agent_type: "Explore" },
+    })),
+    e("SubagentStop", {
+      agent_id: agentId,
+      agent_type: "Explore",
+      agent_transcript_path:
+        `/home/dev/.claude/projects/shop/${sessionId}/subagents/agent-${agentId}.jsonl`,
+      last_assistant_message: "cartTotal() in src/cart.ts; discounts per pricing.md.",
+    }, {
+      transcript: [
+        agentLine(
+          "ag1-" + sessionId,
+          "`cartTotal()` in `src/cart.ts`; discounts per `pricing.md`.",
+        ),
+      ],
+      transcriptRange: {
+        path: `/home/dev/.claude/projects/shop/${sessionId}/subagents/agent-${agentId}.jsonl`,
+        from: 0,
+        to: 1,
+      },
+    }),
+    e("PostToolUse", {
+      tool_name: "Task",
+      tool_use_id: "toolu_task_" + sessionId.slice(0, 4),
+      tool_input: { subagent_type: "Explore" },
+      tool_response: { agentId, status: "completed" },
+      duration_ms: 18_400,
+    }),
+  ];
   const first = detailed
     ? "Add a unit test for the cart total, and don't touch the payment code."
     : `Refactor the ${project.split("/").pop()} config loader`;
@@ -95,6 +158,7 @@ function session(sessionId: string, project: string, detailed: boolean) {
       },
       12,
     ),
+    ...(detailed ? subagent() : []),
     ...tool(
       "toolu_bash_" + sessionId.slice(0, 4),
       "Bash",
@@ -202,7 +266,8 @@ Deno.test({
       await Deno.mkdir(OUT, { recursive: true });
       await page.screenshot({ path: `${OUT}overview.png`, fullPage: true });
       await page.goto(`${server.base}/sessions/${SESSION}`);
-      await page.locator("details.tool summary").nth(1).click();
+      await page.locator("details.agent summary").first().click();
+      await page.locator('details.tool[data-tool^="toolu_bash_"] summary').first().click();
       await page.waitForSelector("#live-dot.on");
       await page.screenshot({ path: `${OUT}conversation.png`, fullPage: true });
       await context.close();

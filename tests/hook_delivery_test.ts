@@ -1,6 +1,8 @@
 // The real `arrakis hook` against the real server on both stores: through an outage, a hung
 // server, 500s, a 400, SIGKILLs at every step and a growing transcript, every event that
-// reached the spool ends up stored exactly once after a drain.
+// reached the spool ends up stored exactly once, delivered by the resident shipper. The server
+// sits behind a fault proxy, so one URL serves every phase, as in real use: the shipper a hook
+// starts keeps the URL it was started with.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { arrakisCommand, runArrakis } from "./helpers/cli.ts";
@@ -8,13 +10,13 @@ import { storeTest } from "./helpers/stores.ts";
 import { type InProcessServer, startInProcessServer } from "./helpers/server.ts";
 import {
   answeringServer,
-  downUrl,
   fixtureEvents,
   FIXTURES_DIR,
-  hangingServer,
   type HookProject,
   hookProject,
 } from "./helpers/hook_env.ts";
+import { type FaultMode, startFaultProxy } from "./helpers/fault_proxy.ts";
+import { startShipper, until } from "./helpers/shipper.ts";
 import type { Sql } from "../src/store/open.ts";
 
 const events = await fixtureEvents();
@@ -42,10 +44,15 @@ function eventFor(name: string, session: string, extra: Record<string, unknown> 
 }
 
 function envFor(project: HookProject, url: string, apiKey: string, extra = {}) {
-  // Breaker off: each phase must exercise its own failure, not the breaker's shortcut.
   return project.env(url, {
     ARRAKIS_API_KEY: apiKey,
+    // Each phase must exercise its own failure, not the breaker's shortcut; a shipper retrying
+    // through the phases must not run out of attempts; waits are short, sends end in 2 s.
     ARRAKIS_BREAKER_THRESHOLD: "1000",
+    ARRAKIS_MAX_ATTEMPTS: "1000",
+    ARRAKIS_RETRY_SCHEDULE: "250ms",
+    ARRAKIS_LEASE: "4s",
+    ARRAKIS_SHIPPER_IDLE: "500ms",
     // Generous: a loaded test machine must not turn "up" into "timed out" (the hanging
     // server is the test of the deadline).
     ARRAKIS_HOOK_TIMEOUT: "5s",
@@ -60,15 +67,35 @@ async function hook(env: Record<string, string>, input: unknown) {
   return result;
 }
 
-/** `queue drain --now`, again while a detached drain (started by a hook) holds the lock. */
-async function drainNow(env: Record<string, string>) {
-  for (let tries = 0; tries < 100; tries++) {
-    const result = await runArrakis(["queue", "drain", "--now", "--json"], { env });
-    assert.equal(result.code, 0, result.stderr);
-    if (!JSON.parse(result.stdout).skipped) return;
+/** Files waiting in pending/ and processing/. */
+async function waiting(project: HookProject): Promise<number> {
+  return (await project.files("pending")).length + (await project.files("processing")).length;
+}
+
+/**
+ * Exactly `n` events wait. A running shipper moves files between pending/ and processing/ while
+ * they are counted, so one listing can miss a file in flight: count until it holds.
+ */
+async function assertWaiting(project: HookProject, n: number) {
+  const held = await until(async () => await waiting(project) === n, 10_000);
+  assert.ok(held, `${await waiting(project)} events wait, not ${n}`);
+}
+
+/**
+ * Waits until the shipper has delivered everything: a shipper started here runs until the
+ * spool is idle; if a hook already started one, this one exits at once and that one delivers.
+ */
+async function shipped(project: HookProject, env: Record<string, string>) {
+  const shipper = startShipper(env);
+  const status = await shipper.status;
+  assert.equal(status.code, 0, shipper.stderr());
+  // Twice, apart: a file in flight between pending/ and processing/ can hide from one count.
+  const empty = async () => {
+    if (await waiting(project) > 0) return false;
     await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error("the drain lock never came free");
+    return await waiting(project) === 0;
+  };
+  assert.ok(await until(empty, 60_000), shipper.stderr());
 }
 
 /** SUCCESS rows per (session, event): each must be exactly 1. */
@@ -89,54 +116,54 @@ storeTest(
   async ({ db }) => {
     let server: InProcessServer = await startInProcessServer(db);
     const apiKey = server.apiKey;
+    const proxy = startFaultProxy(() => server.url);
     const project = await hookProject();
-    const extras: { close(): Promise<void> }[] = [];
+    const rejectingProject = await hookProject();
+    const rejecting = answeringServer(400, { status: "INVALID", message: "proxy says no" });
     try {
-      // Up: every event delivered at once (SessionEnd last, as in a real session).
-      for (const name of ORDER) {
-        await hook(
-          envFor(project, server.url, apiKey),
-          eventFor(name, "s-up"),
-        );
-      }
-      assert.deepEqual(await project.files("pending"), []);
+      const live = envFor(project, proxy.url, apiKey);
+      // Up: every event delivered (SessionEnd last, as in a real session).
+      for (const name of ORDER) await hook(live, eventFor(name, "s-up"));
+      await shipped(project, live);
 
-      // Down, hanging, 500: every event waits in pending/. 400: dead letter.
-      await server.stop();
-      const down = await downUrl();
-      const hanging = hangingServer();
-      const failing = answeringServer(500, { status: "ERROR" });
-      const rejecting = answeringServer(400, { status: "INVALID", message: "proxy says no" });
-      extras.push(hanging, failing, rejecting);
-      const phases: [string, string][] = [
-        ["s-down", down],
-        ["s-hang", hanging.url],
-        ["s-500", failing.url],
+      // Down, hanging, 500: every event waits in the spool. 400: dead letter.
+      const phases: [string, FaultMode][] = [
+        ["s-down", "refuse"],
+        ["s-hang", "hang"],
+        ["s-500", "error500"],
       ];
-      for (const [session, url] of phases) {
-        // SessionEnd would start a drain against a dead server: leave it to the drain below.
+      for (const [session, mode] of phases) {
+        await proxy.setMode(mode);
+        // SessionEnd would start a shipper against a dead server: leave it out.
         for (const name of ORDER.slice(0, -1)) {
           await hook(
-            envFor(project, url, apiKey, { ARRAKIS_HOOK_TIMEOUT: "300ms" }),
+            envFor(project, proxy.url, apiKey, { ARRAKIS_HOOK_TIMEOUT: "300ms" }),
             eventFor(name, session),
           );
         }
       }
-      const waiting = 3 * (ORDER.length - 1);
-      assert.equal((await project.files("pending")).length, waiting);
-      await hook(envFor(project, rejecting.url, apiKey), eventFor("Notification", "s-400"));
-      assert.equal((await project.files("failed")).length, 1);
+      await assertWaiting(project, 3 * (ORDER.length - 1));
+      await hook(
+        envFor(rejectingProject, rejecting.url, apiKey),
+        eventFor("Notification", "s-400"),
+      );
+      assert.ok(
+        await until(async () => (await rejectingProject.files("failed")).length === 1, 30_000),
+      );
 
-      // The server comes back: a drain delivers the backlog; the dead letter needs a retry.
+      // The server restarts and the network heals: the shipper delivers the backlog; the dead
+      // letter needs the manual push.
+      await server.stop();
       server = await restart(db, apiKey);
-      const live = envFor(project, server.url, apiKey);
-      await drainNow(live);
-      assert.deepEqual(await project.files("pending"), []);
-      const retried = await runArrakis(["queue", "retry", "--failed", "--now"], { env: live });
+      await proxy.setMode("pass");
+      await shipped(project, live);
+      const retried = await runArrakis(["queue", "retry", "--failed", "--now"], {
+        env: envFor(rejectingProject, proxy.url, apiKey),
+      });
       assert.equal(retried.code, 0, retried.stderr);
-      assert.deepEqual(await project.files("failed"), []);
-      // A second drain finds nothing left to deliver twice.
-      await drainNow(live);
+      assert.deepEqual(await rejectingProject.files("failed"), []);
+      // Another shipper finds nothing left to deliver twice.
+      await shipped(project, live);
 
       const counts = await storedCounts(server.sql, ["s-up", "s-down", "s-hang", "s-500", "s-400"]);
       for (const name of ORDER) assert.equal(counts.get(`s-up/${name}`), 1, `s-up/${name}`);
@@ -152,9 +179,11 @@ storeTest(
       ORDER BY tool_use_id`;
       assert.equal(tools.length, 4, JSON.stringify(tools));
     } finally {
-      for (const extra of extras) await extra.close();
+      await rejecting.close();
+      await proxy.close();
       await server.stop();
       await project.cleanup();
+      await rejectingProject.cleanup();
     }
   },
 );
@@ -198,21 +227,23 @@ storeTest(
   async ({ db }) => {
     const server = await startInProcessServer(db);
     const project = await hookProject();
-    const hanging = hangingServer();
+    const proxy = startFaultProxy(() => server.url);
     try {
-      const env = envFor(project, server.url, server.apiKey);
+      const env = envFor(project, proxy.url, server.apiKey);
       const points = ["before-spool", "after-spool", "before-send", "after-send"];
       for (const point of points) {
         await killAt(env, eventFor("UserPromptSubmit", `k-${point}`), point);
       }
       // During the send: the server accepted the connection and the hook waits for the answer.
-      const seen = hanging.received.length;
+      await proxy.setMode("hang");
+      const seen = proxy.counts.hang;
       await killAt(
-        envFor(project, hanging.url, server.apiKey, { ARRAKIS_HOOK_TIMEOUT: "20s" }),
+        envFor(project, proxy.url, server.apiKey, { ARRAKIS_HOOK_TIMEOUT: "20s" }),
         eventFor("UserPromptSubmit", "k-during-send"),
         null,
-        () => hanging.received.length > seen,
+        () => proxy.counts.hang > seen,
       );
+      await proxy.setMode("pass");
       // By timing, anywhere from process start to exit (this lands in the spool write too).
       for (let i = 0; i < 8; i++) {
         const delay = 30 + i * 25;
@@ -225,11 +256,11 @@ storeTest(
         );
       }
 
-      // Nothing half-written is left where the drainer reads.
+      // Nothing half-written is left where the shipper reads.
       for (const name of await project.files("pending")) {
         JSON.parse(await Deno.readTextFile(join(project.queueDir, "pending", name)));
       }
-      await drainNow(env);
+      await shipped(project, env);
       assert.deepEqual(await project.files("pending"), []);
       assert.deepEqual(await project.files("failed"), []);
       assert.deepEqual(await project.files("processing"), []);
@@ -252,7 +283,7 @@ storeTest(
       WHERE session_id = 'k-after-send' AND source = 'prompt'`;
       assert.equal(prompts[0].n, 1);
     } finally {
-      await hanging.close();
+      await proxy.close();
       await server.stop();
       await project.cleanup();
     }
@@ -264,7 +295,9 @@ storeTest(
   async ({ db }) => {
     let server = await startInProcessServer(db);
     const apiKey = server.apiKey;
+    const proxy = startFaultProxy(() => server.url);
     const project = await hookProject();
+    const env = envFor(project, proxy.url, apiKey);
     const transcript = join(project.dir, "session.jsonl");
     const session = "6f1c2a9e-3b7d-4e25-9a41-0c8d5e7f1b23";
     const lines = (await Deno.readTextFile(join(FIXTURES_DIR, "transcript.jsonl"))).trimEnd()
@@ -274,29 +307,29 @@ storeTest(
     try {
       // Stop 1: two lines and half of the third (torn: the writer has not finished it).
       await append(lines[0] + lines[1] + lines[2].slice(0, 50));
-      await hook(envFor(project, server.url, apiKey), stop);
+      await hook(env, stop);
+      await shipped(project, env);
 
       // Outage. Stop 2 gets the rest of line 3 and line 4, and waits in the spool.
       await server.stop();
-      const down = await downUrl();
+      await proxy.setMode("refuse");
       await append(lines[2].slice(50) + lines[3]);
-      await hook(envFor(project, down, apiKey), stop);
-      assert.equal((await project.files("pending")).length, 1);
+      await hook(env, stop);
+      await assertWaiting(project, 1);
 
       // Stop 3 is killed right after its spool write, before the offset is committed.
       await append(lines[4]);
-      await killAt(envFor(project, down, apiKey), stop, "after-spool");
+      await killAt(env, stop, "after-spool");
       // Stop 4 (still down) must not take line 5 again.
       await append(lines[5]);
-      await hook(envFor(project, down, apiKey), stop);
-      assert.equal((await project.files("pending")).length, 3);
+      await hook(env, stop);
+      await assertWaiting(project, 3);
 
-      // Back up: SessionEnd (nothing new) and a drain deliver everything.
+      // Back up: SessionEnd (nothing new) and the shipper deliver everything.
       server = await restart(db, apiKey);
-      const live = envFor(project, server.url, apiKey);
-      await hook(live, { ...events.get("SessionEnd")!, transcript_path: transcript });
-      await drainNow(live);
-      assert.deepEqual(await project.files("pending"), []);
+      await proxy.setMode("pass");
+      await hook(env, { ...events.get("SessionEnd")!, transcript_path: transcript });
+      await shipped(project, env);
 
       // Every line went in exactly one event.
       const rows = await server.sql<
@@ -323,6 +356,7 @@ storeTest(
         ["msg_01B", "1450", "60"],
       ]);
     } finally {
+      await proxy.close();
       await server.stop();
       await project.cleanup();
     }

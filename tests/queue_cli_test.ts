@@ -280,3 +280,89 @@ Deno.test("a read-only spool: list and stats work, drain fails with one clear li
   assert.equal((await filesIn(join(dir, "pending"))).length, 3);
   assert.equal((await filesIn(join(dir, "failed"))).length, 1);
 });
+
+Deno.test("stats and list where no spool exists answer so and create nothing", async () => {
+  const root = await Deno.makeTempDir({ prefix: "arrakis-nospool-" });
+  const dir = join(root, "nothing", "queue");
+  for (const command of ["stats", "list"]) {
+    const run = await runArrakis(["queue", command], { env: env(dir) });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, `no spool here (${dir})\n`);
+    assert.equal(run.stderr, "");
+  }
+  const json = await runArrakis(["queue", "stats", "--json"], { env: env(dir) });
+  assert.deepEqual(JSON.parse(json.stdout), { dir, exists: false });
+  assert.deepEqual(await filesIn(root), []);
+});
+
+/** Seconds-precision ISO time of a spooled item's next attempt, as the drain summary prints it. */
+function nextTry(item: { record: { delivery: { nextAttemptAt: string | null } } }): string {
+  return new Date(item.record.delivery.nextAttemptAt!).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+Deno.test("a failed drain names the URL and the cause, and says until when the item waits", async () => {
+  const dir = await tempQueueDir();
+  const spool = await openSpool(dir);
+  const item = await spool.put(envelope());
+  const url = deadUrl();
+  const run = await runArrakis(["queue", "drain"], { env: env(dir, { ARRAKIS_URL: url }) });
+  assert.equal(run.code, 1);
+  const [waiting] = await spool.list("pending");
+  assert.equal(waiting.id, item.id);
+  assert.equal(
+    run.stdout.replace(/, in \d+s,/, ", in Ns,"),
+    `delivered 0, 1 waiting to retry, in Ns, stopped: server unavailable (connection refused ` +
+      `to ${url}); 1 still waiting in backoff until ${nextTry(waiting)}; ` +
+      `'arrakis queue drain --now' sends it at once\n`,
+  );
+  assert.equal(waiting.record.delivery.lastError, `connection refused to ${url}`);
+});
+
+storeTest(
+  "a drain that leaves items in backoff says how many, until when, and mentions --now",
+  async ({ db }) => {
+    const server = await startInProcessServer(db);
+    try {
+      const dir = await tempQueueDir();
+      const spool = await openSpool(dir);
+      await spool.put(envelope());
+      await spool.put(envelope());
+      for (let i = 0; i < 2; i++) {
+        await spool.recordFailure(await spool.put(envelope()), {
+          kind: "retryable",
+          httpStatus: 503,
+          error: "HTTP 503: busy",
+          retryAfterMs: 600_000 + i * 60_000,
+        });
+      }
+      const live = env(dir, { ARRAKIS_URL: server.url, ARRAKIS_API_KEY: server.apiKey });
+      const run = await runArrakis(["queue", "drain"], { env: live });
+      assert.equal(run.code, 0, run.stderr);
+      const [next, last] = (await spool.list("pending")).map(nextTry).sort();
+      assert.equal(
+        run.stdout.replace(/, in \d+s;/, ", in Ns;"),
+        `delivered 2, in Ns; 2 still waiting in backoff, the next due at ${next}, the last at ` +
+          `${last}; 'arrakis queue drain --now' sends them at once\n`,
+      );
+      const json = await runArrakis(["queue", "drain", "--json"], { env: live });
+      assert.deepEqual(JSON.parse(json.stdout).waiting, { count: 2, next, last });
+    } finally {
+      await server.stop();
+    }
+  },
+  { kinds: ["pglite"] },
+);
+
+Deno.test("drain with no key for the server says so in one line and sends nothing", async () => {
+  const dir = await tempQueueDir();
+  const spool = await openSpool(dir);
+  await spool.put(envelope());
+  const url = deadUrl();
+  const run = await runArrakis(["queue", "drain"], {
+    env: { ...env(dir, { ARRAKIS_URL: url }), ARRAKIS_API_KEY: "" },
+  });
+  assert.equal(run.code, 1);
+  assert.equal(run.stderr, `arrakis: no key for ${url}\n`);
+  const [item] = await spool.list("pending");
+  assert.equal(item.record.delivery.attempts, 0);
+});

@@ -228,8 +228,14 @@ Deno.test("server down: the drain stops after one batch, items back in backoff, 
   const pending = await spool.list("pending");
   assert.equal(pending.length, 250);
   assert.equal(pending.filter((item) => item.record.delivery.attempts === 1).length, 100);
-  const breaker = JSON.parse(await Deno.readTextFile(join(dir, "breaker.json")));
-  assert.equal(breaker.failures, 1);
+  // The breaker is the shipper's own state now: no file for a repository to forge.
+  assert.deepEqual(await filesIn(dir), [
+    "corrupt",
+    "drain.lock",
+    "failed",
+    "pending",
+    "processing",
+  ]);
 });
 
 Deno.test("a wrong API key leaves every item pending untouched instead of dead-lettering it", async () => {
@@ -244,10 +250,19 @@ Deno.test("a wrong API key leaves every item pending untouched instead of dead-l
         ARRAKIS_QUEUE_DIR: dir,
         ARRAKIS_URL: `http://127.0.0.1:${server.addr.port}`,
         ARRAKIS_API_KEY: "wrong",
+        ARRAKIS_LOG_DIR: join(dir, "logs"),
       },
     });
     assert.equal(run.code, 1);
-    assert.match(JSON.parse(run.stdout).stoppedEarly, /refused the API key/);
+    assert.equal(
+      JSON.parse(run.stdout).stoppedEarly,
+      "server refused the API key (HTTP 401: bad key)",
+    );
+    // One line in the logs, not one per item.
+    const errors = (await Deno.readTextFile(join(dir, "logs", "error.jsonl"))).trim().split("\n");
+    assert.deepEqual(errors.map((line) => JSON.parse(line).properties.reason), [
+      "server refused the API key (HTTP 401: bad key)",
+    ]);
     const pending = await spool.list("pending");
     assert.equal(pending.length, 4);
     assert.ok(pending.every((item) => item.record.delivery.attempts === 0));

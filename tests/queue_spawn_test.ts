@@ -1,5 +1,5 @@
-// The detached drain the hook starts: `arrakis hook` on SessionEnd leaves a drainer behind
-// that delivers the spooled backlog after the hook itself has exited.
+// The detached shipper the hook starts: `arrakis hook` on SessionEnd leaves a shipper behind
+// that delivers the spooled backlog after the hook itself has exited, then exits when idle.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { storeTest } from "./helpers/stores.ts";
@@ -7,6 +7,8 @@ import { startInProcessServer } from "./helpers/server.ts";
 import { runArrakis } from "./helpers/cli.ts";
 import { openSpool } from "../src/queue/spool.ts";
 import { selfCommand } from "../src/queue/spawn-drain.ts";
+import { tryShipperLock } from "../src/queue/lock.ts";
+import { loadConfig } from "../src/config.ts";
 import { envelope, filesIn } from "./helpers/queue.ts";
 import { HOOK_INPUT_DIR } from "./helpers/fixtures.ts";
 
@@ -20,12 +22,20 @@ async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<
 }
 
 storeTest(
-  "a hook on SessionEnd starts a detached drain that delivers the backlog",
+  "a hook on SessionEnd starts a detached shipper that delivers the backlog and exits idle",
   async ({ db }) => {
     const server = await startInProcessServer(db);
     try {
       const project = await Deno.makeTempDir({ prefix: "arrakis-spawn-" });
-      const queueDir = join(project, ".claude", "queue");
+      const env = {
+        CLAUDE_PROJECT_DIR: project,
+        ARRAKIS_URL: server.url,
+        ARRAKIS_API_KEY: server.apiKey,
+        ARRAKIS_HOME: join(project, "home"),
+        ARRAKIS_CONFIG: join(project, "home", "client.json"),
+        ARRAKIS_SHIPPER_IDLE: "500ms",
+      };
+      const { queueDir } = loadConfig(env);
       const spool = await openSpool(queueDir);
       const ids: string[] = [];
       for (let i = 0; i < 40; i++) ids.push((await spool.put(envelope())).id);
@@ -34,17 +44,11 @@ storeTest(
       );
       const hook = await runArrakis(["hook"], {
         stdin: JSON.stringify(event),
-        env: {
-          CLAUDE_PROJECT_DIR: project,
-          ARRAKIS_URL: server.url,
-          ARRAKIS_API_KEY: server.apiKey,
-          ARRAKIS_HOME: join(project, "home"),
-          ARRAKIS_CONFIG: join(project, "home", "client.json"),
-        },
+        env,
       });
       assert.equal(hook.code, 0);
       assert.equal(hook.stdout, "");
-      // The hook has exited; the drainer it left behind delivers the backlog. (The hook's own
+      // The hook has exited; the shipper it left behind delivers the backlog. (The hook's own
       // SessionEnd may legitimately wait in backoff if its short send timed out on a busy box.)
       const backlogLeft = async () => {
         const names = [
@@ -59,6 +63,13 @@ storeTest(
       SELECT count(DISTINCT request_id)::int AS n FROM webhook_events
       WHERE request_id = ANY(${ids}) AND status = 'SUCCESS'`;
       assert.equal(row.n, 40);
+      // Idle, it exits: its lock comes free.
+      const free = await until(async () => {
+        const lock = await tryShipperLock(queueDir);
+        lock?.release();
+        return lock !== undefined;
+      }, 30_000);
+      assert.ok(free, "the shipper never exited");
     } finally {
       await server.stop();
     }
@@ -67,9 +78,9 @@ storeTest(
 );
 
 Deno.test("selfCommand re-runs deno with this main module, its config and permissions", () => {
-  const { command, args } = selfCommand(["queue", "drain"]);
+  const { command, args } = selfCommand(["queue", "ship", "--quiet"]);
   assert.equal(command, Deno.execPath());
   assert.equal(args[0], "run");
   assert.ok(args.includes("--allow-net") && args.includes("--allow-write"));
-  assert.deepEqual(args.slice(-2), ["queue", "drain"]);
+  assert.deepEqual(args.slice(-3), ["queue", "ship", "--quiet"]);
 });

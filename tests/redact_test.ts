@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createRedactor, MAX_NESTING, REDACTED, storable } from "../src/redact.ts";
+import { createRedactor, isSecretKey, MAX_NESTING, REDACTED, storable } from "../src/redact.ts";
 import { findUnstorable } from "../src/server/sanitize.ts";
 
 const redactor = createRedactor();
@@ -50,6 +50,14 @@ Deno.test("redaction leaves ordinary text, ids and token counts alone", () => {
     "max_tokens: 4096, author: John",
     "toolu_01AbCdEf msg_01A req_011A 6f1c2a9e-3b7d-4e25-9a41-0c8d5e7f1b23",
     "http://localhost:8080/a@b",
+    // Code that names secrets without holding one.
+    "const token = getToken();",
+    "if (password == confirm) {",
+    "let k = SecretKey::from(bytes);",
+    "function f(apiKey: string, count: number)",
+    "export GITHUB_TOKEN=$(gh auth token)",
+    "const apiKey = process.env.API_KEY;",
+    '"max_tokens": 4096, "token_count": 12, "input_tokens": 9',
   ];
   for (const text of plain) assert.equal(redactor.string(text), text);
   const usage = { input_tokens: 1200, output_tokens: 85, cache_read_input_tokens: 9000 };
@@ -93,4 +101,48 @@ Deno.test("strings PostgreSQL cannot store become storable; the server accepts t
   const envelopeLike = { payload: value, transcript: [value] };
   assert.equal(findUnstorable(envelopeLike), undefined);
   assert.ok(MAX_NESTING < 62);
+});
+
+Deno.test("one key list: camelCase and run-together secret names are keys, usage fields are data", () => {
+  assert.deepEqual(redactor.value({ db_password: "x", credentials: "y", "x-auth-token": "z" }), {
+    db_password: REDACTED,
+    credentials: REDACTED,
+    "x-auth-token": REDACTED,
+  });
+  for (
+    const name of [
+      "accessToken",
+      "SecretAccessKey",
+      "SessionToken",
+      "dbPassword",
+      "apiKey",
+      "APIKey",
+      "clientSecret",
+      "PGPASSWORD",
+      "MYSQL_PWD",
+      "aws.secret_access_key",
+      "token_value",
+      "password2",
+    ]
+  ) assert.ok(isSecretKey(name), name);
+  for (
+    const name of [
+      "tokens",
+      "input_tokens",
+      "output_tokens",
+      "cache_read_input_tokens",
+      "max_tokens",
+      "token_count",
+      "tokenCount",
+      "PWD",
+      "key",
+      "monkey",
+      "author",
+      "secretary",
+      "password_file",
+      "AccessKeyId",
+    ]
+  ) assert.ok(!isSecretKey(name), name);
+  // Numbers under secret-named keys are kept: only strings can hold a secret's text.
+  assert.deepEqual(redactor.value({ token: 5 }), { token: 5 });
 });

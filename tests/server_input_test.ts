@@ -12,7 +12,8 @@ import {
 } from "./helpers/server.ts";
 import { runArrakis } from "./helpers/cli.ts";
 import { streamOf } from "./helpers/net.ts";
-import { issueSessionCookie, matchesApiKey } from "../src/server/auth.ts";
+import { issueSessionCookie } from "../src/server/auth.ts";
+import { createKeyRing } from "../src/server/keys.ts";
 import { clientIp } from "../src/server/meta.ts";
 import { MAX_STRING_CHARS } from "../src/server/sanitize.ts";
 
@@ -229,7 +230,7 @@ storeTest(
       assert.equal(anonymous.status, 401);
       assert.equal((await anonymous.json()).status, "UNAUTHORIZED");
       const cookieApp = new Hono().get("/", (c) => {
-        issueSessionCookie(c, server.server.deps);
+        issueSessionCookie(c, server.server.deps, server.server.deps.keys.identify(server.apiKey)!);
         return c.text("ok");
       });
       const setCookie = (await cookieApp.request("http://localhost/")).headers.get("set-cookie")!;
@@ -252,10 +253,12 @@ storeTest(
 );
 
 Deno.test("auth: keys compare equal only when identical", () => {
-  assert.equal(matchesApiKey("abc", ["x", "abc"]), true);
-  assert.equal(matchesApiKey("ab", ["abc"]), false);
-  assert.equal(matchesApiKey("", ["abc"]), false);
-  assert.equal(matchesApiKey("abc", []), false);
+  const identify = (key: string, keys: string[]) =>
+    createKeyRing({ envKeys: keys }).identify(key) !== undefined;
+  assert.equal(identify("abc", ["x", "abc"]), true);
+  assert.equal(identify("ab", ["abc"]), false);
+  assert.equal(identify("", ["abc"]), false);
+  assert.equal(identify("abc", []), false);
 });
 
 Deno.test("meta: X-Forwarded-For is believed only from trusted proxies", () => {

@@ -319,3 +319,27 @@ Deno.test("an event whose payload the server's schema would refuse still travels
   assert.equal(spool.corruptMoved(), 0);
   assert.deepEqual(await filesIn(join(dir, "corrupt")), []);
 });
+
+Deno.test("outlook: counts, the next backoff still ahead and the first lease end", async () => {
+  const clock = manualClock();
+  const spool = await openSpool(await tempQueueDir(), {
+    now: clock.now,
+    random: () => 0,
+    leaseMs: 30_000,
+  });
+  const [a, b] = [await spool.put(envelope()), await spool.put(envelope())];
+  await spool.put(envelope());
+  await spool.recordFailure(a, retryable(60_000));
+  await spool.recordFailure(b, retryable(120_000));
+  assert.equal((await spool.claim(5)).length, 1);
+  assert.deepEqual(await spool.outlook(), {
+    pending: 2,
+    processing: 1,
+    nextDueAt: clock.ms() + 60_000,
+    leaseEndsAt: clock.ms() + 30_000,
+  });
+  clock.advance(60_000);
+  assert.equal((await spool.outlook()).nextDueAt, clock.ms() + 60_000);
+  spool.forgetBackoff();
+  assert.equal((await spool.outlook()).nextDueAt, null);
+});

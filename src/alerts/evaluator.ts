@@ -1,6 +1,7 @@
-// Evaluates the alert rules on an interval inside the server. Each rule is a two-state machine
-// (ok / firing); the webhook hears about a transition exactly once: a failed post is retried on
-// the next tick, and a condition that holds across ticks is not announced again.
+// Evaluates the alert rules on an interval. Incidents live in alert_incidents (at most one open
+// per rule), so across instances and restarts each one is announced once when it starts and
+// once when it resolves: only the leader measures and writes; a failed post is retried on the
+// leader's next tick; every instance reads the table to show the states.
 import type { Sql } from "../store/open.ts";
 import { type AlertRule, ruleName } from "./rules.ts";
 import { measure } from "./measure.ts";
@@ -9,11 +10,11 @@ import { postWebhook } from "./webhook.ts";
 export interface RuleState {
   rule: AlertRule;
   name: string;
-  /** What the last evaluation found. */
+  /** Whether an incident is open. */
   firing: boolean;
   /** What the webhook was last told (so a failed post is retried, a success never repeated). */
   notified: boolean;
-  /** When the current incident started (firing) or ended (ok). */
+  /** When the current incident started (firing) or the last one ended (ok). */
   since: number | null;
   detail: string;
   lastEvaluatedAt: number | null;
@@ -36,15 +37,29 @@ export interface AlertEvaluatorOptions {
   /** Prefix naming this server in messages. */
   label?: string;
   onError?: (error: unknown) => void;
+  /** Whether this instance leads now (default: always, the single-process case). */
+  isLeader?: () => Promise<boolean>;
 }
 
 export interface AlertEvaluator {
-  /** One evaluation of every rule; returns what was posted. */
+  /** One evaluation of every rule (when leading); returns what was posted. */
   tick(): Promise<Notification[]>;
   start(intervalMs: number): void;
   stop(): Promise<void>;
   states(): readonly RuleState[];
+  /** Whether this instance led at its last tick (else another instance evaluates). */
+  leading(): boolean;
   readonly webhookUrl: string | undefined;
+}
+
+interface IncidentRow {
+  id: string;
+  started_at: Date;
+  detail: string;
+  notified_at: Date | null;
+  resolved_at: Date | null;
+  resolved_detail: string | null;
+  resolve_notified_at: Date | null;
 }
 
 function minutes(ms: number): string {
@@ -53,9 +68,11 @@ function minutes(ms: number): string {
 }
 
 export function createAlertEvaluator(options: AlertEvaluatorOptions): AlertEvaluator {
+  const { sql } = options;
   const now = options.now ?? Date.now;
   const post = options.post ?? ((url, text) => postWebhook(url, text));
   const label = options.label ?? "arrakis";
+  const isLeader = options.isLeader ?? (() => Promise.resolve(true));
   const states: RuleState[] = options.rules.map((rule) => ({
     rule,
     name: ruleName(rule),
@@ -68,36 +85,86 @@ export function createAlertEvaluator(options: AlertEvaluatorOptions): AlertEvalu
   }));
   let timer: ReturnType<typeof setInterval> | undefined;
   let running: Promise<unknown> = Promise.resolve();
+  let led = false;
 
-  async function evaluate(state: RuleState): Promise<Notification | undefined> {
-    const at = now();
-    const found = await measure(options.sql, state.rule, at);
+  /** The rule's open incident, else its latest one. */
+  async function latest(name: string): Promise<IncidentRow | undefined> {
+    const [row] = await sql<IncidentRow[]>`
+      SELECT id, started_at, detail, notified_at, resolved_at, resolved_detail,
+             resolve_notified_at
+      FROM alert_incidents WHERE rule = ${name}
+      ORDER BY (resolved_at IS NULL) DESC, started_at DESC, id DESC LIMIT 1`;
+    return row;
+  }
+
+  /** Opens or resolves the rule's incident as the measurement says (leader only). */
+  async function record(state: RuleState, at: number): Promise<void> {
+    const found = await measure(sql, state.rule, at);
     state.lastEvaluatedAt = at;
-    state.detail = found.detail;
-    if (found.firing !== state.firing) {
-      state.firing = found.firing;
-      state.since = at;
+    const open = await latest(state.name).then((row) => row?.resolved_at ? undefined : row);
+    if (found.firing && !open) {
+      await sql`
+        INSERT INTO alert_incidents (rule, started_at, detail)
+        VALUES (${state.name}, ${new Date(at)}, ${found.detail})
+        ON CONFLICT (rule) WHERE resolved_at IS NULL DO NOTHING`;
+    } else if (!found.firing && open) {
+      await sql`
+        UPDATE alert_incidents SET resolved_at = ${new Date(at)}, resolved_detail = ${found.detail}
+        WHERE id = ${open.id} AND resolved_at IS NULL`;
+    } else if (open) {
+      await sql`UPDATE alert_incidents SET detail = ${found.detail} WHERE id = ${open.id}`;
     }
-    if (state.firing === state.notified || !options.webhookUrl) {
-      if (!options.webhookUrl) state.notified = state.firing;
-      return undefined;
+  }
+
+  /** Posts what the webhook has not heard yet, marking each message once it was accepted. */
+  async function announce(state: RuleState, row: IncidentRow): Promise<Notification | undefined> {
+    const firing = row.resolved_at === null;
+    if (firing ? row.notified_at !== null : row.resolve_notified_at !== null) return undefined;
+    let notification: Notification | undefined;
+    if (options.webhookUrl) {
+      const text = firing
+        ? `:rotating_light: [${label}] FIRING: ${state.name}: ${row.detail}`
+        : `:white_check_mark: [${label}] RESOLVED: ${state.name}: ${row.resolved_detail}` +
+          ` (after ${minutes(row.resolved_at!.getTime() - row.started_at.getTime())})`;
+      // A resolve the webhook never heard the start of is still told: the page said FIRING.
+      await post(options.webhookUrl, text);
+      notification = { rule: state.name, kind: firing ? "firing" : "resolved", text };
     }
-    const text = state.firing
-      ? `:rotating_light: [${label}] FIRING: ${state.name}: ${found.detail}`
-      : `:white_check_mark: [${label}] RESOLVED: ${state.name}: ${found.detail}` +
-        ` (after ${minutes(at - (state.since ?? at))})`;
-    await post(options.webhookUrl, text);
-    state.notified = state.firing;
-    return { rule: state.name, kind: state.firing ? "firing" : "resolved", text };
+    if (firing) {
+      await sql`UPDATE alert_incidents SET notified_at = now() WHERE id = ${row.id}`;
+    } else {
+      await sql`UPDATE alert_incidents SET resolve_notified_at = now(),
+                  notified_at = coalesce(notified_at, now()) WHERE id = ${row.id}`;
+    }
+    return notification;
+  }
+
+  function show(state: RuleState, row: IncidentRow | undefined): void {
+    state.firing = row !== undefined && row.resolved_at === null;
+    state.since = row ? (row.resolved_at ?? row.started_at).getTime() : null;
+    state.detail = row ? (row.resolved_detail ?? row.detail) : "";
+    state.notified = row === undefined ||
+      (state.firing ? row.notified_at !== null : row.resolve_notified_at !== null);
   }
 
   async function tick(): Promise<Notification[]> {
     const sent: Notification[] = [];
+    const leading = await isLeader().catch((error) => {
+      options.onError?.(error);
+      return false;
+    });
+    led = leading;
     for (const state of states) {
       try {
-        const notification = await evaluate(state);
+        if (leading) await record(state, now());
+        const row = await latest(state.name);
+        show(state, row);
+        const notification = leading && row ? await announce(state, row) : undefined;
+        if (notification) {
+          sent.push(notification);
+          show(state, await latest(state.name));
+        }
         state.lastError = null;
-        if (notification) sent.push(notification);
       } catch (error) {
         state.lastError = error instanceof Error ? error.message : String(error);
         options.onError?.(error);
@@ -122,5 +189,6 @@ export function createAlertEvaluator(options: AlertEvaluatorOptions): AlertEvalu
       await running;
     },
     states: () => states,
+    leading: () => led,
   };
 }

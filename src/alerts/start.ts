@@ -1,45 +1,33 @@
-// Wiring for `arrakis serve`: start the evaluator beside the server and let the dashboard find it.
+// Wiring for `arrakis serve`: an evaluator of the configured rules, ticking every
+// config.alertIntervalMs, measuring and posting only while this instance leads.
 import type { Config } from "../config.ts";
 import type { Sql } from "../store/open.ts";
 import { log } from "../log.ts";
 import { type AlertEvaluator, createAlertEvaluator } from "./evaluator.ts";
+import type { Leadership } from "./leader.ts";
 import { alertRulesFrom } from "./rules.ts";
 
-const running = new WeakMap<object, AlertEvaluator>();
-
-/**
- * Parses the rules (ConfigError on bad ARRAKIS_ALERT_RULES), starts evaluating them every
- * config.alertIntervalMs and registers the evaluator under `owner` (the server's deps) for the
- * dashboard's Alerts page. Call `stop()` on shutdown.
- */
+/** Parses the rules (ConfigError on bad ARRAKIS_ALERT_RULES) and starts the evaluator. */
 export function startAlerts(
-  owner: { sql: Sql; config: Config },
+  sql: Sql,
+  config: Config,
+  leadership: Leadership,
   options: { now?: () => number; post?: (url: string, text: string) => Promise<void> } = {},
 ): AlertEvaluator {
   const logger = log("alerts");
   const evaluator = createAlertEvaluator({
-    sql: owner.sql,
-    rules: alertRulesFrom(owner.config),
-    webhookUrl: owner.config.alertWebhookUrl,
-    label: `arrakis ${owner.config.serverUrl}`,
+    sql,
+    rules: alertRulesFrom(config),
+    webhookUrl: config.alertWebhookUrl,
+    label: `arrakis ${config.serverUrl}`,
     now: options.now,
     post: options.post,
+    isLeader: () => leadership.check(),
     onError: (error) =>
       logger.warn("alert evaluation failed: {error}", {
         error: error instanceof Error ? error.message : String(error),
       }),
   });
-  evaluator.start(owner.config.alertIntervalMs);
-  running.set(owner, evaluator);
+  evaluator.start(config.alertIntervalMs);
   return evaluator;
-}
-
-/** The evaluator started for these deps, if any. */
-export function alertsOf(owner: object): AlertEvaluator | undefined {
-  return running.get(owner);
-}
-
-/** Registers an evaluator made elsewhere (tests, custom wiring). */
-export function registerAlerts(owner: object, evaluator: AlertEvaluator): void {
-  running.set(owner, evaluator);
 }

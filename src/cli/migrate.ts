@@ -36,9 +36,12 @@ export async function run(args: string[]): Promise<number> {
   try {
     store = await openStore(config, { max: 1 });
   } catch (error) {
-    if (!(error instanceof StoreLockedError)) throw error;
-    console.log(await heldByServer(config, values.status === true));
-    return values.status ? 0 : 1;
+    // Applying needs the store itself; a status can come from the server that holds it.
+    if (!(error instanceof StoreLockedError) || !values.status) throw error;
+    const answer = await askHoldingServer(config);
+    if (answer === undefined) throw error;
+    console.log(answer);
+    return 0;
   }
   try {
     if (values.status) {
@@ -60,8 +63,8 @@ export async function run(args: string[]): Promise<number> {
   }
 }
 
-/** The answer when a running server holds the embedded store: ask that server. */
-async function heldByServer(config: Config, status: boolean): Promise<string> {
+/** The status from the server that holds the embedded store; undefined when none answers. */
+async function askHoldingServer(config: Config): Promise<string | undefined> {
   const url = config.serverUrl;
   let said: string;
   try {
@@ -70,13 +73,10 @@ async function heldByServer(config: Config, status: boolean): Promise<string> {
     said = body.status === "ready"
       ? "ready, every migration applied"
       : `${body.status ?? response.status}${body.message ? `: ${body.message}` : ""}`;
-  } catch (error) {
-    said = `no answer at ${url}/ready (${error instanceof Error ? error.message : error})`;
+  } catch {
+    return undefined;
   }
-  const head = `the server at ${url} holds the store ${config.pgliteDir}; its status: ${said}`;
-  return status
-    ? head
-    : `${head}. It applies migrations itself at start: stop it to migrate by hand.`;
+  return `the server at ${url} holds the store ${config.pgliteDir}; its status: ${said}`;
 }
 
 async function exists(path: string): Promise<boolean> {

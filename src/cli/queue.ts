@@ -1,5 +1,6 @@
-// `arrakis queue`: see and move the local spool. list, stats, retry (the manual push), drain,
-// purge. Mistakes in the call (unknown id, bad duration) are UsageErrors: one line, exit 2.
+// `arrakis queue`: see and move the local spool. list, stats, retry (the manual push), drain (one
+// pass), ship (the resident shipper), purge. Mistakes in the call (unknown id, bad duration)
+// are UsageErrors: one line, exit 2.
 import { loadConfig, parseDuration, resolveClientCredentials } from "../config.ts";
 import type { Config } from "../config.ts";
 import { REQUEST_ID_PATTERN } from "../schema.ts";
@@ -11,14 +12,14 @@ import {
   type SpoolState,
 } from "../queue/spool.ts";
 import { drain, type DrainResult } from "../queue/drain.ts";
-import { openBreaker } from "../queue/breaker.ts";
-import { tryDrainLock } from "../queue/lock.ts";
+import { createBreaker } from "../queue/breaker.ts";
+import { tryDrainLock, tryShipperLock } from "../queue/lock.ts";
+import { ship, type ShipperOptions, type ShipperResult } from "../queue/shipper.ts";
 import { formatDuration, progressReporter } from "../queue/progress.ts";
 import { parseFlags, UsageError } from "./args.ts";
-import { join } from "node:path";
-import { atLeast, closeLogging, inCategory, setupLogging } from "../log.ts";
+import { atLeast, closeLogging, inCategory, log, setupLogging } from "../log.ts";
 
-export const usage = `Usage: arrakis queue <list|stats|retry|drain|purge> [options]
+export const usage = `Usage: arrakis queue <list|stats|retry|drain|ship|purge> [options]
 
 The local spool of events waiting for the server, in ARRAKIS_QUEUE_DIR
 (default $CLAUDE_PROJECT_DIR/.claude/queue): pending/, processing/ (claimed by a drainer),
@@ -36,11 +37,17 @@ failed/ (dead letters), corrupt/ (unreadable files moved aside).
   drain  [--batch-size N] [--one-by-one] [--now] [--quiet] [--json]
          deliver due items oldest first, in batches (POST /api/claude-hooks/batch); one drainer
          at a time per spool (others exit 0 at once). --now ignores backoff.
+  ship   [--quiet]
+         the resident shipper (hooks start it): delivers new items as they are spooled, waits
+         out backoff and outages, exits after ARRAKIS_SHIPPER_IDLE with nothing pending; one
+         per spool (another exits 0 at once)
   purge  --failed [--older-than 30d] [--yes]
          delete dead letters (older than the given age); asks on a terminal, else needs --yes
 
 Environment: ARRAKIS_URL, ARRAKIS_API_KEY, ARRAKIS_QUEUE_DIR, ARRAKIS_RETRY_SCHEDULE
-(default 1m,5m,15m,1h,2h), ARRAKIS_MAX_ATTEMPTS (5), ARRAKIS_LEASE (2m), ARRAKIS_BATCH_MAX (100).
+(default 1m,5m,15m,1h,2h), ARRAKIS_MAX_ATTEMPTS (5), ARRAKIS_LEASE (2m), ARRAKIS_BATCH_MAX (100),
+ARRAKIS_BREAKER_THRESHOLD (3), ARRAKIS_BREAKER_COOLDOWN (30s), ARRAKIS_SHIPPER_IDLE (5m),
+ARRAKIS_LOG_DIR, ARRAKIS_LOG_LEVEL.
 See docs/QUEUE.md.`;
 
 export async function run(args: string[]): Promise<number> {
@@ -80,13 +87,32 @@ async function dispatch(args: string[]): Promise<number> {
       return await retry(rest);
     case "drain":
       return await drainCommand(rest);
+    case "ship":
+      return await shipCommand(rest);
     case "purge":
       return await purge(rest);
     case undefined:
-      throw new UsageError("queue: missing subcommand (list, stats, retry, drain, purge)");
+      throw new UsageError("queue: missing subcommand (list, stats, retry, drain, ship, purge)");
     default:
-      throw new UsageError(`queue: unknown subcommand '${sub}' (list, stats, retry, drain, purge)`);
+      throw new UsageError(
+        `queue: unknown subcommand '${sub}' (list, stats, retry, drain, ship, purge)`,
+      );
   }
+}
+
+/** Read-only commands answer "no spool here" instead of creating one. */
+async function spoolExists(config: Config): Promise<boolean> {
+  try {
+    await Deno.lstat(config.queueDir);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+function noSpoolHere(config: Config): string {
+  return `no spool here (${config.queueDir})`;
 }
 
 function spoolFor(config: Config): Promise<Spool> {
@@ -141,7 +167,12 @@ async function list(args: string[]): Promise<number> {
   }
   const limit = positiveInt("queue list", "--limit", values.limit);
   const states = stateFlag === "all" ? SPOOL_STATES : [stateFlag as SpoolState];
-  const spool = await spoolFor(loadConfig());
+  const config = loadConfig();
+  if (!await spoolExists(config)) {
+    console.log(values.json ? "[]" : noSpoolHere(config));
+    return 0;
+  }
+  const spool = await spoolFor(config);
   const now = Date.now();
   const rows: ReturnType<typeof itemJson>[] = [];
   for (const state of states) {
@@ -201,6 +232,12 @@ function printTable(head: string[], rows: string[][]): void {
 async function stats(args: string[]): Promise<number> {
   const { values } = parseFlags("queue stats", args, { json: { type: "boolean" } });
   const config = loadConfig();
+  if (!await spoolExists(config)) {
+    console.log(
+      values.json ? JSON.stringify({ dir: config.queueDir, exists: false }) : noSpoolHere(config),
+    );
+    return 0;
+  }
   const spool = await spoolFor(config);
   const result = await spool.stats();
   if (values.json) {
@@ -314,15 +351,10 @@ interface RunDrainOptions {
   noLock?: boolean;
 }
 
-/** Drains under the lock; undefined when another drainer holds it. */
-async function runDrain(
-  config: Config,
-  spool: Spool,
-  options: RunDrainOptions,
-): Promise<DrainResult | undefined> {
-  const lock = options.noLock ? { release() {} } : await tryDrainLock(config.queueDir);
-  if (!lock) return undefined;
-  // The same log directory as the hook's, so `grep <requestId>` follows an event through both.
+const logger = log("queue");
+
+/** The same log directory as the hook's, so `grep <requestId>` follows an event through both. */
+async function queueLogging(config: Config): Promise<void> {
   await setupLogging({
     level: config.logLevel,
     dir: config.logDir,
@@ -331,29 +363,57 @@ async function runDrain(
       { name: "success.jsonl", filter: inCategory("queue", "delivered") },
       { name: "error.jsonl", filter: atLeast("warning") },
     ],
-  }).catch(() => {/* an unwritable log directory never stops a drain */});
-  const target = await resolveClientCredentials(config);
+  }).catch(() => {/* an unwritable log directory never stops a delivery */});
+}
+
+/** Where to send and with which key; a missing key is an Error saying why. */
+async function keyedTarget(config: Config): Promise<{ url: string; apiKey: string }> {
+  const credentials = await resolveClientCredentials(config);
+  if (credentials.apiKey === undefined) {
+    throw new Error(credentials.missingKey ?? `no key for ${credentials.url}`);
+  }
+  return { url: credentials.url, apiKey: credentials.apiKey };
+}
+
+/** A send must end well inside the lease, or another drainer could take the items over. */
+function sendTimeoutMs(config: Config): number {
+  return Math.max(1_000, Math.min(30_000, Math.floor(config.leaseMs / 2)));
+}
+
+/** Drains under the lock; undefined when another drainer holds it. */
+async function runDrain(
+  config: Config,
+  spool: Spool,
+  options: RunDrainOptions,
+): Promise<DrainResult | undefined> {
+  // No key: one line naming the server, before anything is claimed or sent.
+  const target = await keyedTarget(config);
+  const lock = options.noLock ? { release() {} } : await tryDrainLock(config.queueDir);
+  if (!lock) return undefined;
+  await queueLogging(config);
   const abort = new AbortController();
   const onSignal = () => abort.abort();
   Deno.addSignalListener("SIGINT", onSignal);
   const reporter = options.quiet ? undefined : progressReporter(Deno.stderr.isTerminal());
   try {
-    return await drain({
+    const result = await drain({
       spool,
       target,
       batchSize: options.batchSize ?? config.batchMax,
-      // A send must end well inside the lease, or another drainer could take the items over.
-      timeoutMs: Math.max(1_000, Math.min(30_000, Math.floor(config.leaseMs / 2))),
+      timeoutMs: sendTimeoutMs(config),
       ignoreBackoff: options.ignoreBackoff,
       ids: options.ids,
       oneByOne: options.oneByOne,
-      breaker: openBreaker(join(config.queueDir, "breaker.json"), {
-        threshold: config.breakerThreshold,
-        cooldownMs: config.breakerCooldownMs,
-      }),
       signal: abort.signal,
       onProgress: reporter?.update,
     });
+    if (result.stoppedBy === "unauthorized") {
+      logger.error("{reason}; events stay pending", {
+        reason: result.stoppedEarly,
+        dir: config.queueDir,
+      });
+    }
+    return result;
   } finally {
     reporter?.finish();
     Deno.removeSignalListener("SIGINT", onSignal);
@@ -369,7 +429,6 @@ async function drainCommand(args: string[]): Promise<number> {
     now: { type: "boolean" },
     quiet: { type: "boolean", short: "q" },
     json: { type: "boolean" },
-    "if-idle": { type: "boolean" },
     "no-lock": { type: "boolean" },
   });
   const batchSize = positiveInt("queue drain", "--batch-size", values["batch-size"]);
@@ -384,15 +443,116 @@ async function drainCommand(args: string[]): Promise<number> {
     noLock: values["no-lock"],
   });
   if (result === undefined) {
-    if (!values.quiet && !values["if-idle"]) {
+    if (!values.quiet) {
       console.error("queue drain: another drainer is running on this spool; nothing to do");
     }
     if (values.json) console.log(JSON.stringify({ skipped: "another drainer is running" }));
     return 0;
   }
-  if (values.json) console.log(JSON.stringify(result, null, 2));
-  else if (!values.quiet) console.log(drainSummary(result));
+  const waiting = await inBackoff(spool);
+  if (values.json) console.log(JSON.stringify({ ...result, waiting }, null, 2));
+  else if (!values.quiet) {
+    console.log(drainSummary(result) + (waiting.count > 0 ? `; ${waitingSummary(waiting)}` : ""));
+  }
   return result.stoppedEarly ? 1 : 0;
+}
+
+interface Waiting {
+  count: number;
+  /** ISO times, to the second: the first and the last item in backoff to come due. */
+  next: string | null;
+  last: string | null;
+}
+
+/** Pending items still in backoff after a drain: what a plain `queue drain` left for later. */
+async function inBackoff(spool: Spool): Promise<Waiting> {
+  const now = Date.now();
+  const times = (await spool.list("pending"))
+    .map((item) => Date.parse(item.record.delivery.nextAttemptAt ?? ""))
+    .filter((at) => at > now)
+    .sort((a, b) => a - b);
+  const second = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+  return {
+    count: times.length,
+    next: times.length > 0 ? second(times[0]) : null,
+    last: times.length > 0 ? second(times[times.length - 1]) : null,
+  };
+}
+
+function waitingSummary(waiting: Waiting): string {
+  const when = waiting.count === 1
+    ? ` until ${waiting.next}`
+    : `, the next due at ${waiting.next}, the last at ${waiting.last}`;
+  return `${waiting.count} still waiting in backoff${when}; ` +
+    `'arrakis queue drain --now' sends ${waiting.count === 1 ? "it" : "them"} at once`;
+}
+
+export interface ShipperHooks {
+  /** Foreground: lines for the person watching (stderr). */
+  notice?: (line: string) => void;
+  onClaimed?: ShipperOptions["onClaimed"];
+  onAnswered?: ShipperOptions["onAnswered"];
+}
+
+/**
+ * Runs the resident shipper under the shipper lock; undefined when another shipper holds it.
+ * Tests reach it through an entry point of their own to inject the step callbacks.
+ */
+export async function runShipper(
+  config: Config,
+  hooks: ShipperHooks = {},
+): Promise<ShipperResult | undefined> {
+  const spool = await spoolFor(config);
+  const lock = await tryShipperLock(config.queueDir);
+  if (!lock) return undefined;
+  await queueLogging(config);
+  const abort = new AbortController();
+  const onSignal = () => abort.abort();
+  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, onSignal);
+  try {
+    return await ship({
+      spool,
+      target: () => keyedTarget(config),
+      batchSize: config.batchMax,
+      timeoutMs: sendTimeoutMs(config),
+      idleMs: config.shipperIdleMs,
+      breaker: createBreaker({
+        threshold: config.breakerThreshold,
+        cooldownMs: config.breakerCooldownMs,
+      }),
+      retryScheduleMs: config.retryScheduleMs,
+      signal: abort.signal,
+      onNotice: hooks.notice,
+      onClaimed: hooks.onClaimed,
+      onAnswered: hooks.onAnswered,
+    });
+  } catch (error) {
+    logger.error("shipper failed: {error}", { error: String(error) });
+    throw error;
+  } finally {
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      Deno.removeSignalListener(signal, onSignal);
+    }
+    lock.release();
+    await closeLogging();
+  }
+}
+
+async function shipCommand(args: string[]): Promise<number> {
+  const { values } = parseFlags("queue ship", args, { quiet: { type: "boolean", short: "q" } });
+  const config = loadConfig();
+  const say = values.quiet ? undefined : (line: string) => console.error(`queue ship: ${line}`);
+  // A lock file arrakis will not use (a planted link) is an error main prints in one line.
+  const result = await runShipper(config, { notice: say });
+  if (result === undefined) {
+    say?.(`a shipper already runs on ${config.queueDir}`);
+    return 0;
+  }
+  say?.(
+    `${result.exit === "idle" ? "idle" : "stopped"}: delivered ${result.delivered}` +
+      (result.failed > 0 ? `, ${result.failed} dead-lettered` : ""),
+  );
+  return 0;
 }
 
 async function purge(args: string[]): Promise<number> {

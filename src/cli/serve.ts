@@ -8,7 +8,8 @@ import { parseFlags, UsageError } from "./args.ts";
 export const usage = `Usage: arrakis serve [--port N] [--host ADDRESS]
 
 Runs the arrakis server: POST /api/claude-hooks (and /batch), GET /api/sessions,
-/api/sessions/:sessionId, /api/events, the dashboard at /, GET /health, /ready, /metrics.
+/api/sessions/:sessionId, /api/cost, /api/events, /api/stream, /api/keys, the dashboard
+at /, GET /health, /ready, /metrics. Several instances may share one PostgreSQL.
 Applies pending migrations at start (unless ARRAKIS_MIGRATE_ON_START=false), stops
 gracefully on SIGTERM/SIGINT (in-flight requests finish, the store closes).
 
@@ -20,13 +21,20 @@ Environment:
   DATABASE_URL               PostgreSQL; without it the embedded store in ARRAKIS_HOME/db
   ARRAKIS_HOME               the embedded store (db/), the generated key (api-key) and the
                              server logs (logs/); default ~/.arrakis
-  ARRAKIS_API_KEY            accepted Bearer keys, comma-separated (required with DATABASE_URL;
-                             on the embedded store one is generated into ARRAKIS_HOME/api-key)
+  ARRAKIS_API_KEY            admin Bearer keys, comma-separated (required with DATABASE_URL;
+                             on the embedded store one is generated into ARRAKIS_HOME/api-key);
+                             keys per person or machine: 'arrakis keys'
+  ARRAKIS_DIRECT_DATABASE_URL  PostgreSQL itself when DATABASE_URL is a transaction pooler:
+                             LISTEN and the alert leader's lock need a session
+  ARRAKIS_PG_PREPARE         false behind a transaction pooler such as PgBouncer (default true)
+  ARRAKIS_HEARTBEAT          instance heartbeat; a peer silent for 3 is gone (default 5s)
   PORT, ARRAKIS_HOST         where to listen (what --port and --host set)
   ARRAKIS_MAX_BODY_BYTES     request body limit (default 32 MiB)
   ARRAKIS_BATCH_MAX          envelopes per batch request (default 100)
   ARRAKIS_TRUSTED_PROXIES    addresses/CIDRs whose X-Forwarded-For is believed
   ARRAKIS_REDACT_PATTERNS    extra secret patterns, one regular expression a line
+  ARRAKIS_PRICES             a JSON price file (the shape of data/prices.json) whose models
+                             override and add to the bundled price table
   ARRAKIS_MIGRATE_ON_START   apply pending migrations at start (default true)
   ARRAKIS_ALERT_WEBHOOK_URL  Slack-compatible webhook for alerts (alerts are off without it)
   ARRAKIS_ALERT_RULES        alert rules as JSON (default: error rate, p95, silence)
@@ -68,10 +76,10 @@ export async function run(args: string[]): Promise<number> {
     console: tty ? { stream: "stderr", format: "text" } : { stream: "stdout", format: "json" },
   });
   // Loaded after logging is set up so module-level loggers see the configuration.
-  const { startServer } = await import("../server/start.ts");
+  const { startArrakis } = await import("../compose.ts");
   let server;
   try {
-    server = await startServer(config);
+    server = await startArrakis(config);
   } catch (error) {
     await closeLogging();
     throw error;

@@ -29,7 +29,8 @@ import { loginPage } from "./pages/login.ts";
 import { page } from "./layout.ts";
 import { h } from "./html.ts";
 import { reprocessMany } from "./reprocess.ts";
-import { auditStream } from "./stream.ts";
+import { auditStream } from "../stream.ts";
+import { type Permission, refusal } from "../roles.ts";
 
 export const CSP = [
   "default-src 'none'",
@@ -85,23 +86,32 @@ export function createDashboard(deps: DashboardDeps): Hono {
   const app = new Hono();
   const now = () => deps.now?.() ?? Date.now();
 
-  /** Pages: signed-in or redirected to /login. */
-  const pageRoute = (handler: Handler): Handler => async (c) => {
+  /** Pages: signed in with a key whose role allows `need`, or redirected to /login (403). */
+  const pageRoute = (handler: Handler, need: Permission = "read"): Handler => async (c) => {
     secure(c);
-    if (!(await deps.isSignedIn(c))) {
+    const viewer = await deps.viewer(c);
+    if (!viewer) {
       const url = new URL(c.req.url);
       return c.redirect(`/login?next=${encodeURIComponent(url.pathname + url.search)}`, 302);
     }
+    const reason = refusal(viewer, need);
+    if (reason !== undefined) return send(c, forbidden(reason), 403);
     return handler(c);
   };
   /** Fragments and the stream: signed-in or 401 (the page script goes to /login). */
   const dataRoute = (handler: Handler): Handler => async (c) => {
     secure(c);
-    if (!(await deps.isSignedIn(c))) return c.text("sign in required", 401);
+    const viewer = await deps.viewer(c);
+    if (!viewer) return c.text("sign in required", 401);
+    const reason = refusal(viewer, "read");
+    if (reason !== undefined) return c.text(reason, 403);
     return handler(c);
   };
-  const postRoute = (handler: Handler): Handler =>
-    pageRoute((c) => sameOrigin(c) ? handler(c) : c.text("cross-origin form post refused", 403));
+  const postRoute = (handler: Handler, need: Permission = "read"): Handler =>
+    pageRoute(
+      (c) => sameOrigin(c) ? handler(c) : c.text("cross-origin form post refused", 403),
+      need,
+    );
 
   app.get("/assets/app.css", (c) => {
     c.header("Cache-Control", "public, max-age=300");
@@ -125,7 +135,7 @@ export function createDashboard(deps: DashboardDeps): Hono {
   app.get("/login", async (c) => {
     secure(c);
     const next = safeNext(c.req.query("next"));
-    if (await deps.isSignedIn(c)) return c.redirect(next, 302);
+    if (await deps.viewer(c)) return c.redirect(next, 302);
     return send(c, loginPage({ next }));
   });
   app.post("/login", async (c) => {
@@ -134,9 +144,10 @@ export function createDashboard(deps: DashboardDeps): Hono {
     const body = await c.req.parseBody();
     const key = typeof body.key === "string" ? body.key.trim() : "";
     const next = safeNext(typeof body.next === "string" ? body.next : undefined);
-    if (key.length > 0 && key.length <= 1024 && await deps.signIn(c, key)) {
-      return c.redirect(next, 303);
-    }
+    const viewer = key.length > 0 && key.length <= 1024 ? await deps.signIn(c, key) : undefined;
+    const refused = viewer && refusal(viewer, "read");
+    if (refused) return send(c, loginPage({ next, error: `${refused}.` }), 403);
+    if (viewer) return c.redirect(next, 303);
     return send(c, loginPage({ next, error: "That key is not accepted by this server." }), 401);
   });
   app.post("/logout", (c) => {
@@ -216,7 +227,7 @@ export function createDashboard(deps: DashboardDeps): Hono {
       const outcomes = ids.length > 0 ? await reprocessMany(deps, c, ids) : [];
       const data = await failedEvents(deps.sql, {});
       return send(c, failedPage(data, { includeResolved: false, outcomes }));
-    }),
+    }, "admin"),
   );
 
   app.get(
@@ -225,7 +236,8 @@ export function createDashboard(deps: DashboardDeps): Hono {
       const q = c.req.query("q")?.trim() || undefined;
       const offset = Math.min(1_000_000, Math.max(0, Number(c.req.query("offset")) || 0));
       const limit = 50;
-      const { rows, more } = await listSessions(deps.sql, { q, offset, limit });
+      const key = c.req.query("key")?.trim().slice(0, 64) || undefined;
+      const { rows, more } = await listSessions(deps.sql, { q, key, offset, limit });
       return send(c, sessionsPage(rows, { q, offset, more, limit }));
     }),
   );
@@ -238,9 +250,13 @@ export function createDashboard(deps: DashboardDeps): Hono {
     }),
   );
 
-  app.get("/alerts", pageRoute((c) => send(c, alertsPage(deps.alerts(), now()))));
+  app.get("/alerts", pageRoute((c) => send(c, alertsPage(deps.alerts, now()))));
   app.get("/stream", dataRoute((c) => auditStream(c, deps.events)));
   return app;
+}
+
+function forbidden(reason: string): Html {
+  return page("Not allowed", null, h`<h1>Not allowed</h1><p class="sub">${reason}</p>`);
 }
 
 function notFound(message: string): Html {

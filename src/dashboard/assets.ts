@@ -115,6 +115,15 @@ details.tool .label{font-size:11.5px;color:var(--muted);text-transform:uppercase
 details.tool.failure{border-color:#f0b4ae;background:#fff8f7}
 .tool-name{font-weight:600}.tool-brief{color:var(--muted);font-family:var(--mono);font-size:12px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;flex:1}
 .tokens{font-size:12px;color:var(--muted);margin-top:8px;font-variant-numeric:tabular-nums}
+details.agent{border:1px dashed var(--line);border-left:3px solid var(--accent,#6b5bd2);border-radius:10px;margin-left:56px;background:var(--card)}
+details.agent>summary{cursor:pointer;padding:8px 14px;display:flex;gap:10px;align-items:center;list-style:none}
+details.agent>summary::-webkit-details-marker{display:none}
+details.agent>summary::before{content:"▸";color:var(--muted);width:10px}
+details.agent[open]>summary::before{content:"▾"}
+details.agent .agent-body{padding:0 14px 12px 0;display:grid;gap:10px}
+.agent-type{font-weight:600}
+.cost{font-variant-numeric:tabular-nums}
+.unpriced{color:#b45309}
 .login{max-width:380px;margin:12vh auto;background:var(--card);border:1px solid var(--line);border-radius:12px;padding:28px}
 .login h1{display:flex;gap:8px;align-items:center}.login label{display:block;margin:14px 0 6px;color:var(--muted)}
 .login input{width:100%}.login .btn{width:100%;margin-top:16px;padding:9px}

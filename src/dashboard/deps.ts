@@ -1,25 +1,33 @@
 // What the dashboard needs from the server, as plain functions: the pages never reach into
-// server internals, and routes.ts adapts the server's ServerDeps to this shape.
+// server internals; the composition root (src/compose.ts) adapts the server to this shape.
 import type { Context } from "hono";
 import type { Sql } from "../store/open.ts";
-import type { IngestAnswer } from "../schema.ts";
+import type { IngestAnswer, KeyRole } from "../schema.ts";
 import type { AlertEvaluator } from "../alerts/evaluator.ts";
+import type { Events } from "../events.ts";
 
-export type { AuditDetail } from "../server/deps.ts";
+/** The key a request is signed in with: its name and role. */
+export interface Viewer {
+  name: string;
+  role: KeyRole;
+}
 
 export interface DashboardDeps {
   sql: Sql;
-  /** Dispatches CustomEvent("audit"); the live pages listen to it. */
-  events: EventTarget;
-  /** Whether the request carries a valid session cookie (or API key). */
-  isSignedIn(c: Context): Promise<boolean>;
-  /** Checks an API key; when it is one of the server's keys, sets the session cookie. */
-  signIn(c: Context, apiKey: string): Promise<boolean>;
+  /** The live events ("audit", "peer-audits", "shutdown"); the live pages listen to them. */
+  events: Events;
+  /** Who the request is signed in as (session cookie or API key), if anyone. */
+  viewer(c: Context): Promise<Viewer | undefined>;
+  /**
+   * Checks an API key and says whose it is; sets the session cookie only when its role may use
+   * the dashboard.
+   */
+  signIn(c: Context, apiKey: string): Promise<Viewer | undefined>;
   /** Clears the session cookie. */
   signOut(c: Context): void;
   /** Runs a stored envelope through the server's ingest pipeline again. */
   reprocess(c: Context, envelope: unknown): Promise<{ httpStatus: number; answer: IngestAnswer }>;
   /** The running alert evaluator, when the server started one. */
-  alerts(): AlertEvaluator | undefined;
+  alerts: AlertEvaluator | undefined;
   now?: () => number;
 }

@@ -73,3 +73,9 @@ export function basename(path: string | null | undefined): string {
   const parts = path.replace(/\/+$/, "").split("/");
   return parts[parts.length - 1] || path;
 }
+
+/** Dollars: cents from a dollar up, four decimals below (one reply often costs under a cent). */
+export function fmtUsd(value: number | null | undefined): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return "—";
+  return value >= 1 ? `$${value.toFixed(2)}` : `$${value.toFixed(4)}`;
+}

@@ -11,6 +11,19 @@ import type {
   WebhookStatus,
 } from "../schema.ts";
 import { FAILED_STATUSES, OK_STATUSES, WebhookStatus as WebhookStatusSchema } from "../schema.ts";
+import {
+  type CostBucket,
+  costByDayAndModel,
+  type CostTotals,
+  type MessageCost,
+  messageCosts,
+  NO_COST,
+  sessionCosts,
+} from "../read/cost.ts";
+import { type AgentNode, agentTree } from "../read/agents.ts";
+
+/** The overview's cost panel spans this many days, whatever the window. */
+export const COST_DAYS = 30;
 
 export const WINDOWS = {
   "15m": { ms: 15 * 60_000, bucketMs: 30_000, label: "15 min" },
@@ -49,6 +62,8 @@ export interface Overview {
   lastEventAt: Date | null;
   /** The latest spool counts each sending machine and project reported with an event. */
   spools: SpoolReport[];
+  /** Dollars by UTC day and model over the last COST_DAYS days. */
+  costs: CostBucket[];
 }
 
 export interface SpoolReport {
@@ -67,7 +82,7 @@ export async function overview(sql: Sql, window: WindowName, now = Date.now()): 
   const since = new Date(now - ms);
   const minuteAgo = new Date(now - 60_000);
   const bucketSec = bucketMs / 1000;
-  const [byStatus, byEvent, [totals], buckets, [sessions], spools] = await Promise.all([
+  const [byStatus, byEvent, [totals], buckets, [sessions], spools, costs] = await Promise.all([
     sql<{ status: WebhookStatus; n: number }[]>`
       SELECT status, count(*)::int AS n FROM webhook_events
       WHERE received_at >= ${since} GROUP BY status ORDER BY n DESC`,
@@ -113,6 +128,7 @@ export async function overview(sql: Sql, window: WindowName, now = Date.now()): 
       ) reports
       ORDER BY host, project, reported_at DESC
       LIMIT 50`,
+    costByDayAndModel(sql, new Date(now - COST_DAYS * 86_400_000)),
   ]);
   const count = (statuses: readonly WebhookStatus[]) =>
     byStatus.filter((row) => statuses.includes(row.status)).reduce((sum, row) => sum + row.n, 0);
@@ -152,6 +168,7 @@ export async function overview(sql: Sql, window: WindowName, now = Date.now()): 
     openSessions: sessions.open,
     lastEventAt: totals.last_at,
     spools,
+    costs,
   };
 }
 
@@ -163,6 +180,8 @@ export interface EventFilter {
   status?: WebhookStatus;
   event?: string;
   session?: string;
+  /** The name of the API key that sent the rows. */
+  key?: string;
   from?: Date;
   to?: Date;
   /** requestId or traceId, or a prefix of one. */
@@ -187,6 +206,7 @@ export function parseEventFilter(query: Record<string, string | undefined>): Eve
     status: status.success ? status.data : undefined,
     event: trimmed(query.event),
     session: trimmed(query.session),
+    key: trimmed(query.key),
     from: parseDate(query.from),
     to: parseDate(query.to),
     q: trimmed(query.q)?.toLowerCase(),
@@ -227,6 +247,7 @@ export async function listEvents(
       ${filter.status ? sql`AND status = ${filter.status}::webhook_status` : sql``}
       ${filter.event ? sql`AND event_type = ${filter.event}` : sql``}
       ${filter.session ? sql`AND session_id = ${filter.session}` : sql``}
+      ${filter.key ? sql`AND key_name = ${filter.key}` : sql``}
       ${filter.from ? sql`AND received_at >= ${filter.from}` : sql``}
       ${filter.to ? sql`AND received_at < ${filter.to}` : sql``}
       ${
@@ -332,27 +353,30 @@ export interface SessionListRow {
   output_tokens: string;
   cache_tokens: string;
   first_prompt: string | null;
+  cost: CostTotals;
 }
 
 export async function listSessions(
   sql: Sql,
-  options: { q?: string; offset?: number; limit?: number },
+  options: { q?: string; key?: string; offset?: number; limit?: number },
 ): Promise<{ rows: SessionListRow[]; more: boolean }> {
   const limit = options.limit ?? 50;
   const q = options.q?.trim().slice(0, 500);
   const pattern = q ? "%" + q.replace(/[\\%_]/g, (ch) => `\\${ch}`) + "%" : undefined;
-  const rows = await sql<SessionListRow[]>`
+  const rows = await sql<Omit<SessionListRow, "cost">[]>`
     SELECT c.id, c.session_id, c.project_dir, c.cwd, c.model,
            coalesce(c.started_at, c.first_seen_at) AS started, c.ended_at,
            coalesce(c.ended_at, c.last_event_at) AS last_at, c.end_reason,
            (SELECT coalesce(nullif(count(*) FILTER (WHERE m.source = 'prompt'), 0), count(*))
-              FROM messages m WHERE m.conversation_id = c.id AND m.role = 'user')::int AS prompts,
+              FROM messages m WHERE m.conversation_id = c.id AND m.role = 'user'
+                AND m.agent_id IS NULL)::int AS prompts,
            (SELECT count(*) FROM tool_uses t WHERE t.conversation_id = c.id)::int AS tool_calls,
            (SELECT count(*) FROM tool_uses t
               WHERE t.conversation_id = c.id AND t.status = 'failure')::int AS tool_failures,
            u.input_tokens, u.output_tokens, u.cache_tokens,
            (SELECT m.content FROM messages m
               WHERE m.conversation_id = c.id AND m.role = 'user' AND m.content IS NOT NULL
+                AND m.agent_id IS NULL
               ORDER BY m.occurred_at NULLS LAST, m.id LIMIT 1) AS first_prompt
     FROM conversations c
     CROSS JOIN LATERAL (
@@ -368,9 +392,15 @@ export async function listSessions(
                   AND m.role = 'user' AND m.content ILIKE ${pattern})`
       : sql``
   }
+      ${options.key ? sql`AND c.key_name = ${options.key}` : sql``}
     ORDER BY coalesce(c.started_at, c.first_seen_at) DESC, c.id DESC
     LIMIT ${limit + 1} OFFSET ${options.offset ?? 0}`;
-  return { rows: rows.slice(0, limit), more: rows.length > limit };
+  const page = rows.slice(0, limit);
+  const costs = await sessionCosts(sql, page.map((row) => String(row.id)));
+  return {
+    rows: page.map((row) => ({ ...row, cost: costs.get(String(row.id)) ?? NO_COST })),
+    more: rows.length > limit,
+  };
 }
 
 export interface Conversation {
@@ -379,6 +409,10 @@ export interface Conversation {
   tools: ToolUseRow[];
   usage: TokenUsageRow[];
   failedEvents: number;
+  /** Dollars per API message, by message_id. */
+  costs: Map<string, MessageCost>;
+  cost: CostTotals;
+  agents: AgentNode[];
 }
 
 export async function getConversation(
@@ -388,7 +422,7 @@ export async function getConversation(
   const [conversation] = await sql<ConversationRow[]>`
     SELECT * FROM conversations WHERE session_id = ${sessionId}`;
   if (!conversation) return undefined;
-  const [messages, tools, usage, [failed]] = await Promise.all([
+  const [messages, tools, usage, [failed], costs, cost, agents] = await Promise.all([
     sql<MessageRow[]>`
       SELECT * FROM messages WHERE conversation_id = ${conversation.id}
       ORDER BY coalesce(occurred_at, created_at), id LIMIT 5000`,
@@ -403,6 +437,18 @@ export async function getConversation(
       WHERE session_id = ${sessionId} AND status::text IN ${sql(FAILED_STATUSES as string[])}
         AND NOT EXISTS (SELECT 1 FROM webhook_events s
                         WHERE s.request_id = e.request_id AND s.status = 'SUCCESS')`,
+    messageCosts(sql, conversation.id),
+    sessionCosts(sql, [conversation.id]),
+    agentTree(sql, conversation.id),
   ]);
-  return { conversation, messages, tools, usage, failedEvents: failed.n };
+  return {
+    conversation,
+    messages,
+    tools,
+    usage,
+    failedEvents: failed.n,
+    costs: new Map(costs.map((row) => [row.message_id, row])),
+    cost: cost.get(String(conversation.id)) ?? NO_COST,
+    agents,
+  };
 }

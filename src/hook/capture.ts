@@ -76,7 +76,6 @@ async function captureEvent(
   const queueModules = Promise.all([
     import("../queue/spool.ts"),
     import("../client.ts"),
-    import("../queue/breaker.ts"),
   ]);
   queueModules.catch(() => {});
 
@@ -115,18 +114,10 @@ async function captureEvent(
   }
   await pauseForTest("before-send", env);
 
-  const [, client, breakerModule] = await queueModules;
-  const breaker = breakerModule.openBreaker(join(config.queueDir, "breaker.json"), {
-    threshold: config.breakerThreshold,
-    cooldownMs: config.breakerCooldownMs,
-  });
+  const [, client] = await queueModules;
   const target = await resolveTarget(config, journal);
   let outcome: DeliveryOutcome | undefined;
-  if (target && item && !(await breaker.allowSend().catch(() => true))) {
-    journal.add("info", "queue", "circuit open: {event} left for the drainer", {
-      event: envelope.event,
-    });
-  } else if (target) {
+  if (target) {
     lap("credentials");
     outcome = await sendWithDeadline(client.sendEnvelope, target, envelope, config.hookTimeoutMs);
     lap("sent");
@@ -138,10 +129,6 @@ async function captureEvent(
       })
     );
     lap("settled");
-    if (outcome.kind === "delivered") await breaker.recordSuccess().catch(() => {});
-    else if (outcome.kind === "retryable" && (outcome.httpStatus ?? 500) >= 500) {
-      await breaker.recordTransportFailure().catch(() => {});
-    }
   }
 
   if (!target && !item) {
@@ -153,9 +140,9 @@ async function captureEvent(
     await hasOtherPending(config.queueDir, envelope.requestId);
   if (envelope.event === "SessionEnd" || othersWaiting) {
     try {
-      const { spawnDetachedDrain } = await import("../queue/spawn-drain.ts");
-      spawnDetachedDrain();
-      journal.add("info", "queue", "started a detached drain", { reason: envelope.event });
+      const { spawnDetachedShipper } = await import("../queue/spawn-drain.ts");
+      spawnDetachedShipper();
+      journal.add("info", "queue", "started a shipper", { reason: envelope.event });
     } catch (error) {
       journal.add("warning", "queue", "could not start a drain", { error: describe(error) });
     }
@@ -170,7 +157,7 @@ function loadHookConfig(env: Record<string, string | undefined>, journal: Journa
       return loadConfig(usable);
     } catch (error) {
       if (!(error instanceof ConfigError) || tries > 20) throw error;
-      const name = /^([A-Z_]+):/.exec(error.message)?.[1];
+      const name = error.variable;
       journal.add("error", "config", "bad setting ignored, default used: {reason}", {
         reason: error.message,
       });

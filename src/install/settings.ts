@@ -2,7 +2,7 @@
 // hooks are never touched, arrakis's own entries are recognised by their command and appear
 // exactly once per event, and uninstalling removes only those.
 import template from "../../hooks/settings.json" with { type: "json" };
-import { KNOWN_HOOK_EVENTS } from "../schema.ts";
+import { REGISTERED_HOOK_EVENTS, UNREGISTERED_HOOK_EVENTS } from "../schema.ts";
 
 export interface HookCommand {
   type: string;
@@ -32,9 +32,13 @@ export function hooksBlock(command = DEFAULT_COMMAND): Record<string, MatcherGro
   for (const groups of Object.values(block)) {
     for (const group of groups) for (const hook of group.hooks) hook.command = command;
   }
-  // The template must cover every event arrakis knows; a missing one is a packaging bug.
-  for (const event of KNOWN_HOOK_EVENTS) {
+  // The template must cover every event arrakis registers and none it must not: a mismatch is
+  // a packaging bug.
+  for (const event of REGISTERED_HOOK_EVENTS) {
     if (!block[event]) throw new Error(`hooks/settings.json lacks the ${event} event`);
+  }
+  for (const event of UNREGISTERED_HOOK_EVENTS) {
+    if (block[event]) throw new Error(`hooks/settings.json must not register ${event}`);
   }
   return block;
 }

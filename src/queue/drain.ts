@@ -1,7 +1,8 @@
-// The drainer: delivers due spool items oldest first, in batches, each with its own requestId
-// so a retry after a lost answer is a DUPLICATE on the server, never a second event.
-// Correctness comes from the spool's rename claims, not from the drainer lock: two drainers
-// over one spool never hold the same file.
+// One drain pass, the core both `arrakis queue drain` (one pass) and the resident shipper (a
+// pass per wake-up) run: delivers due spool items oldest first, in batches, each with its own
+// requestId so a retry after a lost answer is a DUPLICATE on the server, never a second event.
+// Correctness comes from the spool's rename claims, not from any lock: two drainers over one
+// spool never hold the same file.
 import { type DeliveryOutcome, sendBatch, sendEnvelope, type Target } from "../client.ts";
 import type { Breaker } from "./breaker.ts";
 import type { Spool, SpoolItem } from "./spool.ts";
@@ -36,7 +37,12 @@ export interface DrainOptions {
   onProgress?: (progress: DrainProgress) => void;
   /** Called after each claim, before the send (tests use it to kill a drainer mid-batch). */
   onClaimed?: (items: SpoolItem[]) => void | Promise<void>;
+  /** Called once a batch is answered, before the spool records it (the same, after the send). */
+  onAnswered?: (items: SpoolItem[], outcomes: DeliveryOutcome[]) => void | Promise<void>;
 }
+
+/** Why a pass ended before every due item was tried. */
+export type DrainStop = "unauthorized" | "unavailable" | "interrupted";
 
 export interface DrainResult {
   /** processing/ files whose lease had passed, returned to pending/ first. */
@@ -49,8 +55,11 @@ export interface DrainResult {
   retrying: number;
   /** Moved to failed/ (permanent answer or attempts exhausted). */
   failed: number;
-  /** Why the run stopped before the spool was empty of due items, if it did. */
+  /** Why the run stopped before the spool was empty of due items, if it did, in words. */
   stoppedEarly: string | null;
+  stoppedBy: DrainStop | null;
+  /** The server's Retry-After on the batch that stopped the run, if it gave one. */
+  retryAfterMs?: number;
   elapsedMs: number;
 }
 
@@ -66,6 +75,7 @@ export async function drain(options: DrainOptions): Promise<DrainResult> {
     retrying: 0,
     failed: 0,
     stoppedEarly: null,
+    stoppedBy: null,
     elapsedMs: 0,
   };
   // Items tried in this run are not tried again in it, even when backoff is ignored.
@@ -90,11 +100,14 @@ export async function drain(options: DrainOptions): Promise<DrainResult> {
       ? [await sendEnvelope(options.target, envelopes[0], sendOptions)]
       : await sendBatch(options.target, envelopes, sendOptions);
 
+    if (options.onAnswered) await options.onAnswered(items, outcomes);
+
     if (outcomes.every((outcome) => isAuthFailure(outcome))) {
       // A wrong or missing key is this machine's problem, not the events': keep them pending
       // untouched instead of dead-lettering the whole spool.
       for (const item of items) await spool.release(item);
       result.stoppedEarly = `server refused the API key (${describe(outcomes[0])})`;
+      result.stoppedBy = "unauthorized";
       break;
     }
     if (items.length > 1 && outcomes.every((outcome) => outcome.httpStatus === 413)) {
@@ -147,7 +160,7 @@ export async function drain(options: DrainOptions): Promise<DrainResult> {
     await spool.completeMany(delivered);
     result.delivered += delivered.length;
 
-    if (delivered.length > 0) await options.breaker?.recordSuccess().catch(() => {});
+    if (delivered.length > 0) options.breaker?.recordSuccess();
     const done = result.delivered + result.retrying + result.failed;
     total = Math.max(total, done);
     options.onProgress?.({
@@ -158,21 +171,30 @@ export async function drain(options: DrainOptions): Promise<DrainResult> {
     });
     if (unreachable === items.length) {
       // The server is down or shedding load: everything else would fail the same way now.
-      if (
-        outcomes.every((outcome) => outcome.kind === "retryable" && outcome.httpStatus === null)
-      ) {
-        await options.breaker?.recordTransportFailure().catch(() => {});
-      }
+      const waits = outcomes.flatMap((outcome) =>
+        outcome.kind === "retryable" && outcome.retryAfterMs !== undefined
+          ? [outcome.retryAfterMs]
+          : []
+      );
+      if (waits.length > 0) result.retryAfterMs = Math.max(...waits);
+      options.breaker?.recordUnavailable(result.retryAfterMs);
       const first = outcomes[0];
       result.stoppedEarly = `server unavailable (${first.kind === "retryable" ? first.error : ""})`;
+      result.stoppedBy = "unavailable";
       break;
     }
   }
-  if (options.signal?.aborted && result.stoppedEarly === null) result.stoppedEarly = "interrupted";
+  if (options.signal?.aborted && result.stoppedEarly === null) {
+    result.stoppedEarly = "interrupted";
+    result.stoppedBy = "interrupted";
+  }
   result.elapsedMs = performance.now() - started;
-  logger.info("drain finished: {delivered} delivered, {retrying} retrying, {failed} failed", {
-    ...result,
-  });
+  // A resident shipper runs a pass per wake-up: only passes that did something are news.
+  if (result.claimed > 0 || result.recovered > 0) {
+    logger.info("drain finished: {delivered} delivered, {retrying} retrying, {failed} failed", {
+      ...result,
+    });
+  }
   return result;
 }
 

@@ -1,6 +1,6 @@
-// Starts `arrakis queue drain` in the background so the hook can exit at once while a spooled
-// backlog is delivered. It re-executes the running program: the compiled binary alone, or
-// deno with the same main module, config and permissions.
+// Starts the resident shipper (`arrakis queue ship`) in the background so the hook can exit at
+// once while spooled events are delivered. It re-executes the running program: the compiled
+// binary alone, or deno with the same main module, config and permissions.
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PERMISSIONS } from "../permissions.ts";
@@ -30,10 +30,13 @@ function existsSync(path: string): boolean {
   }
 }
 
-/** Starts `arrakis queue drain` detached (own process group, stdio ignored); never throws. */
-export function spawnDetachedDrain(env?: Record<string, string>): void {
+/**
+ * Starts `arrakis queue ship --quiet` detached (own process group, stdio ignored); never
+ * throws. A shipper already running makes the new one exit at once.
+ */
+export function spawnDetachedShipper(env?: Record<string, string>): void {
   try {
-    const { command, args } = selfCommand(["queue", "drain", "--quiet", "--if-idle"]);
+    const { command, args } = selfCommand(["queue", "ship", "--quiet"]);
     const child = new Deno.Command(command, {
       args,
       env,
@@ -44,6 +47,6 @@ export function spawnDetachedDrain(env?: Record<string, string>): void {
     }).spawn();
     child.unref();
   } catch {
-    // No drain now: the next hook or a manual `arrakis queue drain` will deliver the backlog.
+    // No shipper now: the next hook or a manual `arrakis queue drain` delivers the backlog.
   }
 }

@@ -86,6 +86,19 @@ export interface Spool {
   countPending(): Promise<number>;
   /** How many corrupt files this spool moved aside since it was opened. */
   corruptMoved(): number;
+  /** What a resident shipper waits for: counts (names only) and the next known due times. */
+  outlook(): Promise<SpoolOutlook>;
+  /** Forgets the backoff times this instance has seen, so the next claim reads them again. */
+  forgetBackoff(): void;
+}
+
+export interface SpoolOutlook {
+  pending: number;
+  processing: number;
+  /** Earliest nextAttemptAt (Unix ms) still ahead among the items this instance saw in backoff. */
+  nextDueAt: number | null;
+  /** Earliest lease end (Unix ms) in processing/. */
+  leaseEndsAt: number | null;
 }
 
 export interface SpoolOptions {
@@ -344,6 +357,7 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
       }
       item.path = target;
       item.record = record;
+      if (!exhausted) notDueUntil.set(item.id, Date.parse(delivery.nextAttemptAt!));
       return exhausted ? "failed" : "pending";
     },
 
@@ -526,6 +540,36 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
 
     corruptMoved() {
       return corruptCount;
+    },
+
+    async outlook() {
+      const pendingNames = await names("pending");
+      const present = new Set(pendingNames.map((name) => idOf("pending", name)));
+      let nextDueAt: number | null = null;
+      const at = now().getTime();
+      for (const [id, until] of notDueUntil) {
+        // Gone, or due already (a pass claims those; remembering them would only wake it again).
+        if (!present.has(id) || until <= at) notDueUntil.delete(id);
+        else if (nextDueAt === null || until < nextDueAt) nextDueAt = until;
+      }
+      const processingNames = await names("processing");
+      let leaseEndsAt: number | null = null;
+      for (const name of processingNames) {
+        const until = Number(LEASED_NAME.exec(name)?.[2] ?? NaN);
+        if (Number.isFinite(until) && (leaseEndsAt === null || until < leaseEndsAt)) {
+          leaseEndsAt = until;
+        }
+      }
+      return {
+        pending: pendingNames.length,
+        processing: processingNames.length,
+        nextDueAt,
+        leaseEndsAt,
+      };
+    },
+
+    forgetBackoff() {
+      notDueUntil.clear();
     },
   };
   return spool;

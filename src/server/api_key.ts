@@ -4,6 +4,7 @@ import { dirname } from "node:path";
 import type { Config } from "../config.ts";
 import { ConfigError } from "../config.ts";
 import { ensurePrivateDir, writeFileDurable } from "../durable.ts";
+import { newApiKey } from "./keys.ts";
 
 export interface ResolvedKeys {
   keys: string[];
@@ -26,9 +27,7 @@ export async function resolveServerKeys(config: Config): Promise<ResolvedKeys> {
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  const key = "ark_" + btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-")
-    .replace(/\//g, "_").replace(/=+$/, "");
+  const key = newApiKey();
   await ensurePrivateDir(dirname(config.apiKeyFile));
   await writeFileDurable(config.apiKeyFile, key + "\n");
   return { keys: [key], file: config.apiKeyFile, generated: true };

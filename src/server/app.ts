@@ -3,9 +3,10 @@ import { type Context, Hono } from "hono";
 import { log } from "../log.ts";
 import { VERSION } from "../version.ts";
 import { assertMigrated, loadMigrations, type Migration } from "../store/migrate.ts";
-import { dashboardRoutes } from "../dashboard/routes.ts";
+import { auditStream } from "../stream.ts";
 import type { RequestMeta, ServerDeps } from "./deps.ts";
-import { authenticate, requireAuth } from "./auth.ts";
+import { type Authorization, authorize, requireRole } from "./authorize.ts";
+import { keysApi } from "./keys_api.ts";
 import { requestMeta } from "./meta.ts";
 import { type BodyResult, readJsonBody } from "./body.ts";
 import { ingestBatch, ingestEnvelope, type IngestResult, recordRejected } from "./ingest.ts";
@@ -37,7 +38,34 @@ function routeOf(c: Context): string {
   return path && path !== "/*" && path !== "*" ? path : "other";
 }
 
-export function createApp(deps: ServerDeps): Hono {
+/** The audit row's record of who sent the request: set once its key was checked. */
+function stamp(meta: RequestMeta, deps: ServerDeps, auth: Authorization): void {
+  meta.sender = { keyName: auth.identity?.name ?? null, instanceId: deps.instanceId };
+}
+
+/** The ingest routes' refusal of a key: an audit row (UNAUTHORIZED) and the 401 or 403. */
+async function refuse(
+  c: Context,
+  deps: ServerDeps,
+  meta: RequestMeta,
+  auth: Exclude<Authorization, { ok: true }>,
+) {
+  await c.req.raw.body?.cancel().catch(() => {});
+  if (auth.httpStatus === 401) c.header("WWW-Authenticate", 'Bearer realm="arrakis"');
+  return reply(
+    c,
+    await recordRejected(
+      deps,
+      meta,
+      { httpStatus: auth.httpStatus, code: auth.code, message: auth.reason },
+      "UNAUTHORIZED",
+      "authenticate",
+    ),
+  );
+}
+
+/** The server's routes; `dashboard`, when given, is mounted at "/" beside them. */
+export function createApp(deps: ServerDeps, dashboard?: Hono): Hono {
   const app = new Hono();
   const { config, metrics } = deps;
   let migrations: Promise<Migration[]> | undefined;
@@ -73,6 +101,7 @@ export function createApp(deps: ServerDeps): Hono {
       status: "ok",
       version: VERSION,
       store: deps.store.kind,
+      instance: deps.instanceId,
       limits: { maxBodyBytes: config.maxBodyBytes, batchMax: config.batchMax },
     }));
 
@@ -97,19 +126,9 @@ export function createApp(deps: ServerDeps): Hono {
   app.post("/api/claude-hooks", async (c) => {
     const meta = requestMeta(c, config.trustedProxies);
     note(c, { ip: meta.ip, traceId: meta.traceId });
-    const auth = authenticate(c, deps);
-    if (!auth.ok) {
-      await c.req.raw.body?.cancel().catch(() => {});
-      const result = await recordRejected(
-        deps,
-        meta,
-        { httpStatus: 401, code: "UNAUTHORIZED", message: auth.reason },
-        "UNAUTHORIZED",
-        "authenticate",
-      );
-      c.header("WWW-Authenticate", 'Bearer realm="arrakis"');
-      return reply(c, result);
-    }
+    const auth = authorize(c, deps, "ingest");
+    stamp(meta, deps, auth);
+    if (!auth.ok) return refuse(c, deps, meta, auth);
     const body = await readJsonBody(c, config.maxBodyBytes);
     if (!body.ok) {
       note(c, { code: body.code });
@@ -128,21 +147,9 @@ export function createApp(deps: ServerDeps): Hono {
   app.post("/api/claude-hooks/batch", async (c) => {
     const meta = requestMeta(c, config.trustedProxies);
     note(c, { ip: meta.ip, traceId: meta.traceId });
-    const auth = authenticate(c, deps);
-    if (!auth.ok) {
-      await c.req.raw.body?.cancel().catch(() => {});
-      c.header("WWW-Authenticate", 'Bearer realm="arrakis"');
-      return reply(
-        c,
-        await recordRejected(
-          deps,
-          meta,
-          { httpStatus: 401, code: "UNAUTHORIZED", message: auth.reason },
-          "UNAUTHORIZED",
-          "authenticate",
-        ),
-      );
-    }
+    const auth = authorize(c, deps, "ingest");
+    stamp(meta, deps, auth);
+    if (!auth.ok) return refuse(c, deps, meta, auth);
     const body = await readJsonBody(c, config.maxBodyBytes);
     if (!body.ok) {
       note(c, { code: body.code });
@@ -190,12 +197,14 @@ export function createApp(deps: ServerDeps): Hono {
     });
   });
 
+  app.route("/api/keys", keysApi(deps));
   const api = new Hono();
-  api.use("*", requireAuth(deps));
+  api.use("*", requireRole(deps, "read"));
+  api.get("/stream", (c) => auditStream(c, deps.events));
   api.route("/", queryRoutes(deps));
   app.route("/api", api);
 
-  app.route("/", dashboardRoutes(deps));
+  if (dashboard) app.route("/", dashboard);
 
   app.notFound((c) =>
     c.json({ status: "NOT_FOUND", message: `no route ${c.req.method} ${c.req.path}` }, 404)

@@ -3,7 +3,8 @@
 import type { Sql } from "../store/open.ts";
 import type { IngestAnswer, IngestStage, WebhookStatus } from "../schema.ts";
 import type { RequestMeta } from "./deps.ts";
-import { jsonValue, type Tx } from "./write.ts";
+import type { Tx } from "./write.ts";
+import { jsonValue } from "../store/json.ts";
 
 /** What is known about a request when its audit row is first written. */
 export interface AuditFields {
@@ -65,6 +66,8 @@ function row(fields: AuditFields, meta: RequestMeta, final: AuditFinal) {
     batch_id: meta.batchId ?? null,
     stage_timings: final.stageTimings,
     processing_ms: final.processingMs,
+    key_name: meta.sender?.keyName ?? null,
+    instance_id: meta.sender?.instanceId ?? null,
   };
 }
 
@@ -84,7 +87,8 @@ export async function insertAuditRows(
     INSERT INTO webhook_events (
       request_id, trace_id, span_id, session_id, event_type, conversation_id, status, stage,
       http_status, error_code, error_message, payload, body_sha256, response, headers, ip,
-      user_agent, attempt, batch_id, stage_timings, completed_at, processing_ms
+      user_agent, attempt, batch_id, stage_timings, completed_at, processing_ms, key_name,
+      instance_id
     )
     SELECT x.request_id, x.trace_id, x.span_id, x.session_id, x.event_type,
       CASE WHEN x.link
@@ -92,13 +96,13 @@ export async function insertAuditRows(
       x.status::webhook_status, x.stage, x.http_status, x.error_code, x.error_message,
       x.payload, x.body_sha256, x.response, x.headers, x.ip, x.user_agent, x.attempt,
       x.batch_id, x.stage_timings, clock_timestamp(),
-      x.processing_ms
+      x.processing_ms, x.key_name, x.instance_id
     FROM jsonb_to_recordset(${jsonValue(records)}::jsonb) AS x(
       ordinal int, request_id text, trace_id text, span_id text, session_id text,
       event_type text, link boolean, status text, stage text, http_status int,
       error_code text, error_message text, payload jsonb, body_sha256 text, response jsonb,
       headers jsonb, ip text, user_agent text, attempt int, batch_id text, stage_timings jsonb,
-      processing_ms double precision
+      processing_ms double precision, key_name text, instance_id text
     )
     ORDER BY x.ordinal
     RETURNING id`.execute(); // sent now, in order with what the caller pipelines around it
@@ -140,15 +144,24 @@ export async function findSucceeded(
 
 /**
  * Rows left RECEIVED or PROCESSING by a server that died mid-request: the client never got a
- * 200 for them and will retry, so they end as ERROR.
+ * 200 for them and will retry, so they end as ERROR. Only rows of instances that are gone (no
+ * heartbeat for `staleMs`, stopped, or unknown): a live peer is still working on its own.
  */
-export async function sweepStale(sql: Sql): Promise<number> {
+export async function sweepStale(
+  sql: Sql,
+  self: { instanceId: string; staleMs: number },
+): Promise<number> {
   const rows = await sql`
     UPDATE webhook_events SET
       status = 'ERROR', error_code = 'INTERRUPTED',
       error_message = 'the server stopped before this request finished',
       completed_at = clock_timestamp()
     WHERE status IN ('RECEIVED', 'PROCESSING')
+      AND instance_id IS DISTINCT FROM ${self.instanceId}
+      AND NOT EXISTS (
+        SELECT 1 FROM instances i
+        WHERE i.id = webhook_events.instance_id AND i.stopped_at IS NULL
+          AND i.heartbeat_at > now() - make_interval(secs => ${self.staleMs / 1000}))
     RETURNING id`;
   return rows.length;
 }

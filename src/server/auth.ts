@@ -1,48 +1,37 @@
-// Who may call the API: a Bearer key from config.apiKeys (compared in constant time against
-// every key, for rotation) or a signed dashboard session cookie.
-import type { Context, MiddlewareHandler } from "hono";
+// Who is calling: a Bearer key the key ring knows (compared in constant time against every
+// key) or a signed dashboard session cookie naming a key that is still live.
+import type { Context } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { createHmac, timingSafeEqual } from "node:crypto";
 import type { ServerDeps } from "./deps.ts";
+import type { Identity } from "./keys.ts";
 
 export const SESSION_COOKIE = "arrakis_session";
 export const SESSION_TTL_SECONDS = 12 * 3600;
 
 export type AuthResult =
-  | { ok: true; via: "bearer" | "cookie" }
+  | { ok: true; via: "bearer" | "cookie"; identity: Identity }
   | { ok: false; reason: string };
-
-function digest(text: string): Buffer {
-  return createHash("sha256").update(text).digest();
-}
-
-/** True when `candidate` is one of `keys`; every key is compared, equal work either way. */
-export function matchesApiKey(candidate: string, keys: readonly string[]): boolean {
-  // Hashing first gives equal-length inputs, so timingSafeEqual never leaks the key length.
-  const presented = digest(candidate);
-  let found = false;
-  for (const key of keys) {
-    if (timingSafeEqual(presented, digest(key))) found = true;
-  }
-  return found;
-}
 
 function sign(secret: Uint8Array, payload: string): string {
   return createHmac("sha256", secret).update(payload).digest("base64url");
 }
 
-function verifySessionValue(secret: Uint8Array, value: string, nowMs: number): boolean {
+/** The hash of the key the session was signed in with, when the cookie is genuine and fresh. */
+function verifySessionValue(secret: Uint8Array, value: string, nowMs: number): string | undefined {
   const dot = value.lastIndexOf(".");
-  if (dot <= 0) return false;
+  if (dot <= 0) return undefined;
   const payload = value.slice(0, dot);
   const expected = Buffer.from(sign(secret, payload));
   const given = Buffer.from(value.slice(dot + 1));
-  if (expected.length !== given.length || !timingSafeEqual(expected, given)) return false;
+  if (expected.length !== given.length || !timingSafeEqual(expected, given)) return undefined;
   try {
-    const { exp } = JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/")));
-    return typeof exp === "number" && exp * 1000 > nowMs;
+    const { exp, kid } = JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/")));
+    return typeof exp === "number" && exp * 1000 > nowMs && typeof kid === "string"
+      ? kid
+      : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
@@ -51,25 +40,28 @@ export function authenticate(c: Context, deps: ServerDeps): AuthResult {
   if (header !== undefined) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match) return { ok: false, reason: "Authorization header must be 'Bearer <key>'" };
-    if (deps.config.apiKeys.length > 0 && matchesApiKey(match[1], deps.config.apiKeys)) {
-      return { ok: true, via: "bearer" };
-    }
+    const identity = deps.keys.identify(match[1]);
+    if (identity) return { ok: true, via: "bearer", identity };
     return { ok: false, reason: "API key not accepted" };
   }
   const cookie = getCookie(c, SESSION_COOKIE);
   if (cookie !== undefined) {
-    if (verifySessionValue(deps.sessionSecret, cookie, Date.now())) {
-      return { ok: true, via: "cookie" };
-    }
+    const kid = verifySessionValue(deps.sessionSecret, cookie, Date.now());
+    // A revoked key ends its sessions too: the cookie names the key, the ring must know it.
+    const identity = kid === undefined ? undefined : deps.keys.byHash(kid);
+    if (identity) return { ok: true, via: "cookie", identity };
     return { ok: false, reason: "session expired or invalid; sign in again" };
   }
   return { ok: false, reason: "missing Authorization: Bearer <key>" };
 }
 
-/** Sets a signed session cookie (after the dashboard checked an API key). */
-export function issueSessionCookie(c: Context, deps: ServerDeps): void {
+/** Sets a signed session cookie for the identity the dashboard checked the key of. */
+export function issueSessionCookie(c: Context, deps: ServerDeps, identity: Identity): void {
   const exp = Math.floor(Date.now() / 1000) + SESSION_TTL_SECONDS;
-  const payload = btoa(JSON.stringify({ exp })).replace(/\+/g, "-").replace(/\//g, "_")
+  const payload = btoa(JSON.stringify({ exp, kid: identity.keyHash })).replace(/\+/g, "-").replace(
+    /\//g,
+    "_",
+  )
     .replace(/=+$/, "");
   const secure = new URL(c.req.url).protocol === "https:" ||
     c.req.header("x-forwarded-proto") === "https";
@@ -84,18 +76,6 @@ export function issueSessionCookie(c: Context, deps: ServerDeps): void {
 
 export function clearSessionCookie(c: Context): void {
   setCookie(c, SESSION_COOKIE, "", { httpOnly: true, sameSite: "Strict", path: "/", maxAge: 0 });
-}
-
-/** 401 JSON for API routes unless authenticate() accepts the request. */
-export function requireAuth(deps: ServerDeps): MiddlewareHandler {
-  return async (c, next) => {
-    const result = authenticate(c, deps);
-    if (!result.ok) {
-      c.header("WWW-Authenticate", 'Bearer realm="arrakis"');
-      return c.json({ status: "UNAUTHORIZED", message: result.reason }, 401);
-    }
-    await next();
-  };
 }
 
 /** The session HMAC key: derived from the API keys, so cookies survive restarts. */

@@ -2,30 +2,28 @@
 import type { Sql, Store } from "../store/open.ts";
 import type { Config } from "../config.ts";
 import type { Metrics } from "./metrics.ts";
+import type { Events } from "../events.ts";
+import type { KeyRing } from "./keys.ts";
 
 export interface ServerDeps {
   sql: Sql;
   store: Store;
   config: Config;
   metrics: Metrics;
-  /**
-   * Dispatches CustomEvent("audit", { detail: AuditDetail }) after every final audit status.
-   */
-  events: EventTarget;
+  /** Emits "audit" after every final audit status; carries "peer-audits" and "shutdown". */
+  events: Events;
   /** HMAC key for dashboard session cookies. */
   sessionSecret: Uint8Array;
+  /** The API keys this server accepts, with their names and roles. */
+  keys: KeyRing;
+  /** This process's id in the instances table (audit rows carry it). */
+  instanceId: string;
 }
 
-/** The detail of the "audit" event: one per final status written. */
-export interface AuditDetail {
-  id: number;
-  requestId: string | null;
-  traceId: string | null;
-  event: string | null;
-  sessionId: string | null;
-  status: string;
-  httpStatus: number;
-  processingMs: number;
+/** Who sent a request and which instance took it: what its audit row records of both. */
+export interface Sender {
+  keyName: string | null;
+  instanceId: string | null;
 }
 
 /** What the HTTP layer learnt about a request before its body was read. */
@@ -44,4 +42,6 @@ export interface RequestMeta {
   spanId: string | null;
   /** Set for batch items: the batch's id. */
   batchId?: string | null;
+  /** Set once the key is checked. */
+  sender?: Sender;
 }

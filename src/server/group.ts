@@ -8,7 +8,9 @@ import { classifyFailure, errorMessage, sqlState } from "./errors.ts";
 import type { Prepared } from "./prepare.ts";
 import { type Clock, decide, failureFinal, successFinal } from "./outcome.ts";
 import { extract, mergeIntents } from "./rows.ts";
-import { writeRows } from "./write.ts";
+import { writeConversations, writeRows } from "./write.ts";
+import { storeRecordRows } from "./process.ts";
+import { eventRows } from "../record/event_rows.ts";
 
 /** One envelope (or rejected body) waiting for its group. */
 export interface GroupItem {
@@ -64,8 +66,9 @@ function clockOf(item: GroupItem): Clock {
 }
 
 /**
- * One transaction for the group, in four round trips whatever its size: BEGIN, the dedupe
- * read, every write and the audit rows pipelined together, COMMIT.
+ * One transaction for the group: BEGIN, the dedupe read, the conversations, the set-based
+ * writes pipelined with the audit rows, COMMIT (five round trips whatever the group's size),
+ * plus the record rows of src/record/, a few statements per envelope that carries them.
  */
 async function writeGroup(sql: Sql, items: GroupItem[], count: () => void): Promise<Settled[]> {
   const requestIds = [
@@ -86,16 +89,29 @@ async function writeGroup(sql: Sql, items: GroupItem[], count: () => void): Prom
       const decision = decide({ fields, problem, valid: envelope !== undefined }, earlier, clock);
       return decision === "process" ? successFinal(fields, clock) : decision;
     });
+    const processed = items.filter((_, i) => finals[i].status === "SUCCESS")
+      .map((item) => {
+        const envelope = item.prepared.envelope!;
+        return { envelope, events: eventRows(envelope) };
+      });
     const rows = mergeIntents(
-      items.filter((_, i) => finals[i].status === "SUCCESS").map((item) =>
-        extract(item.prepared.envelope!)
-      ),
+      processed.map(({ envelope, events }) => extract(envelope, events.startSource)),
     );
     const built = performance.now();
     for (const item of items) item.timings.process = built - read;
     count();
-    // Sent in this order: the audit rows find the conversations written just before them.
+    const conversationIds = await writeConversations(tx, rows.conversations);
+    count();
     const writes = writeRows(tx, rows);
+    // The record rows, per envelope and in event time (their upserts do not depend on order).
+    const byTime = [...processed].sort((a, b) =>
+      a.envelope.occurredAt < b.envelope.occurredAt ? -1 : 1
+    );
+    for (const { envelope, events } of byTime) {
+      count();
+      await storeRecordRows(tx, envelope, conversationIds.get(envelope.sessionId)!, events);
+    }
+    // Sent last: the audit rows find the conversations written before them.
     const ids = insertAuditRows(
       tx,
       items.map((item, i) => ({ fields: item.prepared.fields, meta: item.meta, final: finals[i] })),

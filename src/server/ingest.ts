@@ -3,7 +3,8 @@
 import type { BatchItemAnswer, IngestAnswer, IngestStage } from "../schema.ts";
 import { uuidv7 } from "../ids.ts";
 import { log } from "../log.ts";
-import type { AuditDetail, RequestMeta, ServerDeps } from "./deps.ts";
+import type { RequestMeta, ServerDeps } from "./deps.ts";
+import type { AuditDetail } from "../events.ts";
 import { type AuditFields, type AuditFinal, insertAuditRows } from "./audit.ts";
 import { errorMessage, sqlState } from "./errors.ts";
 import { headerAuditFields, prepare, type Problem } from "./prepare.ts";
@@ -48,7 +49,7 @@ export function announce(
     httpStatus: final.httpStatus,
     processingMs: final.processingMs,
   };
-  deps.events.dispatchEvent(new CustomEvent("audit", { detail }));
+  deps.events.emit("audit", detail);
 }
 
 /**

@@ -2,7 +2,7 @@
 // that new event types extend the extraction and the SQL writers stay one statement per table.
 // Every merge rule is the one its table's upsert applies (src/server/write.ts), so merging in
 // memory first gives the same rows as writing each envelope on its own, in any order.
-import type { Envelope, TranscriptLine } from "../schema.ts";
+import type { Envelope } from "../schema.ts";
 
 export interface ConversationIntent {
   session_id: string;
@@ -18,6 +18,8 @@ export interface ConversationIntent {
   ended_at: string | null;
   end_reason: string | null;
   last_event_at: string | null;
+  /** Every SessionStart source seen (startup, resume, clear, compact), sorted. */
+  start_sources: string[];
 }
 
 export interface MessageIntent {
@@ -48,25 +50,14 @@ export interface ToolUseIntent {
   status: "pending" | "success" | "failure";
   duration_ms: number | null;
   post_at: string | null;
-}
-
-export interface UsageIntent {
-  message_id: string;
-  api_request_id: string;
-  session_id: string;
-  model: string | null;
-  input_tokens: number;
-  output_tokens: number;
-  cache_creation_input_tokens: number;
-  cache_read_input_tokens: number;
-  occurred_at: string | null;
+  /** The subagent that made the call, when a subagent did. */
+  agent_id: string | null;
 }
 
 export interface RowIntents {
   conversations: ConversationIntent[];
   messages: MessageIntent[];
   toolUses: ToolUseIntent[];
-  usage: UsageIntent[];
 }
 
 export function isoOrNull(text: unknown): string | null {
@@ -92,7 +83,7 @@ function greatest(a: string | null, b: string | null): string | null {
   return a === null ? b : b === null ? a : a > b ? a : b;
 }
 
-function conversationOf(env: Envelope): ConversationIntent {
+function conversationOf(env: Envelope, startSource: string | undefined): ConversationIntent {
   const p = env.payload as Record<string, unknown>;
   const at = isoOrNull(env.occurredAt);
   const isStart = env.event === "SessionStart";
@@ -111,6 +102,7 @@ function conversationOf(env: Envelope): ConversationIntent {
     ended_at: isEnd ? at : null,
     end_reason: isEnd ? str(p.reason) : null,
     last_event_at: at,
+    start_sources: startSource ? [startSource] : [],
   };
 }
 
@@ -130,68 +122,8 @@ function toolUseOf(env: Envelope): ToolUseIntent {
     status: isPre ? "pending" : failed ? "failure" : "success",
     duration_ms: !isPre && typeof p.duration_ms === "number" ? p.duration_ms : null,
     post_at: isPre ? null : at,
+    agent_id: str(p.agent_id),
   };
-}
-
-function isAssistantLine(line: TranscriptLine): boolean {
-  return typeof line.uuid === "string" &&
-    (line.type === "assistant" || line.message?.role === "assistant");
-}
-
-/** The readable text of a message's content: text blocks joined, or the string itself. */
-export function contentText(content: unknown): string | null {
-  if (typeof content === "string") return content;
-  if (!Array.isArray(content)) return null;
-  const texts = content
-    .filter((block) => block && typeof block === "object" && block.type === "text")
-    .map((block) => String((block as { text?: unknown }).text ?? ""));
-  return texts.length > 0 ? texts.join("\n\n") : null;
-}
-
-const USAGE_FIELDS = [
-  "input_tokens",
-  "output_tokens",
-  "cache_creation_input_tokens",
-  "cache_read_input_tokens",
-] as const;
-
-/**
- * Assistant transcript lines become messages (once per line uuid) and token usage (once per
- * message.id + requestId: Claude Code repeats usage on every content block of one message).
- */
-function transcriptOf(env: Envelope, into: RowIntents): void {
-  for (const line of (env.transcript ?? []).filter(isAssistantLine)) {
-    const occurredAt = isoOrNull(line.timestamp);
-    into.messages.push({
-      session_id: env.sessionId,
-      role: "assistant",
-      source: "transcript",
-      dedupe_key: `transcript:${line.uuid}`,
-      content: contentText(line.message?.content),
-      content_json: line.message?.content ?? null,
-      model: str(line.message?.model),
-      message_id: str(line.message?.id),
-      api_request_id: str(line.requestId),
-      transcript_uuid: line.uuid!,
-      parent_uuid: str(line.parentUuid),
-      request_id: env.requestId,
-      occurred_at: occurredAt,
-    });
-    const messageId = line.message?.id;
-    const tokens = line.message?.usage;
-    if (typeof messageId !== "string" || typeof line.requestId !== "string" || !tokens) continue;
-    into.usage.push({
-      message_id: messageId,
-      api_request_id: line.requestId,
-      session_id: env.sessionId,
-      model: str(line.message?.model),
-      input_tokens: tokens.input_tokens ?? 0,
-      output_tokens: tokens.output_tokens ?? 0,
-      cache_creation_input_tokens: tokens.cache_creation_input_tokens ?? 0,
-      cache_read_input_tokens: tokens.cache_read_input_tokens ?? 0,
-      occurred_at: occurredAt,
-    });
-  }
 }
 
 function message(
@@ -218,13 +150,15 @@ function message(
   };
 }
 
-/** The rows one valid envelope asks for. */
-export function extract(env: Envelope): RowIntents {
+/**
+ * The set-based rows one valid envelope asks for (the record rows of src/record/ are written
+ * per envelope: src/server/process.ts); startSource is what src/record/ found for SessionStart.
+ */
+export function extract(env: Envelope, startSource?: string): RowIntents {
   const rows: RowIntents = {
-    conversations: [conversationOf(env)],
+    conversations: [conversationOf(env, startSource)],
     messages: [],
     toolUses: [],
-    usage: [],
   };
   const p = env.payload as Record<string, unknown>;
   switch (env.event) {
@@ -251,10 +185,9 @@ export function extract(env: Envelope): RowIntents {
         );
       }
       break;
-      // SessionStart and SessionEnd live on the conversation row; Notification, PreCompact,
-      // SubagentStop and unknown events are kept in the audit trail, linked to it.
+      // SessionStart and SessionEnd live on the conversation row; the record rows of other
+      // events are written per envelope; every event is kept in the audit trail, linked to it.
   }
-  transcriptOf(env, rows);
   return rows;
 }
 
@@ -287,6 +220,7 @@ export function mergeConversation(
     end_reason: laterEnd ? x.end_reason ?? c.end_reason : c.end_reason,
     ended_at: greatest(c.ended_at, x.ended_at),
     last_event_at: greatest(c.last_event_at, x.last_event_at),
+    start_sources: [...new Set([...c.start_sources, ...x.start_sources])].sort(),
   };
 }
 
@@ -310,18 +244,8 @@ export function mergeToolUse(t: ToolUseIntent, x: ToolUseIntent): ToolUseIntent 
     status: post.post_at !== null ? post.status : t.status,
     duration_ms: post.duration_ms,
     post_at: post.post_at,
+    agent_id: t.agent_id ?? x.agent_id,
   };
-}
-
-/** Later blocks of one message may carry grown counts: the largest, whatever the order. */
-export function mergeUsage(u: UsageIntent, x: UsageIntent): UsageIntent {
-  const merged = {
-    ...u,
-    model: u.model ?? x.model,
-    occurred_at: least(u.occurred_at, x.occurred_at),
-  };
-  for (const field of USAGE_FIELDS) merged[field] = Math.max(u[field], x[field]);
-  return merged;
 }
 
 function mergeBy<T>(rows: T[], key: (row: T) => string, merge: (a: T, b: T) => T): T[] {
@@ -358,11 +282,6 @@ export function mergeIntents(all: RowIntents[]): RowIntents {
       flat("toolUses"),
       (t) => JSON.stringify([t.session_id, t.tool_use_id]),
       mergeToolUse,
-    ),
-    usage: mergeBy(
-      flat("usage"),
-      (u) => JSON.stringify([u.message_id, u.api_request_id]),
-      mergeUsage,
     ),
   };
 }

@@ -2,31 +2,28 @@
 // the merge rules of src/server/rows.ts against the rows already stored.
 import type postgres from "postgres";
 import type { RowIntents } from "./rows.ts";
+import { jsonValue } from "../store/json.ts";
 
 export type Tx = postgres.Sql | postgres.ReservedSql | postgres.TransactionSql;
 
-/**
- * A jsonb parameter: postgres.js learns the type from the `::jsonb` cast and serialises the
- * value with JSON.stringify itself (a pre-stringified value would be stored as a JSON string).
- */
-// deno-lint-ignore no-explicit-any
-export function jsonValue(value: unknown): any {
-  return value === undefined ? null : value;
-}
-
-function conversations(tx: Tx, rows: RowIntents["conversations"]) {
-  return tx`
+/** Upserts the group's conversations; returns each one's id by session_id. */
+export async function writeConversations(
+  tx: Tx,
+  rows: RowIntents["conversations"],
+): Promise<Map<string, string>> {
+  if (rows.length === 0) return new Map();
+  const ids = await tx<{ id: string; session_id: string }[]>`
     INSERT INTO conversations AS c (
       session_id, project_dir, cwd, host, user_name, model, start_source, permission_mode,
-      transcript_path, started_at, ended_at, end_reason, last_event_at
+      transcript_path, started_at, ended_at, end_reason, last_event_at, start_sources
     )
     SELECT x.session_id, x.project_dir, x.cwd, x.host, x.user_name, x.model, x.start_source,
       x.permission_mode, x.transcript_path, x.started_at, x.ended_at, x.end_reason,
-      x.last_event_at
+      x.last_event_at, ARRAY(SELECT jsonb_array_elements_text(x.start_sources))
     FROM jsonb_to_recordset(${jsonValue(rows)}::jsonb) AS x(
       session_id text, project_dir text, cwd text, host text, user_name text, model text,
       start_source text, permission_mode text, transcript_path text, started_at timestamptz,
-      ended_at timestamptz, end_reason text, last_event_at timestamptz
+      ended_at timestamptz, end_reason text, last_event_at timestamptz, start_sources jsonb
     )
     ON CONFLICT (session_id) DO UPDATE SET
       project_dir = CASE WHEN c.last_event_at IS NULL OR EXCLUDED.last_event_at >= c.last_event_at
@@ -59,7 +56,12 @@ function conversations(tx: Tx, rows: RowIntents["conversations"]) {
           AND (c.ended_at IS NULL OR EXCLUDED.ended_at >= c.ended_at)
         THEN coalesce(EXCLUDED.end_reason, c.end_reason) ELSE c.end_reason END,
       ended_at = greatest(c.ended_at, EXCLUDED.ended_at),
-      last_event_at = greatest(c.last_event_at, EXCLUDED.last_event_at)`;
+      last_event_at = greatest(c.last_event_at, EXCLUDED.last_event_at),
+      start_sources = CASE WHEN EXCLUDED.start_sources <@ c.start_sources THEN c.start_sources
+        ELSE ARRAY(SELECT DISTINCT s FROM unnest(c.start_sources || EXCLUDED.start_sources) AS s
+          ORDER BY s) END
+    RETURNING id, session_id`;
+  return new Map(ids.map((row) => [row.session_id, row.id]));
 }
 
 function messages(tx: Tx, rows: RowIntents["messages"]) {
@@ -90,17 +92,18 @@ function toolUses(tx: Tx, rows: RowIntents["toolUses"]) {
   return tx`
     INSERT INTO tool_uses AS t (
       conversation_id, session_id, tool_use_id, tool_name, tool_input, tool_response, error,
-      status, duration_ms, pre_at, post_at
+      status, duration_ms, pre_at, post_at, agent_id
     )
     SELECT (SELECT c.id FROM conversations c WHERE c.session_id = x.session_id),
       x.session_id, x.tool_use_id, x.tool_name, x.tool_input, x.tool_response,
-      x.error, x.status, x.duration_ms, x.pre_at, x.post_at
+      x.error, x.status, x.duration_ms, x.pre_at, x.post_at, x.agent_id
     FROM jsonb_to_recordset(${jsonValue(rows)}::jsonb) AS x(
       session_id text, tool_use_id text, tool_name text, tool_input jsonb, tool_response jsonb,
       error jsonb, status text, duration_ms double precision, pre_at timestamptz,
-      post_at timestamptz
+      post_at timestamptz, agent_id text
     )
     ON CONFLICT (session_id, tool_use_id) DO UPDATE SET
+      agent_id = coalesce(t.agent_id, EXCLUDED.agent_id),
       tool_name = CASE WHEN EXCLUDED.pre_at IS NOT NULL
         THEN coalesce(EXCLUDED.tool_name, t.tool_name)
         ELSE coalesce(t.tool_name, EXCLUDED.tool_name) END,
@@ -123,43 +126,15 @@ function toolUses(tx: Tx, rows: RowIntents["toolUses"]) {
       post_at = greatest(t.post_at, EXCLUDED.post_at)`;
 }
 
-function usage(tx: Tx, rows: RowIntents["usage"]) {
-  return tx`
-    INSERT INTO token_usage AS u (
-      message_id, api_request_id, conversation_id, session_id, model, input_tokens,
-      output_tokens, cache_creation_input_tokens, cache_read_input_tokens, occurred_at
-    )
-    SELECT x.message_id, x.api_request_id,
-      (SELECT c.id FROM conversations c WHERE c.session_id = x.session_id), x.session_id,
-      x.model, x.input_tokens,
-      x.output_tokens, x.cache_creation_input_tokens, x.cache_read_input_tokens, x.occurred_at
-    FROM jsonb_to_recordset(${jsonValue(rows)}::jsonb) AS x(
-      message_id text, api_request_id text, session_id text, model text, input_tokens bigint,
-      output_tokens bigint, cache_creation_input_tokens bigint, cache_read_input_tokens bigint,
-      occurred_at timestamptz
-    )
-    ON CONFLICT (message_id, api_request_id) DO UPDATE SET
-      model = coalesce(u.model, EXCLUDED.model),
-      input_tokens = greatest(u.input_tokens, EXCLUDED.input_tokens),
-      output_tokens = greatest(u.output_tokens, EXCLUDED.output_tokens),
-      cache_creation_input_tokens = greatest(u.cache_creation_input_tokens,
-        EXCLUDED.cache_creation_input_tokens),
-      cache_read_input_tokens = greatest(u.cache_read_input_tokens,
-        EXCLUDED.cache_read_input_tokens),
-      occurred_at = least(u.occurred_at, EXCLUDED.occurred_at)`;
-}
-
 /**
- * Sends the statements that store a group's merged rows, conversations first (the others find
- * theirs by session_id), without waiting: they travel in one pipelined round trip, and
- * postgres.js runs them in the order sent (a query not executed here would start only when
- * awaited, possibly after a later one).
+ * Sends the statements that store a group's merged tool uses and messages (after its
+ * conversations, which they find by session_id) without waiting: they travel in one pipelined
+ * round trip, and postgres.js runs them in the order sent (a query not executed here would
+ * start only when awaited, possibly after a later one).
  */
 export function writeRows(tx: Tx, rows: RowIntents): Promise<unknown>[] {
   const writes: postgres.PendingQuery<postgres.Row[]>[] = [];
-  if (rows.conversations.length > 0) writes.push(conversations(tx, rows.conversations));
   if (rows.messages.length > 0) writes.push(messages(tx, rows.messages));
   if (rows.toolUses.length > 0) writes.push(toolUses(tx, rows.toolUses));
-  if (rows.usage.length > 0) writes.push(usage(tx, rows.usage));
   return writes.map((query) => query.execute());
 }

@@ -11,6 +11,11 @@ export interface Store {
   kind: "postgres" | "pglite";
   /** Connection URL without password (for messages and psql). */
   displayUrl: string;
+  /**
+   * PostgreSQL itself, for what lives in a session (LISTEN, the leader's advisory lock), which
+   * a transaction pooler in front of `sql` would not keep. Absent on the embedded store.
+   */
+  session?: Sql;
   close(): Promise<void>;
 }
 
@@ -19,9 +24,13 @@ export interface OpenStoreOptions {
   max?: number;
 }
 
-function connect(url: string, max: number, path?: string): Sql {
+/** What the session pool needs: one connection for LISTEN, one for the leader's lock. */
+const SESSION_POOL = 2;
+
+function connect(url: string, max: number, prepare = true, path?: string): Sql {
   return postgres(url, {
     max,
+    prepare,
     ...(path ? { path } : {}),
     onnotice: () => {},
     connect_timeout: 10,
@@ -37,21 +46,31 @@ function withoutPassword(url: string): string {
 }
 
 export async function openStore(
-  config: Pick<Config, "databaseUrl" | "pgliteDir">,
+  config:
+    & Pick<Config, "databaseUrl" | "pgliteDir">
+    & Partial<Pick<Config, "directDatabaseUrl" | "pgPrepare">>,
   options: OpenStoreOptions = {},
 ): Promise<Store> {
   if (config.databaseUrl) {
-    const sql = connect(config.databaseUrl, options.max ?? 10);
+    const sql = connect(config.databaseUrl, options.max ?? 10, config.pgPrepare ?? true);
+    // Opened on first use (postgres.js connects lazily): commands that never listen pay nothing.
+    const session = config.directDatabaseUrl
+      ? connect(config.directDatabaseUrl, SESSION_POOL)
+      : sql;
     return {
       sql,
       kind: "postgres",
       displayUrl: withoutPassword(config.databaseUrl),
-      close: () => sql.end({ timeout: 5 }),
+      session,
+      async close() {
+        if (session !== sql) await session.end({ timeout: 5 });
+        await sql.end({ timeout: 5 });
+      },
     };
   }
   const embedded = await startEmbedded(config.pgliteDir);
   // PGlite is one backend: a single connection keeps each transaction whole.
-  const sql = connect("postgres://postgres@localhost/postgres", 1, embedded.socketPath);
+  const sql = connect("postgres://postgres@localhost/postgres", 1, true, embedded.socketPath);
   return {
     sql,
     kind: "pglite",

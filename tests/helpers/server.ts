@@ -114,7 +114,7 @@ export async function startInProcessServer(
   db: TestDatabase,
   env: Record<string, string> = {},
 ): Promise<InProcessServer> {
-  const { startServer } = await import("../../src/server/start.ts");
+  const { startArrakis } = await import("../../src/compose.ts");
   const apiKey = env.ARRAKIS_API_KEY?.split(",")[0] ?? randomKey();
   const config = loadConfig({
     HOME: db.home,
@@ -125,7 +125,7 @@ export async function startInProcessServer(
     PORT: "0",
     ARRAKIS_HOST: "127.0.0.1",
   });
-  const server = await startServer(config, { alerts: false });
+  const server = await startArrakis(config, { alerts: false });
   await server.prepared;
   await waitForHttp(`${server.url}/health`);
   return {

@@ -48,7 +48,13 @@ ${
           }</td>
 <td class="mono">${fmtTime(s.since)}</td>
 <td>${s.detail || "—"}${s.lastError ? h`<div class="alert bad">${s.lastError}</div>` : ""}</td>
-<td>${s.lastEvaluatedAt ? fmtAgo(new Date(s.lastEvaluatedAt), now) : "not yet"}</td></tr>`
+<td>${
+            s.lastEvaluatedAt
+              ? fmtAgo(new Date(s.lastEvaluatedAt), now)
+              : evaluator.leading()
+              ? "not yet"
+              : "by the leading instance"
+          }</td></tr>`
         )
     }</tbody></table></div>`,
   );

@@ -1,12 +1,15 @@
 // One session read as a conversation: prompts as typed, replies as (safe) markdown, tool calls
-// collapsed with their input and output, failures marked, tokens per reply and in total.
+// collapsed with their input and output, failures marked, tokens and dollars per reply and in
+// total, and each subagent nested (collapsed) under the call that started it, with its totals.
 import { h, type Html, json } from "../html.ts";
 import { page } from "../layout.ts";
 import { renderMarkdown } from "../markdown.ts";
 import type { Conversation } from "../queries.ts";
 import { buildTimeline, type TimelineItem, usageTotals } from "../timeline.ts";
 import type { TokenUsageRow, ToolUseRow } from "../../schema.ts";
-import { basename, fmtDuration, fmtInt, fmtMs, fmtTime, truncate } from "../format.ts";
+import { basename, fmtDuration, fmtInt, fmtMs, fmtTime, fmtUsd, truncate } from "../format.ts";
+import type { MessageCost } from "../../read/cost.ts";
+import type { AgentNode } from "../../read/agents.ts";
 
 /** Tool output can be megabytes: the page shows the start and says how much is left out. */
 const MAX_SHOWN = 20_000;
@@ -43,13 +46,57 @@ function toolBrief(input: unknown): string {
   return JSON.stringify(input);
 }
 
-function usageLine(usage: TokenUsageRow | undefined): Html {
+function costText(cost: number | null | undefined, model: string | null | undefined): Html {
+  return cost === null || cost === undefined
+    ? h`<span class="unpriced" title="no price for ${model ?? "this model"}">cost unknown</span>`
+    : h`<span class="cost">${fmtUsd(cost)}</span>`;
+}
+
+function usageLine(usage: TokenUsageRow | undefined, costs: Map<string, MessageCost>): Html {
   if (!usage) return h``;
+  const cost = costs.get(usage.message_id);
   return h`<div class="tokens">${fmtInt(usage.input_tokens)} in · ${
     fmtInt(usage.output_tokens)
   } out · ${fmtInt(usage.cache_read_input_tokens)} cache read · ${
     fmtInt(usage.cache_creation_input_tokens)
-  } cache write${usage.model ? h` · ${usage.model}` : ""}</div>`;
+  } cache write${usage.model ? h` · ${usage.model}` : ""} · ${
+    costText(cost?.cost_usd, usage.model)
+  }</div>`;
+}
+
+const plural = (n: number, word: string) => `${fmtInt(n)} ${word}${n === 1 ? "" : "s"}`;
+
+/** One subagent, collapsed: what it is, its totals (its subtree's), and its own timeline. */
+function agentBlock(data: Conversation, agent: AgentNode, byTool: Map<string, AgentNode[]>): Html {
+  const t = agent.totals;
+  return h`<details class="agent" data-agent="${agent.agent_id}">
+<summary><span class="agent-type">${agent.agent_type ?? "agent"}</span><span class="tool-brief">${
+    truncate(agent.description ?? "", 120)
+  }</span><span class="muted nowrap" data-agent-totals>${plural(t.messages, "message")} · ${
+    plural(t.tool_uses, "tool")
+  } · ${fmtInt(t.output_tokens)} out · ${
+    t.cost_usd === null && t.unpriced_messages > 0
+      ? costText(null, null)
+      : h`<span class="cost">${fmtUsd(t.cost_usd ?? 0)}</span>`
+  }</span></summary>
+<div class="agent-body">${timelineOf(data, agent.agent_id, byTool)}</div></details>`;
+}
+
+function timelineOf(
+  data: Conversation,
+  agentId: string | null,
+  byTool: Map<string, AgentNode[]>,
+): Html[] {
+  const mine = <T extends { agent_id: string | null }>(rows: T[]) =>
+    rows.filter((row) => (row.agent_id ?? null) === agentId);
+  const entries = buildTimeline(mine(data.messages), mine(data.tools), mine(data.usage));
+  return entries.map((entry) =>
+    h`${item(entry, data.costs)}${
+      entry.kind === "tool"
+        ? (byTool.get(entry.tool.tool_use_id) ?? []).map((a) => agentBlock(data, a, byTool))
+        : ""
+    }`
+  );
 }
 
 function toolOutput(tool: ToolUseRow): Html {
@@ -71,7 +118,7 @@ function toolOutput(tool: ToolUseRow): Html {
     : h`<div class="label">output</div>${block(response)}`;
 }
 
-function item(entry: TimelineItem): Html {
+function item(entry: TimelineItem, costs: Map<string, MessageCost>): Html {
   switch (entry.kind) {
     case "prompt":
       return h`<article class="msg user"><div class="who"><b>Prompt</b><span class="mono">${
@@ -82,7 +129,7 @@ function item(entry: TimelineItem): Html {
         entry.message.model ?? ""
       } <span class="mono">${fmtTime(entry.at)}</span></span></div><div class="md">${
         renderMarkdown(entry.text)
-      }</div>${usageLine(entry.usage)}</article>`;
+      }</div>${usageLine(entry.usage, costs)}</article>`;
     case "tool": {
       const tool = entry.tool;
       const failed = tool.status === "failure";
@@ -100,16 +147,38 @@ function item(entry: TimelineItem): Html {
           ? h`<div class="label">error</div>${block(tool.error)}`
           : ""
       }
-  ${usageLine(entry.usage)}
+  ${usageLine(entry.usage, costs)}
   <div class="muted mono">${tool.tool_use_id}</div>
 </div></details>`;
     }
   }
 }
 
+/** Every agent under the tool call that started it; the others (no known call) at the end. */
+function agentsByTool(
+  data: Conversation,
+): { byTool: Map<string, AgentNode[]>; loose: AgentNode[] } {
+  const calls = new Set(data.tools.map((t) => t.tool_use_id));
+  const byTool = new Map<string, AgentNode[]>();
+  const loose: AgentNode[] = [];
+  const place = (agent: AgentNode) => {
+    const call = agent.parent_tool_use_id;
+    if (call && calls.has(call)) byTool.set(call, [...(byTool.get(call) ?? []), agent]);
+    else loose.push(agent);
+    agent.children.forEach(place);
+  };
+  data.agents.forEach(place);
+  return { byTool, loose };
+}
+
 export function conversationPage(data: Conversation, now: number): Html {
   const c = data.conversation;
-  const timeline = buildTimeline(data.messages, data.tools, data.usage);
+  const timeline = buildTimeline(
+    data.messages.filter((m) => !m.agent_id),
+    data.tools.filter((t) => !t.agent_id),
+    data.usage.filter((u) => !u.agent_id),
+  );
+  const { byTool, loose } = agentsByTool(data);
   const totals = usageTotals(data.usage);
   const started = c.started_at ?? c.first_seen_at;
   const last = c.ended_at ?? c.last_event_at;
@@ -152,11 +221,26 @@ ${
   <div class="card stat"><div class="label">Output tokens</div><div class="value">${
       fmtInt(totals.output)
     }</div><div class="note">${totals.calls} API calls</div></div>
+  <div class="card stat" data-stat="cost"><div class="label">Cost</div><div class="value">${
+      data.cost.cost_usd === null && data.cost.unpriced_messages > 0
+        ? "unknown"
+        : fmtUsd(data.cost.cost_usd ?? 0)
+    }</div><div class="note">${
+      data.cost.unpriced_messages > 0
+        ? h`<span class="unpriced">${data.cost.unpriced_messages} replies not priced (${
+          data.cost.unpriced_models.join(", ")
+        })</span>`
+        : h`agents included`
+    }</div></div>
 </div>
 <div class="timeline" id="timeline">${
       timeline.length === 0
         ? h`<div class="card empty">Nothing captured for this session yet.</div>`
-        : timeline.map(item)
+        : timelineOf(data, null, byTool)
+    }${
+      loose.length > 0
+        ? h`<h2>Subagents</h2>${loose.map((agent) => agentBlock(data, agent, byTool))}`
+        : ""
     }</div>`,
   );
 }

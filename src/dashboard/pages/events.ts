@@ -15,6 +15,7 @@ export function filterQuery(filter: EventFilter): URLSearchParams {
   if (filter.status) params.set("status", filter.status);
   if (filter.event) params.set("event", filter.event);
   if (filter.session) params.set("session", filter.session);
+  if (filter.key) params.set("key", filter.key);
   if (filter.from) params.set("from", filter.from.toISOString());
   if (filter.to) params.set("to", filter.to.toISOString());
   if (filter.q) params.set("q", filter.q);
@@ -93,6 +94,9 @@ export function eventsPage(
   <label>Session<input type="text" name="session" value="${
       filter.session ?? ""
     }" placeholder="session id" size="20"></label>
+  <label>Key<input type="text" name="key" value="${
+      filter.key ?? ""
+    }" placeholder="key name" size="12"></label>
   <label>From (UTC)<input type="datetime-local" name="from" value="${
       toLocalInput(filter.from)
     }"></label>

@@ -2,9 +2,9 @@
 import { OK_STATUSES, RATE_DEFINITION } from "../../schema.ts";
 import { h, type Html } from "../html.ts";
 import { page, statusBadge } from "../layout.ts";
-import { type Overview, type WindowName, WINDOWS } from "../queries.ts";
+import { COST_DAYS, type Overview, type WindowName, WINDOWS } from "../queries.ts";
 import { latencyChart, meter, throughputChart } from "../charts.ts";
-import { fmtAgo, fmtInt, fmtMs, fmtPercent, fmtRate } from "../format.ts";
+import { fmtAgo, fmtInt, fmtMs, fmtPercent, fmtRate, fmtUsd } from "../format.ts";
 
 function stat(
   key: string,
@@ -97,7 +97,39 @@ export function overviewFragment(o: Overview): Html {
     </tbody></table>
   </section>
 </div>
+${costTable(o)}
 ${spoolTable(o)}`;
+}
+
+/** Dollars by day and model; usage of a model without a price is flagged, never shown as $0. */
+function costTable(o: Overview): Html {
+  const total = o.costs.reduce((sum, row) => sum + (row.cost_usd ?? 0), 0);
+  const unpriced = o.costs.reduce((sum, row) => sum + row.unpriced_messages, 0);
+  return h`<section class="table-card" data-section="cost">
+  <table><thead><tr><th>Cost, last ${COST_DAYS} days: ${fmtUsd(total)}${
+    unpriced > 0 ? h` <span class="unpriced">(${fmtInt(unpriced)} replies not priced)</span>` : ""
+  }</th><th>Model</th><th class="num">Replies</th><th class="num">Output tokens</th><th class="num">Cost</th></tr></thead><tbody>
+  ${
+    o.costs.length === 0
+      ? h`<tr><td colspan="5" class="empty">No token usage in the last ${COST_DAYS} days.</td></tr>`
+      : o.costs.map((row) =>
+        h`<tr data-cost-day="${row.day}" data-cost-model="${
+          row.model ?? ""
+        }"><td class="mono">${row.day}</td><td>${row.model ?? "(none)"}</td><td class="num">${
+          fmtInt(row.messages)
+        }</td><td class="num">${fmtInt(row.output_tokens)}</td><td class="num">${
+          row.cost_usd === null
+            ? h`<span class="unpriced" title="no price for this model">not priced</span>`
+            : h`${fmtUsd(row.cost_usd)}${
+              row.unpriced_messages > 0
+                ? h` <span class="unpriced">+${row.unpriced_messages} unpriced</span>`
+                : ""
+            }`
+        }</td></tr>`
+      )
+  }
+  </tbody></table>
+</section>`;
 }
 
 /** What the hooks last said about their own spools: a backlog or dead letters show here. */

@@ -2,7 +2,15 @@
 import { h, type Html } from "../html.ts";
 import { page } from "../layout.ts";
 import type { SessionListRow } from "../queries.ts";
-import { basename, fmtCompact, fmtDuration, fmtTime, shortId, truncate } from "../format.ts";
+import {
+  basename,
+  fmtCompact,
+  fmtDuration,
+  fmtTime,
+  fmtUsd,
+  shortId,
+  truncate,
+} from "../format.ts";
 
 export function sessionsPage(
   rows: SessionListRow[],
@@ -28,10 +36,10 @@ export function sessionsPage(
   ${options.q ? h`<a class="btn ghost" href="/sessions">Clear</a>` : ""}
 </form>
 <div class="table-card"><table>
-<thead><tr><th>Started (UTC)</th><th>Project</th><th>Session</th><th>First prompt</th><th class="num">Duration</th><th class="num">Prompts</th><th class="num">Tool calls</th><th class="num">Tokens in / out</th><th>End</th></tr></thead>
+<thead><tr><th>Started (UTC)</th><th>Project</th><th>Session</th><th>First prompt</th><th class="num">Duration</th><th class="num">Prompts</th><th class="num">Tool calls</th><th class="num">Tokens in / out</th><th class="num">Cost</th><th>End</th></tr></thead>
 <tbody>${
       rows.length === 0
-        ? h`<tr><td colspan="9" class="empty">${
+        ? h`<tr><td colspan="10" class="empty">${
           options.q ? "No session has a prompt matching that." : "No sessions captured yet."
         }</td></tr>`
         : rows.map((row) => {
@@ -54,6 +62,13 @@ export function sessionsPage(
               : ""
           }</td>
   <td class="num nowrap">${fmtCompact(row.input_tokens)} / ${fmtCompact(row.output_tokens)}</td>
+  <td class="num nowrap" data-cost>${
+            row.cost.cost_usd === null && row.cost.unpriced_messages > 0
+              ? h`<span class="unpriced" title="no price for ${
+                row.cost.unpriced_models.join(", ")
+              }">unknown</span>`
+              : fmtUsd(row.cost.cost_usd ?? 0)
+          }</td>
   <td>${
             row.end_reason ??
               (row.ended_at ? "ended" : h`<span class="badge s-pending">open</span>`)

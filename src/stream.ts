@@ -1,38 +1,39 @@
-// Server-Sent Events for the live pages: the browser hears "something changed" (coalesced to
-// at most a few messages a second, however busy ingest is) and re-fetches its fragment.
+// Server-Sent Events of the live audit trail, for the dashboard's pages and GET /api/stream:
+// the listener hears "something changed" (coalesced to at most a few messages a second,
+// however busy ingest is on this instance and its peers) and re-fetches what it shows.
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
-import type { AuditDetail } from "./deps.ts";
-
-/** Dispatch this on the server's `events` target before shutting down: open streams end. */
-export const SHUTDOWN_EVENT = "shutdown";
+import type { AuditDetail, Events } from "./events.ts";
 
 const PING_MS = 15_000;
 const MIN_GAP_MS = 250;
 /**
  * Browsers reconnect by themselves (and the page re-fetches on reconnect), so a short lifetime
  * costs nothing and bounds how long an open tab can hold up a graceful shutdown that did not
- * dispatch SHUTDOWN_EVENT.
+ * emit "shutdown".
  */
 const MAX_LIFETIME_MS = 30_000;
 
-export function auditStream(c: Context, events: EventTarget): Response {
+export function auditStream(c: Context, events: Events): Response {
   return streamSSE(c, async (stream) => {
     let pending = 0;
     let last: AuditDetail | undefined;
     let closed = false;
     let wake: (() => void) | undefined;
-    const onAudit = (event: Event) => {
-      pending++;
-      last = (event as CustomEvent<AuditDetail>).detail;
+    const heard = (count: number, detail: AuditDetail) => {
+      pending += count;
+      last = detail;
       wake?.();
     };
     const close = () => {
       closed = true;
       wake?.();
     };
-    events.addEventListener("audit", onAudit);
-    events.addEventListener(SHUTDOWN_EVENT, close);
+    const unsubscribe = [
+      events.subscribe("audit", (detail) => heard(1, detail)),
+      events.subscribe("peer-audits", (peer) => heard(peer.count, peer.last)),
+      events.subscribe("shutdown", close),
+    ];
     stream.onAbort(close);
     const deadline = setTimeout(close, MAX_LIFETIME_MS);
     try {
@@ -71,8 +72,7 @@ export function auditStream(c: Context, events: EventTarget): Response {
       }
     } finally {
       clearTimeout(deadline);
-      events.removeEventListener("audit", onAudit);
-      events.removeEventListener(SHUTDOWN_EVENT, close);
+      for (const off of unsubscribe) off();
     }
   });
 }
