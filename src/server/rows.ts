@@ -162,17 +162,7 @@ export function extract(env: Envelope, startSource?: string): RowIntents {
   };
   const p = env.payload as Record<string, unknown>;
   switch (env.event) {
-    case "UserPromptSubmit":
-      rows.messages.push(
-        message(
-          env,
-          "user",
-          "prompt",
-          `prompt:${str(p.prompt_id) ?? env.requestId}`,
-          p.prompt as string,
-        ),
-      );
-      break;
+    // UserPromptSubmit: its prompt may claim a transcript line (src/server/process.ts).
     case "PreToolUse":
     case "PostToolUse":
     case "PostToolUseFailure":
@@ -229,7 +219,10 @@ export function mergeMessage(m: MessageIntent, x: MessageIntent): MessageIntent 
   return x.request_id < m.request_id ? x : m;
 }
 
-/** Pre's name and input are authoritative; the latest Post decides the outcome. */
+/**
+ * Pre's name and input are authoritative; a Post decides the outcome (the latest, when one
+ * group holds two; across groups the one written last, as the upsert replaces it).
+ */
 export function mergeToolUse(t: ToolUseIntent, x: ToolUseIntent): ToolUseIntent {
   const fromPre = x.pre_at !== null;
   const post = x.post_at !== null && later(x.post_at, t.post_at) ? x : t;

@@ -102,6 +102,8 @@ function toolUses(tx: Tx, rows: RowIntents["toolUses"]) {
       error jsonb, status text, duration_ms double precision, pre_at timestamptz,
       post_at timestamptz, agent_id text
     )
+    -- A hook's Post is the outcome: it replaces one taken from a transcript's tool result
+    -- (which only fills a pending row: src/server/process_record.ts).
     ON CONFLICT (session_id, tool_use_id) DO UPDATE SET
       agent_id = coalesce(t.agent_id, EXCLUDED.agent_id),
       tool_name = CASE WHEN EXCLUDED.pre_at IS NOT NULL
@@ -111,19 +113,15 @@ function toolUses(tx: Tx, rows: RowIntents["toolUses"]) {
         THEN coalesce(EXCLUDED.tool_input, t.tool_input)
         ELSE coalesce(t.tool_input, EXCLUDED.tool_input) END,
       pre_at = least(t.pre_at, EXCLUDED.pre_at),
-      tool_response = CASE WHEN EXCLUDED.post_at >= t.post_at
-          OR t.post_at IS NULL AND EXCLUDED.post_at IS NOT NULL
-        THEN EXCLUDED.tool_response ELSE t.tool_response END,
-      error = CASE WHEN EXCLUDED.post_at >= t.post_at
-          OR t.post_at IS NULL AND EXCLUDED.post_at IS NOT NULL
-        THEN EXCLUDED.error ELSE t.error END,
-      status = CASE WHEN EXCLUDED.post_at >= t.post_at
-          OR t.post_at IS NULL AND EXCLUDED.post_at IS NOT NULL
-        THEN EXCLUDED.status ELSE t.status END,
-      duration_ms = CASE WHEN EXCLUDED.post_at >= t.post_at
-          OR t.post_at IS NULL AND EXCLUDED.post_at IS NOT NULL
-        THEN EXCLUDED.duration_ms ELSE t.duration_ms END,
-      post_at = greatest(t.post_at, EXCLUDED.post_at)`;
+      tool_response = CASE WHEN EXCLUDED.post_at IS NOT NULL THEN EXCLUDED.tool_response
+        ELSE t.tool_response END,
+      error = CASE WHEN EXCLUDED.post_at IS NOT NULL THEN EXCLUDED.error
+        ELSE t.error END,
+      status = CASE WHEN EXCLUDED.post_at IS NOT NULL THEN EXCLUDED.status
+        ELSE t.status END,
+      duration_ms = CASE WHEN EXCLUDED.post_at IS NOT NULL THEN EXCLUDED.duration_ms
+        ELSE t.duration_ms END,
+      post_at = coalesce(EXCLUDED.post_at, t.post_at)`;
 }
 
 /**
