@@ -51,7 +51,7 @@ Deno.test({
       await Deno.chmod(db.home, 0o755);
       await Deno.chmod(join(db.home, "db"), 0o755);
       const before = await listeningTcpInodes();
-      const embedded = await startEmbedded(join(db.home, "db"));
+      const embedded = await startEmbedded(join(db.home, "db"), { home: db.home });
       try {
         const after = await listeningTcpInodes();
         assert.deepEqual([...after].filter((inode) => !before.has(inode)), []);
@@ -113,15 +113,33 @@ Deno.test({
   },
 });
 
-Deno.test("store: an ARRAKIS_HOME too long for a Unix socket is refused in words", async () => {
+Deno.test("store: a store directory too long for a Unix socket is refused in words", async () => {
   const parent = await Deno.makeTempDir();
   try {
     const home = join(parent, "h".repeat(100));
     await assert.rejects(
       () => startEmbedded(join(home, "db")),
-      (error: Error) => /too long for the embedded store's socket/.test(error.message),
+      (error: Error) => /too long for its socket/.test(error.message),
     );
   } finally {
     await Deno.remove(parent, { recursive: true });
   }
+});
+
+Deno.test({
+  name: "store: a data directory straight in a shared directory leaves that directory alone",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const shared = await Deno.makeTempDir();
+    await Deno.chmod(shared, 0o1777);
+    try {
+      const embedded = await startEmbedded(join(shared, "store"));
+      await embedded.close();
+      assert.equal(((await Deno.stat(shared)).mode! & 0o7777).toString(8), "1777");
+      assert.equal(await mode(join(shared, "store")), "700");
+    } finally {
+      await Deno.remove(shared, { recursive: true });
+    }
+  },
 });

@@ -1,6 +1,6 @@
 // The embedded default store: a PGlite data directory served over the PostgreSQL wire
-// protocol on a Unix socket inside the private (0700) home, so postgres.js (and psql) talk to
-// it like to any PostgreSQL while no other local user can reach it.
+// protocol on a Unix socket in a private (0700) directory beside it, so postgres.js (and psql)
+// talk to it like to any PostgreSQL while no other local user can reach it.
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import { dirname, join } from "node:path";
@@ -59,11 +59,15 @@ async function lockDataDir(dataDir: string): Promise<Deno.FsFile> {
 
 /**
  * The home and the data directory are private on every start, whatever made them: PGlite
- * creates its files 0666 and its directories 0755, so only the directories guard them.
+ * creates its files 0666 and its directories 0755, so only the directories guard them. Only
+ * the home it is given is changed, never a directory the data happens to sit in.
  */
-async function makePrivate(home: string, dataDir: string): Promise<void> {
-  await ensurePrivateDir(home);
-  await Deno.chmod(home, 0o700);
+async function makePrivate(dataDir: string, home: string | undefined): Promise<void> {
+  if (home !== undefined) {
+    await ensurePrivateDir(home);
+    await Deno.chmod(home, 0o700);
+  }
+  await ensurePrivateDir(dirname(dataDir));
   try {
     await Deno.chmod(dataDir, 0o700);
   } catch (error) {
@@ -93,18 +97,25 @@ async function initDataDir(dataDir: string): Promise<void> {
   }
 }
 
-export async function startEmbedded(dataDir: string): Promise<EmbeddedServer> {
-  const home = dirname(dataDir);
-  const socketDir = join(home, "run");
-  // psql finds a socket by directory and port: `psql -h <home>/run`.
+/**
+ * Opens the data directory (creating it on first use) and serves it on a Unix socket beside
+ * it, `<dataDir>.run/.s.PGSQL.5432` (as the lock is `<dataDir>.lock`). `home`, when given, is
+ * the ARRAKIS_HOME to keep private.
+ */
+export async function startEmbedded(
+  dataDir: string,
+  options: { home?: string } = {},
+): Promise<EmbeddedServer> {
+  const socketDir = `${dataDir}.run`;
+  // psql finds a socket by directory and port: `psql -h <dataDir>.run`.
   const socketPath = join(socketDir, ".s.PGSQL.5432");
   if (new TextEncoder().encode(socketPath).length > MAX_SOCKET_PATH_BYTES) {
     throw new Error(
-      `ARRAKIS_HOME ${home} is too long for the embedded store's socket ` +
+      `the embedded store's directory ${dataDir} is too long for its socket ` +
         `(${socketPath} is over ${MAX_SOCKET_PATH_BYTES} bytes); choose a shorter ARRAKIS_HOME`,
     );
   }
-  await makePrivate(home, dataDir);
+  await makePrivate(dataDir, options.home);
   const lock = await lockDataDir(dataDir);
   let db: PGlite | undefined;
   try {

@@ -48,7 +48,7 @@ function withoutPassword(url: string): string {
 export async function openStore(
   config:
     & Pick<Config, "databaseUrl" | "pgliteDir">
-    & Partial<Pick<Config, "directDatabaseUrl" | "pgPrepare">>,
+    & Partial<Pick<Config, "directDatabaseUrl" | "pgPrepare" | "home">>,
   options: OpenStoreOptions = {},
 ): Promise<Store> {
   if (config.databaseUrl) {
@@ -68,7 +68,7 @@ export async function openStore(
       },
     };
   }
-  const embedded = await startEmbedded(config.pgliteDir);
+  const embedded = await startEmbedded(config.pgliteDir, { home: config.home });
   // PGlite is one backend: a single connection keeps each transaction whole.
   const sql = connect("postgres://postgres@localhost/postgres", 1, true, embedded.socketPath);
   return {
