@@ -19,6 +19,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
     summary: "see and move the local spool: list, stats, retry, drain, ship, purge",
     load: () => import("./src/cli/queue.ts"),
   },
+  prune: {
+    summary: "apply the retention policy now (--dry-run says what would go)",
+    load: () => import("./src/cli/prune.ts"),
+  },
+  export: {
+    summary: "write one session as Markdown, HTML or JSON",
+    load: () => import("./src/cli/export.ts"),
+  },
   keys: {
     summary: "API keys per person or machine: create, list, revoke",
     load: () => import("./src/cli/keys.ts"),

@@ -7,9 +7,11 @@ import * as ingest from "./ingest.ts";
 import * as drain from "./drain.ts";
 import * as delivery from "./delivery.ts";
 import * as memory from "./memory.ts";
+import * as search from "./search.ts";
 import * as importBench from "./import.ts";
 import * as redact from "./redact.ts";
 import * as team from "./team.ts";
+import * as listener from "./listener.ts";
 
 const BENCHES: [string, { run(): Promise<BenchRow[]> }][] = [
   ["store", store],
@@ -21,6 +23,8 @@ const BENCHES: [string, { run(): Promise<BenchRow[]> }][] = [
   ["import", importBench],
   ["redact", redact],
   ["team", team],
+  ["listener", listener],
+  ["search", search],
 ];
 
 async function text(command: string, args: string[]): Promise<string> {
@@ -67,8 +71,8 @@ if (!only) {
 Every figure below was measured in one run of \`deno task bench\` on ${
       new Date().toISOString().slice(0, 10)
     }, each next to its reference measured in the same run; the ratio is value / reference.
-Reproduce with \`deno task bench\` (PostgreSQL on 127.0.0.1:5432; about 4 minutes on 2 cores). One
-benchmark alone: \`deno run -A bench/<name>.ts\`.
+Reproduce with \`deno task bench\` (PostgreSQL on 127.0.0.1:5432; about 8 minutes on 2 cores,
+most of it generating the search store). One benchmark alone: \`deno run -A bench/<name>.ts\`.
 
 Machine:
 ${await machine()}
@@ -86,6 +90,12 @@ What each compares:
   plain postgres.js with no HTTP. Also a duplicate's cost and the batch endpoint.
 - **drain**: a backlog of spooled events delivered by \`arrakis queue drain\` in batches against
   one by one, into PostgreSQL through a real server.
+- **search**: \`GET /api/search\`'s query (ranked, with snippets, some second pages) over a
+  generated store of 1M messages and 100k tool calls against the bare GIN match of the same
+  words; the cost per message row of the search column and its GIN index (the same rows
+  inserted with and without them, 100 per statement as the write path does); and storage per
+  event of real sessions ingested through a server, before and after payload retention
+  (\`VACUUM FULL\` before each measurement, all five tables with indexes and TOAST).
 - **delivery**: how soon the resident shipper delivers with the server up: from a hook's exit,
   and from a bare spool write, to the audit row's commit time, through a loopback TLS proxy
   with a fixed delay each way (\`bench/delay_proxy.ts\`) at 0, 40 and 120 ms RTT, against one

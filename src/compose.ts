@@ -4,9 +4,10 @@
 import type { Hono } from "hono";
 import type { Config } from "./config.ts";
 import type { ServerDeps } from "./server/deps.ts";
-import { authenticate, clearSessionCookie, issueSessionCookie } from "./server/auth.ts";
+import { authenticate, issueSessionCookie, revokeSession } from "./server/auth.ts";
 import { ingestEnvelope } from "./server/ingest.ts";
-import { requestMeta } from "./server/meta.ts";
+import { requestIp, requestMeta } from "./server/meta.ts";
+import { recordFailedSignIn, signInBlocked } from "./server/unauthorized.ts";
 import { type RunningServer, startServer } from "./server/start.ts";
 import type { AlertEvaluator } from "./alerts/evaluator.ts";
 import { startAlerts } from "./alerts/start.ts";
@@ -18,22 +19,22 @@ export function dashboardFor(deps: ServerDeps, alerts: AlertEvaluator | undefine
   return createDashboard({
     sql: deps.sql,
     events: deps.events,
-    viewer(c) {
-      const result = authenticate(c, deps);
-      return Promise.resolve(result.ok ? result.identity : undefined);
+    async viewer(c) {
+      const result = await authenticate(c, deps);
+      return result.ok ? result.identity : undefined;
     },
     signIn(c, apiKey) {
       const identity = deps.keys.identify(apiKey);
-      if (identity && refusal(identity, "read") === undefined) {
-        issueSessionCookie(c, deps, identity);
-      }
+      if (!identity) recordFailedSignIn(deps, requestIp(c, deps.config.trustedProxies));
+      else if (refusal(identity, "read") === undefined) issueSessionCookie(c, deps, identity);
       return Promise.resolve(identity);
     },
-    signOut: (c) => clearSessionCookie(c),
-    reprocess(c, envelope) {
+    signInWait: (c) => signInBlocked(deps, requestIp(c, deps.config.trustedProxies)),
+    signOut: (c) => revokeSession(c, deps),
+    async reprocess(c, envelope) {
       // The person's request, marked as a replay; ids come from the stored envelope itself.
       const meta = requestMeta(c, deps.config.trustedProxies);
-      const who = authenticate(c, deps);
+      const who = await authenticate(c, deps);
       return ingestEnvelope(deps, envelope, {
         ...meta,
         headers: { ...meta.headers, "x-arrakis-reprocess": "dashboard" },

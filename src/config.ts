@@ -90,6 +90,17 @@ const durationList = z.string().transform((text, ctx) => {
   return parts as number[];
 });
 
+/** A retention period, or "forever" (also "off", "never") for keeping everything. */
+const retention = z.string().transform((text, ctx) => {
+  if (/^\s*(forever|off|never)\s*$/i.test(text)) return null;
+  const ms = parseDuration(text);
+  if (ms === undefined || ms <= 0) {
+    ctx.addIssue({ code: "custom", message: `"${text}" is not a period like 30d, or "forever"` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
 const positiveInt = z.coerce.number().int().positive();
 const httpUrl = z.url({ protocol: /^https?$/ }).transform((url) => url.replace(/\/+$/, ""));
 const csv = z.string().transform((text) =>
@@ -142,6 +153,19 @@ const EnvSchema = z.object({
     .describe("an http:// or https:// URL"),
   ARRAKIS_ALERT_RULES: z.string().optional().describe("a JSON array of rules"),
   ARRAKIS_ALERT_INTERVAL: duration.default(30_000).describe("a duration like 30s, 1m"),
+  ARRAKIS_MAX_CONNECTIONS: positiveInt.optional().describe("a whole number above 0"),
+  ARRAKIS_HEADERS_TIMEOUT: duration.default(10_000).describe("a duration like 10s"),
+  ARRAKIS_REQUEST_TIMEOUT: duration.default(120_000).describe("a duration like 2m"),
+  // Longer than clients keep idle connections pooled (fetch/hyper: 90 s), so the client closes
+  // first and never sends a request on a connection the server is closing.
+  ARRAKIS_IDLE_TIMEOUT: duration.default(95_000).describe("a duration like 95s"),
+  ARRAKIS_STATEMENT_TIMEOUT: duration.default(60_000).describe("a duration like 60s"),
+  ARRAKIS_SHUTDOWN_TIMEOUT: duration.default(20_000).describe("a duration like 20s"),
+  ARRAKIS_RETENTION_PAYLOADS: retention.default(30 * 86_400_000)
+    .describe('a period like 30d, 12h, or "forever"'),
+  ARRAKIS_RETENTION_SESSIONS: retention.default(null)
+    .describe('a period like 90d, or "forever"'),
+  ARRAKIS_RETENTION_INTERVAL: duration.default(3_600_000).describe("a duration like 1h, 30m"),
 });
 
 /** The client's config file (0600): where the server is and the key to use. */
@@ -200,6 +224,24 @@ export interface Config {
   /** Alert rules as JSON (validated by src/alerts/rules.ts); undefined means the default rules. */
   alertRulesJson: string | undefined;
   alertIntervalMs: number;
+  /** Open connections at most; undefined: what the open-file limit allows. */
+  maxConnections: number | undefined;
+  /** Time a client has to send its request headers. */
+  headersTimeoutMs: number;
+  /** Time a client has to send its whole request. */
+  requestTimeoutMs: number;
+  /** Idle time after which a kept-alive connection is closed. */
+  idleTimeoutMs: number;
+  /** PostgreSQL statement_timeout of every store connection. */
+  statementTimeoutMs: number;
+  /** How long a graceful shutdown waits for in-flight requests. */
+  shutdownTimeoutMs: number;
+  /** Payloads of stored audit rows are dropped after this; null keeps them. */
+  retentionPayloadsMs: number | null;
+  /** Whole sessions are deleted this long after their last event; null keeps them. */
+  retentionSessionsMs: number | null;
+  /** How often the server runs retention. */
+  retentionIntervalMs: number;
 }
 
 /** What a setting takes, in words ("a whole number from 0 to 65535 (0 picks a free port)"). */
@@ -273,6 +315,15 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
     alertWebhookUrl: e.ARRAKIS_ALERT_WEBHOOK_URL,
     alertRulesJson: e.ARRAKIS_ALERT_RULES,
     alertIntervalMs: e.ARRAKIS_ALERT_INTERVAL,
+    maxConnections: e.ARRAKIS_MAX_CONNECTIONS,
+    headersTimeoutMs: e.ARRAKIS_HEADERS_TIMEOUT,
+    requestTimeoutMs: e.ARRAKIS_REQUEST_TIMEOUT,
+    idleTimeoutMs: e.ARRAKIS_IDLE_TIMEOUT,
+    statementTimeoutMs: e.ARRAKIS_STATEMENT_TIMEOUT,
+    shutdownTimeoutMs: e.ARRAKIS_SHUTDOWN_TIMEOUT,
+    retentionPayloadsMs: e.ARRAKIS_RETENTION_PAYLOADS,
+    retentionSessionsMs: e.ARRAKIS_RETENTION_SESSIONS,
+    retentionIntervalMs: e.ARRAKIS_RETENTION_INTERVAL,
   };
 }
 

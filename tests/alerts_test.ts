@@ -175,6 +175,42 @@ storeTest(
   },
 );
 
+storeTest(
+  "alerts: UNAUTHORIZED rows neither end a silence nor move the p95",
+  async ({ db }) => {
+    const store = await openTestStore(db);
+    const receiver = startReceiver();
+    const now = T0;
+    try {
+      const evaluator = (rules: string) =>
+        createAlertEvaluator({
+          sql: store.sql,
+          rules: parseAlertRules(rules),
+          webhookUrl: receiver.url,
+          now: () => now,
+        });
+      await addEvents(store.sql, T0 - 20 * 60_000, [{ status: "SUCCESS" }]);
+      await store.sql`
+        INSERT INTO conversations (session_id, first_seen_at, last_event_at)
+        VALUES ('s-open', ${new Date(T0 - 30 * 60_000)}, ${new Date(T0 - 20 * 60_000)})`;
+      // A stranger's rejected keys just now: no sign of life from our own hooks.
+      await addEvents(store.sql, T0 - 60_000, Array(20).fill({ status: "UNAUTHORIZED", ms: 1 }));
+      const silent = await evaluator('[{"kind":"no_events","minutes":10}]').tick();
+      assert.equal(silent.length, 1);
+      assert.match(silent[0].text, /last event 20 min ago/);
+      // Nor do their fast 401s dilute the latency of real requests.
+      await addEvents(store.sql, T0 - 60_000, Array(4).fill({ status: "SUCCESS", ms: 900 }));
+      const slow = await evaluator('[{"kind":"p95","thresholdMs":500,"window":"5m","minEvents":4}]')
+        .tick();
+      assert.equal(slow.length, 1);
+      assert.match(slow[0].text, /p95 900 ms over 4 requests/);
+    } finally {
+      await receiver.close();
+      await store.close();
+    }
+  },
+);
+
 storeTest("alerts: start() evaluates on an interval until stop()", async ({ db }) => {
   const store = await openTestStore(db);
   const receiver = startReceiver();

@@ -122,6 +122,32 @@ const CASES: Case[] = [
   },
 ];
 
+/** [path, the parameter its 400 must name]: window names, dates, durations, cursors, NUL. */
+function QUERY_CASES(cursorOf: (value: unknown) => string): [string, string][] {
+  return [
+    ["/?window=valueOf", "window"],
+    ["/?window=constructor", "window"],
+    ["/fragments/overview?window=__proto__", "window"],
+    ["/?window=hasOwnProperty", "window"],
+    ["/events?from=not-a-date", "from"],
+    ["/events?to=99999-01-01T00:00", "to"],
+    ["/events?status=NOPE", "status"],
+    ["/events?cursor=%%%", "cursor"],
+    ["/failed?cursor=1e9", "cursor"],
+    ["/api/events?since=999999999999999d", "since"],
+    ["/api/events?since=yesterday", "since"],
+    ["/api/events?cursor=%%%", "cursor"],
+    [`/api/events?cursor=${cursorOf("99999999999999999999999")}`, "cursor"],
+    [`/api/sessions?cursor=${cursorOf(["not a time", "1"])}`, "cursor"],
+    [`/api/sessions?cursor=${cursorOf(["275760-09-13T00:00:00Z", "1"])}`, "cursor"],
+    ["/api/events?status=SUCCESS,NOPE", "status"],
+    ["/api/events?limit=0", "limit"],
+    ["/api/events?q=a%00b", "NUL"],
+    ["/api/sessions/a%00b", "NUL"],
+    ["/events?session=%00", "NUL"],
+  ];
+}
+
 async function peakRssKb(pid: number): Promise<number> {
   const status = await Deno.readTextFile(`/proc/${pid}/status`).catch(() => "");
   return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN);
@@ -223,6 +249,69 @@ Deno.test({
       await background;
       await sendGood();
 
+      // Query parameters, on the JSON API and the pages: each a 400 naming the parameter.
+      const bearer = { authorization: `Bearer ${API_KEY}` };
+      const cursorOf = (value: unknown) => btoa(JSON.stringify(value));
+      for (const [path, param] of QUERY_CASES(cursorOf)) {
+        const response = await fetch(`${base}${path}`, { headers: bearer, redirect: "manual" });
+        const text = await response.text();
+        assert.equal(response.status, 400, `${path}: ${response.status} ${text.slice(0, 200)}`);
+        assert.ok(
+          text.includes(param),
+          `${path}: the answer names ${param}: ${text.slice(0, 200)}`,
+        );
+        results.push(`400 GET ${path}`);
+      }
+      const listed = await fetch(`${base}/api/events?status=SUCCESS,INVALID&limit=5`, {
+        headers: bearer,
+      });
+      assert.equal(listed.status, 200, await listed.clone().text());
+      assert.ok((await listed.json()).events.length > 0);
+
+      // Oversized sign-in and reprocess forms: refused while streaming, never held.
+      for (const path of ["/login", "/failed/reprocess"]) {
+        const response = await fetch(`${base}${path}`, {
+          method: "POST",
+          headers: { ...bearer, "content-type": "application/x-www-form-urlencoded" },
+          body: streamOf(200 * 1024 * 1024),
+        });
+        assert.equal(response.status, 413, path);
+        await response.body?.cancel();
+        results.push(`413 POST ${path} with a 200 MiB form`);
+      }
+
+      // A 401 flood: the audit table grows by a sampled row, not 4,000 full ones.
+      const sizeSql = postgres(db.databaseUrl!, { max: 1, onnotice: () => {} });
+      const size = async () => {
+        const [row] = await sizeSql`
+          SELECT count(*)::int AS n, pg_total_relation_size('webhook_events')::bigint AS bytes
+          FROM webhook_events`;
+        return { n: row.n, bytes: Number(row.bytes) };
+      };
+      const before = await size();
+      let flooded = 0;
+      await Promise.all(Array.from({ length: 16 }, async () => {
+        while (flooded < 4_000) {
+          flooded++;
+          const response = await fetch(`${base}/api/claude-hooks`, {
+            method: "POST",
+            headers: { authorization: "Bearer not-the-key", "content-type": "application/json" },
+            body: json(envelope()),
+          });
+          assert.ok([401, 429].includes(response.status), String(response.status));
+          await response.body?.cancel();
+        }
+      }));
+      const after = await size();
+      await sizeSql.end();
+      assert.ok(
+        after.n - before.n <= 2,
+        `4,000 rejected requests added ${after.n - before.n} rows`,
+      );
+      assert.ok(after.bytes - before.bytes <= 256 * 1024, `grew ${after.bytes - before.bytes} B`);
+      results.push(`4,000 rejected requests: +${after.n - before.n} rows`);
+      await sendGood();
+
       const peak = await peakRssKb(server.pid);
       console.log(
         `bad-input corpus: ${CASES.length + 1} cases, ${goodCount} good requests ` +
@@ -235,7 +324,7 @@ Deno.test({
       try {
         const [{ invalid }] = await sql`
           SELECT count(*)::int AS invalid FROM webhook_events WHERE status = 'INVALID'`;
-        const rejected = results.filter((line) => line.startsWith("4")).length;
+        const rejected = results.filter((line) => /^4\d\d (?!GET|POST|4,000)/.test(line)).length;
         assert.ok(invalid >= rejected - 2, `only ${invalid} INVALID rows for ${rejected} 4xx`);
         const [{ left }] = await sql`
           SELECT count(*)::int AS left FROM webhook_events WHERE status IN ('RECEIVED', 'PROCESSING')`;
@@ -246,6 +335,51 @@ Deno.test({
     } finally {
       server.kill("SIGTERM");
       await server.status;
+      await db.destroy();
+    }
+  },
+});
+
+Deno.test({
+  name: "bad input: /?window=valueOf on the embedded store is a 400; /ready and ingest answer",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const db = await createTestDatabase("pglite");
+    const port = await freePort();
+    const server = arrakisCommand(["serve"], {
+      env: {
+        ...db.env,
+        PORT: String(port),
+        ARRAKIS_API_KEY: API_KEY,
+        ARRAKIS_LOG_LEVEL: "warning",
+      },
+    }).spawn();
+    const base = `http://127.0.0.1:${port}`;
+    const bearer = { authorization: `Bearer ${API_KEY}` };
+    try {
+      await waitForHttp(`${base}/health`);
+      for (const window of ["valueOf", "toString", "__proto__", "constructor"]) {
+        const page = await fetch(`${base}/?window=${window}`, { headers: bearer });
+        assert.equal(page.status, 400, window);
+        await page.body?.cancel();
+      }
+      const ready = await fetch(`${base}/ready`, { signal: AbortSignal.timeout(10_000) });
+      assert.equal(ready.status, 200);
+      await ready.body?.cancel();
+      const good = JSON.parse(
+        await Deno.readTextFile(join(HOOK_INPUT_DIR, "UserPromptSubmit.json")),
+      );
+      const ingest = await fetch(`${base}/api/claude-hooks`, {
+        method: "POST",
+        headers: { ...bearer, "content-type": "application/json" },
+        body: json(envelope({ payload: good })),
+        signal: AbortSignal.timeout(10_000),
+      });
+      assert.equal(ingest.status, 200, await ingest.text());
+    } finally {
+      server.kill("SIGTERM");
+      await server.output();
       await db.destroy();
     }
   },

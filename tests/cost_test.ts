@@ -115,10 +115,9 @@ storeTest(
 
       const replies = detail.timeline.filter((item: { usage?: unknown }) => item.usage);
       const costs = Object.fromEntries(
-        replies.map((r: { transcript_uuid: string; usage: { cost_usd: number | null } }) => [
-          r.transcript_uuid,
-          r.usage.cost_usd,
-        ]),
+        replies.map((
+          r: { message: { transcript_uuid: string }; usage: { cost_usd: number | null } },
+        ) => [r.message.transcript_uuid, r.usage.cost_usd]),
       );
       // msg_2's usage goes on its first block only.
       assert.deepEqual(Object.keys(costs).sort(), ["a1", "a2", "a4", "a5"]);

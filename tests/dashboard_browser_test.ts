@@ -1,6 +1,7 @@
 // The dashboard in a real browser against a real `arrakis serve`: sign in, live overview,
-// audit log filters, event detail, reprocessing a failed event, a conversation with tool calls,
-// and a <script> in a prompt rendered as text. Headless Chromium via playwright-core.
+// audit log filters, event detail, reprocessing a failed event, search from the header into a
+// conversation with tool calls at 1366 px and 400 px, and a <script> in a prompt rendered as
+// text. Headless Chromium via playwright-core.
 import assert from "node:assert/strict";
 import { createTestDatabase, openTestStore, type StoreKind } from "./helpers/stores.ts";
 import {
@@ -9,6 +10,7 @@ import {
   HAVE_CHROMIUM,
   KEY,
   launch,
+  type Page,
   post,
   startServer,
 } from "./helpers/dashboard.ts";
@@ -74,6 +76,40 @@ function conversation(sessionId: string) {
       ],
     }),
   ];
+}
+
+/**
+ * Types into the header's search box, opens the first result, and checks that the conversation
+ * page scrolled to the highlighted hit.
+ */
+async function searchFromHeader(
+  page: Page,
+  base: string,
+  words: string,
+  mustScroll = false,
+): Promise<void> {
+  await page.goto(`${base}/sessions`);
+  await page.fill("header form.search input[name=q]", words);
+  await Promise.all([
+    page.waitForURL(/\/search\?q=/),
+    page.press("header form.search input", "Enter"),
+  ]);
+  const first = page.locator("ol.hits a.snippet").first();
+  assert.match(await first.innerHTML(), /<mark>/);
+  await Promise.all([page.waitForURL(/\/sessions\/[^?]+\?hit=/), first.click()]);
+  const anchor = new URL(page.url()).hash.slice(1);
+  const target = page.locator(`#${anchor}`);
+  assert.match(await target.getAttribute("class") ?? "", /\bhit\b/);
+  const view = await target.evaluate((el) => {
+    const rect = el.getBoundingClientRect();
+    const window = globalThis as unknown as { innerHeight: number; scrollY: number };
+    return { top: rect.top, height: window.innerHeight, scrolled: window.scrollY };
+  });
+  assert.ok(
+    view.top >= 0 && view.top < view.height,
+    `${anchor} is in view: ${JSON.stringify(view)}`,
+  );
+  if (mustScroll) assert.ok(view.scrolled > 0, `the page scrolled to ${anchor}`);
 }
 
 function browserTest(kind: StoreKind): void {
@@ -191,7 +227,7 @@ function browserTest(kind: StoreKind): void {
           await page.click("form.filters button[type=submit]");
           await page.waitForURL(/event=PostToolUse/);
           assert.equal(await rows.count(), 1);
-          await page.fill("input[name=q]", failedRequestId.slice(0, 13));
+          await page.fill("form.filters input[name=q]", failedRequestId.slice(0, 13));
           await page.selectOption("select[name=event]", "");
           await page.click("form.filters button[type=submit]");
           await page.waitForURL(/q=/);
@@ -256,16 +292,9 @@ function browserTest(kind: StoreKind): void {
         await t.step(
           "read the conversation: prompt as text, tools collapsed, failure marked",
           async () => {
-            await page.goto(`${base}/sessions`);
-            await page.fill("input[name=q]", "Fix the cart");
-            await page.click("form.filters button[type=submit]");
-            await page.waitForURL(/q=Fix/);
-            assert.equal(await page.locator("tbody tr").count(), 1);
-            await Promise.all([
-              page.waitForURL(/\/sessions\/.+/),
-              page.click(`tbody tr a[href="/sessions/${SESSION}"] >> nth=0`),
-            ]);
-            const prompt = page.locator(".msg.user .text");
+            await page.setViewportSize({ width: 1366, height: 768 });
+            await searchFromHeader(page, base, '"fix the cart"');
+            const prompt = page.locator(".msg.user.hit .text");
             assert.equal(await prompt.textContent(), PROMPT);
             assert.equal(await page.locator(".msg.user script, .msg.user img").count(), 0);
             assert.equal(
@@ -278,15 +307,45 @@ function browserTest(kind: StoreKind): void {
             const bash = page.locator('details.tool[data-tool="toolu_bash_1"]');
             assert.equal(await bash.getAttribute("open"), null);
             assert.equal(await bash.locator("pre").first().isVisible(), false);
-            await bash.locator("summary").click();
-            assert.match(await bash.textContent() ?? "", /PASS src\/cart\.test\.ts/);
+            await bash.locator(":scope > summary").click();
+            // Bash output as stdout text, not JSON; the raw JSON one click further.
+            assert.match(await bash.locator("pre.code").first().textContent() ?? "", /^PASS src/);
+            const raw = bash.locator("details.raw");
+            assert.equal(await raw.locator("pre").isVisible(), false);
+            await raw.locator("summary").click();
+            assert.match(await raw.locator("pre").textContent() ?? "", /"stdout": "PASS/);
             const failed = page.locator('details.tool.failure[data-tool="toolu_read_1"]');
-            assert.match(await failed.locator("summary").textContent() ?? "", /failed/);
+            assert.match(await failed.locator(":scope > summary").textContent() ?? "", /failed/);
             assert.match(
               await page.textContent(".msg.assistant .tokens") ?? "",
               /1,200 in · 85 out/,
             );
             assert.match(await page.textContent(".cards") ?? "", /2,400/);
+          },
+        );
+
+        await t.step(
+          "at 400 px: the header wraps, nothing spills sideways, search lands on the tool output",
+          async () => {
+            await page.setViewportSize({ width: 400, height: 760 });
+            for (const path of ["/", "/events", "/failed", "/sessions", `/sessions/${SESSION}`]) {
+              await page.goto(`${base}${path}`);
+              const width = await page.evaluate<number>("document.documentElement.scrollWidth");
+              assert.ok(width <= 400, `${path} is ${width} px wide at a 400 px viewport`);
+              const nav = await page.locator("header.top nav a").last().boundingBox();
+              assert.ok(nav && nav.x + nav.width <= 400, `${path}: the nav spills out`);
+            }
+            // A table wider than the screen scrolls inside its box.
+            await page.goto(`${base}/events`);
+            const box = page.locator(".table-card").first();
+            assert.ok(
+              await box.evaluate((el) => el.scrollWidth > el.clientWidth),
+              "the audit table scrolls inside its card",
+            );
+            await searchFromHeader(page, base, "totals", true);
+            const hit = page.locator("details.tool.hit");
+            assert.equal(await hit.getAttribute("data-tool"), "toolu_bash_1");
+            assert.notEqual(await hit.getAttribute("open"), null, "a hit's tool call is open");
           },
         );
 

@@ -111,7 +111,7 @@ storeTest("dashboard: every page needs a session; login, headers, escaping", asy
     const [{ id }] = await store.sql<{ id: string }[]>`
       SELECT id FROM webhook_events WHERE event_type = 'UserPromptSubmit'`;
     for (
-      const path of ["/", `/sessions/${session}`, "/sessions?q=script", `/events/${id}`, "/events"]
+      const path of ["/", `/sessions/${session}`, "/search?q=alert", `/events/${id}`, "/events"]
     ) {
       const res = await app.request(`${BASE}${path}`, { headers: { Cookie: cookie } });
       assert.equal(res.status, 200, path);
@@ -131,15 +131,16 @@ storeTest("dashboard: every page needs a session; login, headers, escaping", asy
     assert.ok(conversation.includes("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"));
     assert.ok(conversation.includes("Done <strong>now</strong> &lt;b&gt;bold?&lt;/b&gt;"));
     assert.ok(conversation.includes("&lt;/pre&gt;&lt;script&gt;alert(2)"));
-    const search =
-      await (await app.request(`${BASE}/sessions?q=${encodeURIComponent("<script>")}`, {
-        headers: { Cookie: cookie },
-      })).text();
-    assert.match(search, /s-escape/);
-    const none = await (await app.request(`${BASE}/sessions?q=absent%25`, {
+    // Search snippets mark the matched word and escape everything captured around it.
+    const search = await (await app.request(`${BASE}/search?q=${encodeURIComponent("quotes")}`, {
       headers: { Cookie: cookie },
     })).text();
-    assert.match(none, /No session has a prompt matching that/);
+    assert.match(search, /s-escape/);
+    assert.ok(search.includes("onerror=alert(1)&gt; &amp; &quot;<mark>quotes</mark>"), search);
+    const none = await (await app.request(`${BASE}/search?q=absent%25`, {
+      headers: { Cookie: cookie },
+    })).text();
+    assert.match(none, /Nothing matches that/);
 
     // A Bearer key works too (scripts, curl); a signed-out cookie does not.
     const bearer = await app.request(`${BASE}/alerts`, {

@@ -1,6 +1,7 @@
-// The conversation order: copies from different sources removed, usage attached once.
+// The conversation order: copies from different sources removed, usage attached once, and one
+// order when transcript times and hook times disagree.
 import assert from "node:assert/strict";
-import { buildTimeline, messageText, usageTotals } from "../src/dashboard/timeline.ts";
+import { buildTimeline, messageText } from "../src/read/timeline.ts";
 import type { MessageRow, TokenUsageRow, ToolUseRow } from "../src/schema.ts";
 
 const at = (s: number) => new Date(Date.UTC(2026, 10, 20, 10, 0, s));
@@ -78,7 +79,6 @@ Deno.test("timeline: prompts, tools and replies in time order, copies dropped", 
         occurred_at: at(9),
       }),
       message({ content: "Add a test", occurred_at: at(1) }),
-      message({ source: "transcript", content: "Add a test", occurred_at: at(1) }),
       message({
         role: "assistant",
         source: "transcript",
@@ -121,13 +121,66 @@ Deno.test("timeline: prompts, tools and replies in time order, copies dropped", 
   assert.equal(items[2].kind === "tool" && items[2].usage, undefined);
   assert.equal(items[3].kind === "reply" && items[3].usage?.message_id, "msg_B");
   assert.equal(items[4].kind === "reply" && items[4].usage, undefined);
-  assert.deepEqual(usageTotals([usage("a", 1, 2), usage("b", 10, 20)]), {
-    input: 11,
-    output: 22,
-    cacheRead: 200,
-    cacheCreation: 0,
-    calls: 2,
+});
+
+Deno.test("timeline: a tool call follows the reply that asked for it, whatever the clocks say", () => {
+  // Claude Code's transcript clock runs 5 s behind the hook clock here: by raw times the tool
+  // call (hook time 10:00:03) would come before the text that announced it (transcript 10:00:07),
+  // and the unrelated prompt at 10:00:05 would split them.
+  const announce = message({
+    role: "assistant",
+    source: "transcript",
+    content: "Running the tests.",
+    message_id: "msg_C",
+    occurred_at: at(7),
   });
+  const call = message({
+    role: "assistant",
+    source: "transcript",
+    content_json: [{ type: "tool_use", id: "toolu_late", name: "Bash", input: {} }],
+    message_id: "msg_C",
+    occurred_at: at(7),
+  });
+  const items = buildTimeline(
+    [
+      message({ content: "First", occurred_at: at(1) }),
+      message({ content: "Second", occurred_at: at(5) }),
+      announce,
+      call,
+      message({
+        role: "assistant",
+        source: "transcript",
+        content: "Tests pass.",
+        occurred_at: at(8),
+      }),
+    ],
+    [
+      tool({ tool_use_id: "toolu_late", pre_at: at(3), post_at: at(4) }),
+      tool({ tool_use_id: "toolu_late_2", pre_at: at(2) }),
+      tool({ tool_use_id: "toolu_free", pre_at: at(6) }),
+    ],
+    [],
+  );
+  // toolu_late_2 is in no stored message: its own time places it.
+  assert.deepEqual(
+    items.map((i) => i.kind === "tool" ? `tool:${i.tool.tool_use_id}` : `${i.kind}:${i.text}`),
+    [
+      "prompt:First",
+      "tool:toolu_late_2",
+      "prompt:Second",
+      "tool:toolu_free",
+      "reply:Running the tests.",
+      "tool:toolu_late",
+      "reply:Tests pass.",
+    ],
+  );
+  // The same rows in another arrival order give the same timeline.
+  const again = buildTimeline(
+    [call, announce],
+    [tool({ tool_use_id: "toolu_late", pre_at: at(3) })],
+    [],
+  );
+  assert.deepEqual(again.map((i) => i.kind), ["reply", "tool"]);
 });
 
 Deno.test("timeline: message text comes from content or from text blocks", () => {

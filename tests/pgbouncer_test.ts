@@ -104,7 +104,10 @@ storeTest(
       assert.equal(migrated.code, 0, migrated.stderr);
       assert.match(migrated.stdout, /applied .*0005_team\.sql/);
 
-      const server = await startTestServer(db, { ...env, ARRAKIS_API_KEY: "ark_pgbouncer_key" });
+      const server = await startTestServer(db, {
+        ...env,
+        ARRAKIS_API_KEY: "ark_pgbouncer_key_0123456789",
+      });
       try {
         const single = await post(
           server,

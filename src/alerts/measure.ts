@@ -1,4 +1,6 @@
-// What the rules look at, read from the audit trail at a given instant.
+// What the rules look at, read from the audit trail at a given instant. A stranger's rejected
+// key (UNAUTHORIZED) is none of the rules' business: it neither counts as traffic, nor as
+// latency, nor as a sign of life.
 import type { Sql } from "../store/open.ts";
 import type { AlertRule } from "./rules.ts";
 import { FAILED_STATUSES, OK_STATUSES } from "../schema.ts";
@@ -32,7 +34,7 @@ export async function measure(sql: Sql, rule: AlertRule, now: number): Promise<M
                percentile_cont(0.95) WITHIN GROUP (ORDER BY processing_ms) AS p95
         FROM webhook_events
         WHERE received_at >= ${new Date(now - rule.window)} AND received_at <= ${new Date(now)}
-          AND processing_ms IS NOT NULL`;
+          AND processing_ms IS NOT NULL AND status <> 'UNAUTHORIZED'`;
       const p95 = row.p95 === null ? null : Number(row.p95);
       return {
         firing: row.n >= rule.minEvents && p95 !== null && p95 > rule.thresholdMs,
@@ -43,8 +45,8 @@ export async function measure(sql: Sql, rule: AlertRule, now: number): Promise<M
     }
     case "no_events": {
       const [row] = await sql<{ last_at: Date | null; open: number }[]>`
-        SELECT (SELECT max(received_at) FROM webhook_events WHERE received_at <= ${new Date(now)})
-                 AS last_at,
+        SELECT (SELECT max(received_at) FROM webhook_events
+                 WHERE received_at <= ${new Date(now)} AND status <> 'UNAUTHORIZED') AS last_at,
                (SELECT count(*) FROM conversations
                  WHERE ended_at IS NULL
                    AND coalesce(last_event_at, first_seen_at) >= ${new Date(now - rule.openWithin)})

@@ -8,8 +8,10 @@ import { parseFlags, UsageError } from "./args.ts";
 export const usage = `Usage: arrakis serve [--port N] [--host ADDRESS]
 
 Runs the arrakis server: POST /api/claude-hooks (and /batch), GET /api/sessions,
-/api/sessions/:sessionId, /api/cost, /api/events, /api/stream, /api/keys, the dashboard
-at /, GET /health, /ready, /metrics. Several instances may share one PostgreSQL.
+/api/sessions/:sessionId[/export], /api/cost, /api/events, /api/search, /api/stream,
+/api/keys, the dashboard at /, GET /health, /ready, /metrics (behind a key unless listening
+on loopback). Several instances may share one
+PostgreSQL. Runs retention every hour (ARRAKIS_RETENTION_*).
 Applies pending migrations at start (unless ARRAKIS_MIGRATE_ON_START=false), stops
 gracefully on SIGTERM/SIGINT (in-flight requests finish, the store closes).
 
@@ -23,7 +25,8 @@ Environment:
                              server logs (logs/); default ~/.arrakis
   ARRAKIS_API_KEY            admin Bearer keys, comma-separated (required with DATABASE_URL;
                              on the embedded store one is generated into ARRAKIS_HOME/api-key);
-                             keys per person or machine: 'arrakis keys'
+                             keys per person or machine: 'arrakis keys'; each at least 16
+                             random characters
   ARRAKIS_DIRECT_DATABASE_URL  PostgreSQL itself when DATABASE_URL is a transaction pooler:
                              LISTEN and the alert leader's lock need a session
   ARRAKIS_PG_PREPARE         false behind a transaction pooler such as PgBouncer (default true)
@@ -32,6 +35,12 @@ Environment:
   ARRAKIS_MAX_BODY_BYTES     request body limit (default 32 MiB)
   ARRAKIS_BATCH_MAX          envelopes per batch request (default 100)
   ARRAKIS_TRUSTED_PROXIES    addresses/CIDRs whose X-Forwarded-For is believed
+  ARRAKIS_MAX_CONNECTIONS    open connections at most (default: what the file limit allows)
+  ARRAKIS_HEADERS_TIMEOUT    time a connection has to send its headers (default 10s)
+  ARRAKIS_REQUEST_TIMEOUT    time a request has to arrive whole (default 2m)
+  ARRAKIS_IDLE_TIMEOUT       idle time before a kept-alive connection closes (default 95s)
+  ARRAKIS_STATEMENT_TIMEOUT  longest a database statement may run (default 60s)
+  ARRAKIS_SHUTDOWN_TIMEOUT   how long SIGTERM waits for in-flight requests (default 20s)
   ARRAKIS_REDACT_PATTERNS    extra secret patterns, one regular expression a line
   ARRAKIS_PRICES             a JSON price file (the shape of data/prices.json) whose models
                              override and add to the bundled price table
@@ -39,6 +48,11 @@ Environment:
   ARRAKIS_ALERT_WEBHOOK_URL  Slack-compatible webhook for alerts (alerts are off without it)
   ARRAKIS_ALERT_RULES        alert rules as JSON (default: error rate, p95, silence)
   ARRAKIS_ALERT_INTERVAL     how often the rules are evaluated (default 30s)
+  ARRAKIS_RETENTION_PAYLOADS drop payloads of stored audit rows after this (default 30d;
+                             "forever" keeps them); rows and data tables stay
+  ARRAKIS_RETENTION_SESSIONS delete whole sessions this long after their last event
+                             (default forever)
+  ARRAKIS_RETENTION_INTERVAL how often retention runs (default 1h)
   ARRAKIS_LOG_LEVEL          debug | info | warning | error; logs: JSON lines on stdout when
                              not on a terminal, text on stderr when on one, and files in
                              ARRAKIS_LOG_DIR (default ARRAKIS_HOME/logs)

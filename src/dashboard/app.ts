@@ -8,16 +8,19 @@ import { APP_CSS, APP_JS, FAVICON_SVG } from "./assets.ts";
 import {
   eventTypes,
   failedEvents,
-  getConversation,
   getEvent,
   hasSucceeded,
   listEvents,
-  listSessions,
-  overview,
-  parseEventFilter,
-  parseWindow,
   relatedEvents,
-} from "./queries.ts";
+} from "../read/events.ts";
+import { overview } from "../read/overview.ts";
+import { listSessions } from "../read/sessions.ts";
+import { getConversation } from "../read/conversation.ts";
+import { search } from "../read/search.ts";
+import { ReadInputError } from "../read/errors.ts";
+import { EXPORT_FORMATS, exportConversation } from "../export/export.ts";
+import { eventFilterOf, parseEventForm, parseSearchForm, parseWindow } from "./params.ts";
+import { searchPage } from "./pages/search.ts";
 import { overviewFragment, overviewPage } from "./pages/overview.ts";
 import { eventsPage, eventsTable } from "./pages/events.ts";
 import { eventPage } from "./pages/event.ts";
@@ -31,6 +34,7 @@ import { h } from "./html.ts";
 import { reprocessMany } from "./reprocess.ts";
 import { auditStream } from "../stream.ts";
 import { type Permission, refusal } from "../roles.ts";
+import { LOGIN_FORM_MAX_BYTES, readForm, REPROCESS_FORM_MAX_BYTES } from "./form.ts";
 
 export const CSP = [
   "default-src 'none'",
@@ -53,14 +57,25 @@ function secure(c: Context): void {
   c.header("Cache-Control", "no-store");
 }
 
-function send(c: Context, body: Html, status: 200 | 400 | 401 | 403 | 404 = 200): Response {
+function send(
+  c: Context,
+  body: Html,
+  status: 200 | 400 | 401 | 403 | 404 | 429 = 200,
+): Response {
   return c.html(body.value, status);
 }
 
-/** A local path to return to after sign-in; anything else (//host, schemes) becomes "/". */
+/**
+ * A same-origin path to return to after sign-in; anything else becomes "/". Browsers drop tabs
+ * and newlines from URLs and read "\\" as "/", so "/%09/host" would be "//host": off-site.
+ */
 export function safeNext(next: string | undefined): string {
-  if (!next || !next.startsWith("/") || next.startsWith("//") || next.startsWith("/\\")) return "/";
-  return next.slice(0, 2000);
+  if (!next || next.length > 2000 || !next.startsWith("/")) return "/";
+  // deno-lint-ignore no-control-regex
+  if (/[\u0000-\u0020\u007f\\]/.test(next)) return "/";
+  const base = "http://arrakis.invalid";
+  const url = new URL(next, base);
+  return url.origin === base ? url.pathname + url.search + url.hash : "/";
 }
 
 /**
@@ -74,18 +89,36 @@ function sameOrigin(c: Context): boolean {
   const origin = c.req.header("origin");
   if (origin === undefined) return true; // not a browser: the key or cookie alone decides
   try {
-    return new URL(origin).host === new URL(c.req.url).host;
+    // Scheme too: an http:// page on the same host must not post to the https:// dashboard.
+    // Behind a TLS proxy the request arrives as http; a browser cannot set X-Forwarded-Proto.
+    const url = new URL(c.req.url);
+    const scheme = c.req.header("x-forwarded-proto")?.split(",")[0].trim() ??
+      url.protocol.slice(0, -1);
+    return new URL(origin).origin === `${scheme}://${url.host}`;
   } catch {
     return false; // "null" (sandboxed frame, privacy mode) or garbage
   }
 }
 
+/** Rows per page of the audit log. */
+const PAGE = 50;
+
 type Handler = (c: Context) => Response | Promise<Response>;
+
+/** A read refused the request's input (a malformed parameter, a forged cursor): a 400 page that
+ * names it, never a 500. */
+async function readOrBadRequest(c: Context, handler: Handler): Promise<Response> {
+  try {
+    return await handler(c);
+  } catch (error) {
+    if (error instanceof ReadInputError) return send(c, badRequest(error.message), 400);
+    throw error;
+  }
+}
 
 export function createDashboard(deps: DashboardDeps): Hono {
   const app = new Hono();
   const now = () => deps.now?.() ?? Date.now();
-
   /** Pages: signed in with a key whose role allows `need`, or redirected to /login (403). */
   const pageRoute = (handler: Handler, need: Permission = "read"): Handler => async (c) => {
     secure(c);
@@ -96,7 +129,7 @@ export function createDashboard(deps: DashboardDeps): Hono {
     }
     const reason = refusal(viewer, need);
     if (reason !== undefined) return send(c, forbidden(reason), 403);
-    return handler(c);
+    return await readOrBadRequest(c, handler);
   };
   /** Fragments and the stream: signed-in or 401 (the page script goes to /login). */
   const dataRoute = (handler: Handler): Handler => async (c) => {
@@ -105,7 +138,7 @@ export function createDashboard(deps: DashboardDeps): Hono {
     if (!viewer) return c.text("sign in required", 401);
     const reason = refusal(viewer, "read");
     if (reason !== undefined) return c.text(reason, 403);
-    return handler(c);
+    return await readOrBadRequest(c, handler);
   };
   const postRoute = (handler: Handler, need: Permission = "read"): Handler =>
     pageRoute(
@@ -141,19 +174,27 @@ export function createDashboard(deps: DashboardDeps): Hono {
   app.post("/login", async (c) => {
     secure(c);
     if (!sameOrigin(c)) return c.text("cross-origin form post refused", 403);
-    const body = await c.req.parseBody();
-    const key = typeof body.key === "string" ? body.key.trim() : "";
-    const next = safeNext(typeof body.next === "string" ? body.next : undefined);
+    const form = await readForm(c, LOGIN_FORM_MAX_BYTES);
+    if (!form) return c.text("sign-in form too large", 413);
+    const key = form.get("key")?.trim() ?? "";
+    const next = safeNext(form.get("next") ?? undefined);
+    // Throttled before the key is even compared: guessing costs the guesser a minute.
+    const wait = deps.signInWait(c);
+    if (wait !== undefined) {
+      c.header("Retry-After", String(wait));
+      const error = `Too many keys tried from this address; try again in ${wait} s.`;
+      return send(c, loginPage({ next, error }), 429);
+    }
     const viewer = key.length > 0 && key.length <= 1024 ? await deps.signIn(c, key) : undefined;
     const refused = viewer && refusal(viewer, "read");
     if (refused) return send(c, loginPage({ next, error: `${refused}.` }), 403);
     if (viewer) return c.redirect(next, 303);
     return send(c, loginPage({ next, error: "That key is not accepted by this server." }), 401);
   });
-  app.post("/logout", (c) => {
+  app.post("/logout", async (c) => {
     secure(c);
     if (!sameOrigin(c)) return c.text("cross-origin form post refused", 403);
-    deps.signOut(c);
+    await deps.signOut(c);
     return c.redirect("/login", 303);
   });
 
@@ -173,20 +214,23 @@ export function createDashboard(deps: DashboardDeps): Hono {
   app.get(
     "/events",
     pageRoute(async (c) => {
-      const filter = parseEventFilter(c.req.query());
-      const [{ rows, next }, types] = await Promise.all([
-        listEvents(deps.sql, filter),
+      const form = parseEventForm(c.req.query());
+      const [{ events, nextCursor }, types] = await Promise.all([
+        listEvents(deps.sql, eventFilterOf(form), { limit: PAGE, cursor: form.cursor }),
         eventTypes(deps.sql),
       ]);
-      return send(c, eventsPage(rows, next, filter, types));
+      return send(c, eventsPage(events, nextCursor, form, types));
     }),
   );
   app.get(
     "/fragments/events",
     dataRoute(async (c) => {
-      const filter = parseEventFilter(c.req.query());
-      const { rows, next } = await listEvents(deps.sql, filter);
-      return send(c, eventsTable(rows, next, filter));
+      const form = parseEventForm(c.req.query());
+      const { events, nextCursor } = await listEvents(deps.sql, eventFilterOf(form), {
+        limit: PAGE,
+        cursor: form.cursor,
+      });
+      return send(c, eventsTable(events, nextCursor, form));
     }),
   );
   app.get(
@@ -207,23 +251,20 @@ export function createDashboard(deps: DashboardDeps): Hono {
     pageRoute(async (c) => {
       const code = c.req.query("code")?.slice(0, 200) || undefined;
       const includeResolved = c.req.query("resolved") === "1";
-      const before = /^\d{1,18}$/.test(c.req.query("before") ?? "")
-        ? c.req.query("before")
-        : undefined;
-      const data = await failedEvents(deps.sql, { code, includeResolved, before });
+      const cursor = c.req.query("cursor") || undefined;
+      const data = await failedEvents(deps.sql, { code, includeResolved, cursor });
       return send(c, failedPage(data, { code, includeResolved }));
     }),
   );
   app.post(
     "/failed/reprocess",
     postRoute(async (c) => {
-      const body = await c.req.parseBody({ all: true });
-      const list = (value: unknown) =>
-        (Array.isArray(value) ? value : value === undefined ? [] : [value])
-          .filter((v): v is string => typeof v === "string" && /^\d{1,18}$/.test(v));
+      const form = await readForm(c, REPROCESS_FORM_MAX_BYTES);
+      if (!form) return c.text("reprocess form too large", 413);
+      const list = (name: string) => form.getAll(name).filter((v) => /^\d{1,18}$/.test(v));
       // A row's own button sends "one"; the bulk button sends the ticked "id" boxes.
-      const one = list(body.one);
-      const ids = one.length > 0 ? one : list(body.id);
+      const one = list("one");
+      const ids = one.length > 0 ? one : list("id");
       const outcomes = ids.length > 0 ? await reprocessMany(deps, c, ids) : [];
       const data = await failedEvents(deps.sql, {});
       return send(c, failedPage(data, { includeResolved: false, outcomes }));
@@ -233,12 +274,12 @@ export function createDashboard(deps: DashboardDeps): Hono {
   app.get(
     "/sessions",
     pageRoute(async (c) => {
-      const q = c.req.query("q")?.trim() || undefined;
-      const offset = Math.min(1_000_000, Math.max(0, Number(c.req.query("offset")) || 0));
-      const limit = 50;
+      const cursor = c.req.query("cursor") || undefined;
       const key = c.req.query("key")?.trim().slice(0, 64) || undefined;
-      const { rows, more } = await listSessions(deps.sql, { q, key, offset, limit });
-      return send(c, sessionsPage(rows, { q, offset, more, limit }));
+      return send(
+        c,
+        sessionsPage(await listSessions(deps.sql, { cursor, key }), { cursor, key }),
+      );
     }),
   );
   app.get(
@@ -246,13 +287,49 @@ export function createDashboard(deps: DashboardDeps): Hono {
     pageRoute(async (c) => {
       const data = await getConversation(deps.sql, c.req.param("sessionId") ?? "");
       if (!data) return send(c, notFound("No session with that id has been captured."), 404);
-      return send(c, conversationPage(data, now()));
+      const hit = /^[mt]-\d{1,18}$/.test(c.req.query("hit") ?? "") ? c.req.query("hit") : undefined;
+      return send(c, conversationPage(data, now(), hit));
+    }),
+  );
+  app.get(
+    "/sessions/:sessionId/export",
+    pageRoute(async (c) => {
+      const format = EXPORT_FORMATS.find((f) => f === c.req.query("format"));
+      if (!format) {
+        return send(c, badRequest(`format must be one of ${EXPORT_FORMATS.join(", ")}`), 400);
+      }
+      const data = await getConversation(deps.sql, c.req.param("sessionId") ?? "");
+      if (!data) return send(c, notFound("No session with that id has been captured."), 404);
+      const file = exportConversation(data, format, { now: now() });
+      return c.body(file.body, 200, {
+        "Content-Type": file.contentType,
+        "Content-Disposition": `attachment; filename="${file.filename}"`,
+      });
+    }),
+  );
+  app.get(
+    "/search",
+    pageRoute(async (c) => {
+      const query = parseSearchForm(c.req.query());
+      if (query.q === "") {
+        return send(c, searchPage(query, { hits: [], nextCursor: null, capped: false }));
+      }
+      try {
+        return send(c, searchPage(query, await search(deps.sql, query)));
+      } catch (error) {
+        if (!(error instanceof ReadInputError)) throw error;
+        return send(c, searchPage(query, { error: error.message }), 400);
+      }
     }),
   );
 
   app.get("/alerts", pageRoute((c) => send(c, alertsPage(deps.alerts, now()))));
   app.get("/stream", dataRoute((c) => auditStream(c, deps.events)));
   return app;
+}
+
+function badRequest(message: string): Html {
+  return page("Bad request", null, h`<h1>Bad request</h1><p class="sub">${message}</p>`);
 }
 
 function forbidden(reason: string): Html {

@@ -128,6 +128,35 @@ details.agent .agent-body{padding:0 14px 12px 0;display:grid;gap:10px}
 .login h1{display:flex;gap:8px;align-items:center}.login label{display:block;margin:14px 0 6px;color:var(--muted)}
 .login input{width:100%}.login .btn{width:100%;margin-top:16px;padding:9px}
 .stages{display:grid;grid-template-columns:max-content 1fr max-content;gap:6px 12px;align-items:center}
+header.top form.search{margin:0;flex:0 1 240px;min-width:0}
+header.top form.search input{width:100%;background:#2c3445;border:1px solid #4a5366;color:#fff;border-radius:6px;padding:5px 9px}
+header.top form.search input::placeholder{color:#9aa2b1}
+.msg,details.tool{scroll-margin-top:72px}
+.msg.hit,details.tool.hit,.msg:target,details.tool:target{outline:3px solid var(--warn);outline-offset:2px;box-shadow:0 0 0 6px var(--warn-soft)}
+mark{background:#ffe58a;color:inherit;border-radius:2px;padding:0 1px}
+ol.hits{list-style:none;margin:0;padding:0;display:grid;gap:10px;max-width:980px}
+.hit-row .who{display:flex;flex-wrap:wrap;gap:10px;align-items:center;font-size:12.5px;margin-bottom:6px}
+.hit-row .snippet{display:block;color:var(--ink);white-space:pre-wrap;word-break:break-word}
+pre.diff .add{background:#e6f5ee;color:#1f6a46}pre.diff .del{background:#fdecea;color:#8f2a22}
+pre.diff span{display:block}pre.stderr{border-color:#f3c1bc;background:#fff8f7}
+details.raw>summary{cursor:pointer;color:var(--muted);font-size:12px}
+.actions{gap:8px}
+@media (max-width:700px){
+header.top{flex-wrap:wrap;height:auto;gap:8px 12px;padding:8px 12px;position:static}
+header.top nav{flex:1 1 100%;flex-wrap:wrap;order:3}
+header.top nav a{padding:4px 8px}
+header.top form.search{flex:1 1 140px}
+main{padding:14px 12px 40px}
+.msg,details.tool{scroll-margin-top:8px}
+details.tool{margin-left:0}
+details.tool>summary{flex-wrap:wrap}
+.tool-brief{flex-basis:100%;order:5}
+.grid,.grid>*{min-width:0}
+.cards{grid-template-columns:repeat(auto-fill,minmax(140px,1fr))}
+.kv{grid-template-columns:1fr}
+h1{font-size:18px;word-break:break-word}
+}
+body.export header.top{display:none}
 `;
 
 export const APP_JS = `"use strict";

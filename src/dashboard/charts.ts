@@ -1,7 +1,7 @@
 // Inline SVG charts: no script, no external resource, nothing the CSP has to allow. Sizes
 // are SVG attributes (style attributes would need 'unsafe-inline').
 import { h, type Html } from "./html.ts";
-import type { Bucket } from "./queries.ts";
+import type { Bucket } from "../read/overview.ts";
 import { fmtMs, fmtTime } from "./format.ts";
 
 const W = 600;

@@ -23,8 +23,10 @@ export interface DashboardDeps {
    * the dashboard.
    */
   signIn(c: Context, apiKey: string): Promise<Viewer | undefined>;
-  /** Clears the session cookie. */
-  signOut(c: Context): void;
+  /** Seconds this client must wait before trying another key (too many wrong ones), if any. */
+  signInWait(c: Context): number | undefined;
+  /** Revokes the session (on every instance) and clears its cookie. */
+  signOut(c: Context): Promise<void>;
   /** Runs a stored envelope through the server's ingest pipeline again. */
   reprocess(c: Context, envelope: unknown): Promise<{ httpStatus: number; answer: IngestAnswer }>;
   /** The running alert evaluator, when the server started one. */

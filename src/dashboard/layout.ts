@@ -1,4 +1,4 @@
-// The page frame: navigation, the live indicator, the one stylesheet and script.
+// The page frame: navigation, the search box, the live indicator, the one stylesheet and script.
 import { h, type Html, type Part } from "./html.ts";
 
 export type Section = "overview" | "events" | "failed" | "sessions" | "alerts";
@@ -35,6 +35,9 @@ export function page(title: string, section: Section | null, body: Part): Html {
       }>${label}</a>`
     )
   }</nav>
+  <form class="search" method="get" action="/search" role="search">
+    <input type="search" name="q" placeholder="Search sessions" aria-label="Search sessions" maxlength="500">
+  </form>
   <div class="right">
     <span id="live-dot" class="live" title="live updates">connecting</span>
     <form method="post" action="/logout"><button type="submit">Sign out</button></form>

@@ -3,7 +3,7 @@
 // person sees "refused" rather than a DUPLICATE that looks like work was done.
 import type { Context } from "hono";
 import type { DashboardDeps } from "./deps.ts";
-import { getEvent, hasSucceeded } from "./queries.ts";
+import { getEvent, hasSucceeded } from "../read/events.ts";
 import { FAILED_STATUSES } from "../schema.ts";
 
 export interface ReprocessOutcome {

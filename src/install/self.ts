@@ -8,7 +8,15 @@ import { ensurePrivateDir, writeFileDurable } from "../durable.ts";
 import { launcherPermissions } from "../permissions.ts";
 
 /** What a self-contained copy holds (tests, benchmarks and docs stay in the clone). */
-export const APP_ENTRIES = ["main.ts", "deno.json", "deno.lock", "src", "migrations", "hooks"];
+export const APP_ENTRIES = [
+  "main.ts",
+  "deno.json",
+  "deno.lock",
+  "src",
+  "migrations",
+  "hooks",
+  "data",
+];
 
 /** Written beside the installed main.ts: how `arrakis install` finds its own launcher. */
 export const INSTALL_RECORD = "install.json";

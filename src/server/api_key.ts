@@ -4,6 +4,7 @@ import { dirname } from "node:path";
 import type { Config } from "../config.ts";
 import { ConfigError } from "../config.ts";
 import { ensurePrivateDir, writeFileDurable } from "../durable.ts";
+import { assertStrongKeys } from "./key_strength.ts";
 import { newApiKey } from "./keys.ts";
 
 export interface ResolvedKeys {
@@ -14,7 +15,10 @@ export interface ResolvedKeys {
 }
 
 export async function resolveServerKeys(config: Config): Promise<ResolvedKeys> {
-  if (config.apiKeys.length > 0) return { keys: config.apiKeys, generated: false };
+  if (config.apiKeys.length > 0) {
+    assertStrongKeys(config.apiKeys, "ARRAKIS_API_KEY");
+    return { keys: config.apiKeys, generated: false };
+  }
   if (config.databaseUrl) {
     throw new ConfigError(
       "ARRAKIS_API_KEY: required with DATABASE_URL (a shared server never runs without a key); " +
@@ -23,7 +27,10 @@ export async function resolveServerKeys(config: Config): Promise<ResolvedKeys> {
   }
   try {
     const text = (await Deno.readTextFile(config.apiKeyFile)).trim();
-    if (text) return { keys: [text], file: config.apiKeyFile, generated: false };
+    if (text) {
+      assertStrongKeys([text], config.apiKeyFile);
+      return { keys: [text], file: config.apiKeyFile, generated: false };
+    }
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }

@@ -10,8 +10,11 @@ import { keysApi } from "./keys_api.ts";
 import { requestMeta } from "./meta.ts";
 import { type BodyResult, readJsonBody } from "./body.ts";
 import { ingestBatch, ingestEnvelope, type IngestResult, recordRejected } from "./ingest.ts";
+import { rejectUnauthenticated } from "./unauthorized.ts";
 import { queryRoutes } from "./query.ts";
 import { classifyFailure, errorMessage, RETRY_AFTER_SECONDS } from "./errors.ts";
+import { nulInUrl } from "../params.ts";
+import { ReadInputError } from "../read/errors.ts";
 
 const httpLog = log("server", "http");
 const errorLog = log("server", "error");
@@ -38,20 +41,28 @@ function routeOf(c: Context): string {
   return path && path !== "/*" && path !== "*" ? path : "other";
 }
 
+/** Whether a listen address is reachable from this machine only. */
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 /** The audit row's record of who sent the request: set once its key was checked. */
 function stamp(meta: RequestMeta, deps: ServerDeps, auth: Authorization): void {
   meta.sender = { keyName: auth.identity?.name ?? null, instanceId: deps.instanceId };
 }
 
-/** The ingest routes' refusal of a key: an audit row (UNAUTHORIZED) and the 401 or 403. */
+/**
+ * The ingest routes' refusal of a key: no valid key is the cheap, sampled, throttled path
+ * (unauthorized.ts); a known key whose role falls short gets its audit row and the 403.
+ */
 async function refuse(
   c: Context,
   deps: ServerDeps,
   meta: RequestMeta,
   auth: Exclude<Authorization, { ok: true }>,
 ) {
+  if (auth.httpStatus === 401) return rejectUnauthenticated(c, deps, meta, auth.reason);
   await c.req.raw.body?.cancel().catch(() => {});
-  if (auth.httpStatus === 401) c.header("WWW-Authenticate", 'Bearer realm="arrakis"');
   return reply(
     c,
     await recordRejected(
@@ -96,6 +107,12 @@ export function createApp(deps: ServerDeps, dashboard?: Hono): Hono {
     }
   });
 
+  app.use("*", async (c, next) => {
+    const nul = nulInUrl(c.req.url);
+    if (nul) return c.json({ status: "INVALID", message: nul }, 400);
+    await next();
+  });
+
   app.get("/health", (c) =>
     c.json({
       status: "ok",
@@ -117,6 +134,8 @@ export function createApp(deps: ServerDeps, dashboard?: Hono): Hono {
     }
   });
 
+  // Open on loopback (a local scraper); behind a key wherever others can reach the port.
+  if (!isLoopback(config.host)) app.use("/metrics", requireRole(deps, "read"));
   app.get(
     "/metrics",
     (c) =>
@@ -126,7 +145,7 @@ export function createApp(deps: ServerDeps, dashboard?: Hono): Hono {
   app.post("/api/claude-hooks", async (c) => {
     const meta = requestMeta(c, config.trustedProxies);
     note(c, { ip: meta.ip, traceId: meta.traceId });
-    const auth = authorize(c, deps, "ingest");
+    const auth = await authorize(c, deps, "ingest");
     stamp(meta, deps, auth);
     if (!auth.ok) return refuse(c, deps, meta, auth);
     const body = await readJsonBody(c, config.maxBodyBytes);
@@ -147,7 +166,7 @@ export function createApp(deps: ServerDeps, dashboard?: Hono): Hono {
   app.post("/api/claude-hooks/batch", async (c) => {
     const meta = requestMeta(c, config.trustedProxies);
     note(c, { ip: meta.ip, traceId: meta.traceId });
-    const auth = authorize(c, deps, "ingest");
+    const auth = await authorize(c, deps, "ingest");
     stamp(meta, deps, auth);
     if (!auth.ok) return refuse(c, deps, meta, auth);
     const body = await readJsonBody(c, config.maxBodyBytes);
@@ -211,6 +230,9 @@ export function createApp(deps: ServerDeps, dashboard?: Hono): Hono {
   );
 
   app.onError((error, c) => {
+    if (error instanceof ReadInputError) {
+      return c.json({ status: "INVALID", message: error.message }, 400);
+    }
     if (classifyFailure(error) === "unavailable") {
       metrics.recordDbError();
       c.header("Retry-After", String(RETRY_AFTER_SECONDS));

@@ -1,5 +1,6 @@
 // Who is calling: a Bearer key the key ring knows (compared in constant time against every
-// key) or a signed dashboard session cookie naming a key that is still live.
+// key) or a signed dashboard session cookie naming a key that is still live and a session id
+// not signed out (revoked_sessions: every instance sees it, across restarts).
 import type { Context } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { createHmac, timingSafeEqual } from "node:crypto";
@@ -17,8 +18,20 @@ function sign(secret: Uint8Array, payload: string): string {
   return createHmac("sha256", secret).update(payload).digest("base64url");
 }
 
-/** The hash of the key the session was signed in with, when the cookie is genuine and fresh. */
-function verifySessionValue(secret: Uint8Array, value: string, nowMs: number): string | undefined {
+interface Session {
+  /** Random id, what sign-out revokes. */
+  sid: string;
+  /** Expiry, seconds since the epoch. */
+  exp: number;
+  /** Hash of the key the session was signed in with. */
+  kid: string;
+}
+
+const base64url = (text: string) =>
+  btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+
+/** The session a cookie carries, when the cookie is genuine and fresh. */
+function verifySessionValue(secret: Uint8Array, value: string, nowMs: number): Session | undefined {
   const dot = value.lastIndexOf(".");
   if (dot <= 0) return undefined;
   const payload = value.slice(0, dot);
@@ -26,16 +39,22 @@ function verifySessionValue(secret: Uint8Array, value: string, nowMs: number): s
   const given = Buffer.from(value.slice(dot + 1));
   if (expected.length !== given.length || !timingSafeEqual(expected, given)) return undefined;
   try {
-    const { exp, kid } = JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/")));
-    return typeof exp === "number" && exp * 1000 > nowMs && typeof kid === "string"
-      ? kid
+    const { sid, exp, kid } = JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/")));
+    return typeof exp === "number" && exp * 1000 > nowMs && typeof kid === "string" &&
+        typeof sid === "string"
+      ? { sid, exp, kid }
       : undefined;
   } catch {
     return undefined;
   }
 }
 
-export function authenticate(c: Context, deps: ServerDeps): AuthResult {
+async function isRevoked(deps: ServerDeps, sid: string): Promise<boolean> {
+  const [row] = await deps.sql`SELECT 1 FROM revoked_sessions WHERE session_id = ${sid}`;
+  return row !== undefined;
+}
+
+export async function authenticate(c: Context, deps: ServerDeps): Promise<AuthResult> {
   const header = c.req.header("authorization");
   if (header !== undefined) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
@@ -46,11 +65,13 @@ export function authenticate(c: Context, deps: ServerDeps): AuthResult {
   }
   const cookie = getCookie(c, SESSION_COOKIE);
   if (cookie !== undefined) {
-    const kid = verifySessionValue(deps.sessionSecret, cookie, Date.now());
+    const session = verifySessionValue(deps.sessionSecret, cookie, Date.now());
     // A revoked key ends its sessions too: the cookie names the key, the ring must know it.
-    const identity = kid === undefined ? undefined : deps.keys.byHash(kid);
-    if (identity) return { ok: true, via: "cookie", identity };
-    return { ok: false, reason: "session expired or invalid; sign in again" };
+    const identity = session === undefined ? undefined : deps.keys.byHash(session.kid);
+    if (identity && !(await isRevoked(deps, session!.sid))) {
+      return { ok: true, via: "cookie", identity };
+    }
+    return { ok: false, reason: "session expired, signed out or invalid; sign in again" };
   }
   return { ok: false, reason: "missing Authorization: Bearer <key>" };
 }
@@ -58,11 +79,10 @@ export function authenticate(c: Context, deps: ServerDeps): AuthResult {
 /** Sets a signed session cookie for the identity the dashboard checked the key of. */
 export function issueSessionCookie(c: Context, deps: ServerDeps, identity: Identity): void {
   const exp = Math.floor(Date.now() / 1000) + SESSION_TTL_SECONDS;
-  const payload = btoa(JSON.stringify({ exp, kid: identity.keyHash })).replace(/\+/g, "-").replace(
-    /\//g,
-    "_",
-  )
-    .replace(/=+$/, "");
+  const sid = base64url(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(18))));
+  const payload = base64url(
+    JSON.stringify({ sid, exp, kid: identity.keyHash } satisfies Session),
+  );
   const secure = new URL(c.req.url).protocol === "https:" ||
     c.req.header("x-forwarded-proto") === "https";
   setCookie(c, SESSION_COOKIE, `${payload}.${sign(deps.sessionSecret, payload)}`, {
@@ -74,7 +94,17 @@ export function issueSessionCookie(c: Context, deps: ServerDeps, identity: Ident
   });
 }
 
-export function clearSessionCookie(c: Context): void {
+/** Signs the request's session out: its id is revoked until it would have expired anyway. */
+export async function revokeSession(c: Context, deps: ServerDeps): Promise<void> {
+  const cookie = getCookie(c, SESSION_COOKIE);
+  const session = cookie ? verifySessionValue(deps.sessionSecret, cookie, Date.now()) : undefined;
+  if (session) {
+    await deps.sql`
+      INSERT INTO revoked_sessions (session_id, expires_at)
+      VALUES (${session.sid}, to_timestamp(${session.exp}))
+      ON CONFLICT (session_id) DO NOTHING`;
+    await deps.sql`DELETE FROM revoked_sessions WHERE expires_at < now()`;
+  }
   setCookie(c, SESSION_COOKIE, "", { httpOnly: true, sameSite: "Strict", path: "/", maxAge: 0 });
 }
 

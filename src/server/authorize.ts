@@ -5,6 +5,8 @@ import { type Permission, refusal } from "../roles.ts";
 import type { ServerDeps } from "./deps.ts";
 import type { Identity } from "./keys.ts";
 import { authenticate } from "./auth.ts";
+import { requestIp } from "./meta.ts";
+import { throttleUnauthenticated } from "./unauthorized.ts";
 
 export type Authorization =
   | { ok: true; identity: Identity }
@@ -17,8 +19,12 @@ export type Authorization =
     identity?: Identity;
   };
 
-export function authorize(c: Context, deps: ServerDeps, need: Permission): Authorization {
-  const result = authenticate(c, deps);
+export async function authorize(
+  c: Context,
+  deps: ServerDeps,
+  need: Permission,
+): Promise<Authorization> {
+  const result = await authenticate(c, deps);
   if (!result.ok) {
     return { ok: false, httpStatus: 401, code: "UNAUTHORIZED", reason: result.reason };
   }
@@ -32,8 +38,16 @@ export function authorize(c: Context, deps: ServerDeps, need: Permission): Autho
 /** Middleware for JSON routes. */
 export function requireRole(deps: ServerDeps, need: Permission): MiddlewareHandler {
   return async (c, next) => {
-    const result = authorize(c, deps, need);
+    const result = await authorize(c, deps, need);
     if (!result.ok) {
+      if (result.httpStatus === 401) {
+        const throttled = throttleUnauthenticated(
+          c,
+          deps,
+          requestIp(c, deps.config.trustedProxies),
+        );
+        if (throttled) return throttled;
+      }
       if (result.httpStatus === 401) c.header("WWW-Authenticate", 'Bearer realm="arrakis"');
       return c.json({ status: result.code, message: result.reason }, result.httpStatus);
     }

@@ -2,6 +2,7 @@
 // is never held in memory), the number of JSON values is capped before parsing, then the bytes
 // must be UTF-8 JSON.
 import type { Context } from "hono";
+import { readLimited } from "../read_limited.ts";
 import { countJsonNodes, MAX_BODY_NODES } from "./sanitize.ts";
 
 export type BodyResult =
@@ -52,20 +53,11 @@ export async function readJsonBody(c: Context, maxBytes: number): Promise<BodyRe
   }
   const body = c.req.raw.body;
   if (!body) return { ok: false, httpStatus: 400, code: "EMPTY_BODY", message: "empty body" };
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = body.getReader();
+  let bytes: Uint8Array;
   try {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > maxBytes) {
-        await reader.cancel().catch(() => {});
-        return tooLarge;
-      }
-      chunks.push(value);
-    }
+    const read = await readLimited(body, maxBytes);
+    if (read === "too_large") return tooLarge;
+    bytes = read;
   } catch (error) {
     return {
       ok: false,
@@ -77,14 +69,8 @@ export async function readJsonBody(c: Context, maxBytes: number): Promise<BodyRe
       aborted: true,
     };
   }
+  const total = bytes.byteLength;
   if (total === 0) return { ok: false, httpStatus: 400, code: "EMPTY_BODY", message: "empty body" };
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  chunks.length = 0;
   if (countJsonNodes(bytes, MAX_BODY_NODES) > MAX_BODY_NODES) {
     return {
       ok: false,

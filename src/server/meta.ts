@@ -72,10 +72,16 @@ export function clientIp(
   return hops.length > 0 ? normalize(hops[0]).slice(0, 64) : peer;
 }
 
+/** The connection's peer, from the node:http socket the listener hands over. */
 function peerAddress(c: Context): string | null {
-  const env = c.env as { remoteAddr?: Deno.NetAddr } | undefined;
-  const address = env?.remoteAddr?.hostname;
+  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
+  const address = env?.incoming?.socket?.remoteAddress;
   return address ? normalize(address) : null;
+}
+
+/** The client address of a request (see clientIp). */
+export function requestIp(c: Context, trustedProxies: readonly string[]): string | null {
+  return clientIp(peerAddress(c), c.req.header("x-forwarded-for"), trustedProxies);
 }
 
 export function requestMeta(c: Context, trustedProxies: readonly string[]): RequestMeta {
@@ -88,7 +94,7 @@ export function requestMeta(c: Context, trustedProxies: readonly string[]): Requ
   const headerRequestId = c.req.header("x-request-id")?.slice(0, 128) ?? null;
   return {
     startedAt: performance.now(),
-    ip: clientIp(peerAddress(c), c.req.header("x-forwarded-for"), trustedProxies),
+    ip: requestIp(c, trustedProxies),
     userAgent: c.req.header("user-agent")?.slice(0, MAX_HEADER_CHARS) ?? null,
     headers,
     headerRequestId,

@@ -9,6 +9,8 @@ export interface Metrics {
   recordDbError(): void;
   /** One group commit ended: how many items it held and the round trips it cost. */
   recordGroup(size: number, roundTrips: number): void;
+  /** A request turned away for want of a valid key (401 or 429), or a failed sign-in. */
+  recordUnauthorized(): void;
   inFlight(delta: number): void;
   render(): string;
 }
@@ -34,6 +36,7 @@ export function createMetrics(): Metrics {
   let count = 0;
   let duplicates = 0;
   let dbErrors = 0;
+  let unauthorized = 0;
   let inFlight = 0;
   let groups = 0;
   let groupItems = 0;
@@ -65,6 +68,9 @@ export function createMetrics(): Metrics {
     },
     recordDbError() {
       dbErrors++;
+    },
+    recordUnauthorized() {
+      unauthorized++;
     },
     inFlight(delta) {
       inFlight += delta;
@@ -105,6 +111,11 @@ export function createMetrics(): Metrics {
       out.push("# HELP arrakis_ingest_round_trips_total Database round trips of group commits.");
       out.push("# TYPE arrakis_ingest_round_trips_total counter");
       out.push(`arrakis_ingest_round_trips_total ${groupRoundTrips}`);
+      out.push(
+        "# HELP arrakis_unauthorized_total Requests without a valid key and failed sign-ins.",
+      );
+      out.push("# TYPE arrakis_unauthorized_total counter");
+      out.push(`arrakis_unauthorized_total ${unauthorized}`);
       out.push("# HELP arrakis_http_requests_total HTTP responses by route and status code.");
       out.push("# TYPE arrakis_http_requests_total counter");
       for (const [key, value] of http) {

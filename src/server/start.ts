@@ -1,6 +1,7 @@
-// Starting and stopping the server: keys, store, migrations, the stale-row sweep, this
-// instance's heartbeat and live-event fan-out, Deno.serve, and a graceful shutdown that
-// finishes in-flight requests and hands leadership over before closing the store.
+// Starting and stopping the server: keys, store, migrations, the stale-row sweep, retention,
+// this instance's heartbeat and live-event fan-out, the listener, and a graceful shutdown that
+// finishes in-flight requests (up to a deadline) and hands leadership over before closing the
+// store.
 import type { Hono } from "hono";
 import type { Config } from "../config.ts";
 import { log } from "../log.ts";
@@ -11,6 +12,7 @@ import { createEvents } from "../events.ts";
 import type { AlertEvaluator } from "../alerts/evaluator.ts";
 import { advisoryLeadership, type Leadership, SOLE_LEADER } from "../alerts/leader.ts";
 import { loadPrices, type ModelPrice, storePrices } from "../cost/prices.ts";
+import { startRetention } from "../retention/schedule.ts";
 import type { ServerDeps } from "./deps.ts";
 import { createMetrics } from "./metrics.ts";
 import { deriveSessionSecret } from "./auth.ts";
@@ -22,6 +24,8 @@ import { type Heartbeat, registerInstance, STALE_HEARTBEATS, startHeartbeat } fr
 import { type Fanout, startFanout } from "./fanout.ts";
 import { classifyFailure, errorMessage, RETRY_AFTER_SECONDS } from "./errors.ts";
 import { addressInUse } from "./listen.ts";
+import { listen } from "./listener.ts";
+import { defaultMaxConnections } from "./file_limit.ts";
 
 const logger = log("server");
 
@@ -102,7 +106,10 @@ export async function startServer(
   const prices = await loadPrices(config.pricesFile);
   const keys = await resolveServerKeys(config);
   const effective: Config = { ...config, apiKeys: keys.keys };
-  const store = await openStore(effective, { max: options.poolSize ?? 20 });
+  const store = await openStore(effective, {
+    max: options.poolSize ?? 20,
+    statementTimeoutMs: effective.statementTimeoutMs,
+  });
   const instanceId = uuidv7();
   const events = createEvents((error) =>
     logger.warn("a live-event listener failed: {error}", { error: errorMessage(error) })
@@ -177,6 +184,8 @@ export async function startServer(
   };
   const alerts = options.alerts?.(store.sql, leadership);
   const app = createApp(deps, options.mount?.(deps, alerts));
+  // Retention needs the migrated schema (its indexes) and runs only once the store is ready.
+  const retention = prepared.then(() => stopped ? undefined : startRetention(store.sql, effective));
   const gate = (request: Request): Response | undefined => {
     if (ready || !new URL(request.url).pathname.startsWith("/api/claude-hooks")) return undefined;
     return Response.json(
@@ -184,12 +193,21 @@ export async function startServer(
       { status: 503, headers: { "retry-after": String(RETRY_AFTER_SECONDS) } },
     );
   };
-  let server: Deno.HttpServer<Deno.NetAddr>;
+  const maxConnections = effective.maxConnections ?? await defaultMaxConnections();
+  let listener;
   try {
-    server = Deno.serve(
-      { hostname: effective.host, port: effective.port, onListen: () => {} },
-      (request, info) => gate(request) ?? app.fetch(request, info),
-    );
+    listener = listen({
+      hostname: effective.host,
+      port: effective.port,
+      limits: {
+        headersTimeoutMs: effective.headersTimeoutMs,
+        requestTimeoutMs: effective.requestTimeoutMs,
+        idleTimeoutMs: effective.idleTimeoutMs,
+        maxConnections,
+        shutdownTimeoutMs: effective.shutdownTimeoutMs,
+      },
+      fetch: (request, env) => gate(request) ?? app.fetch(request, env),
+    });
   } catch (error) {
     stopped = true;
     await alerts?.stop();
@@ -198,15 +216,19 @@ export async function startServer(
     await store.close().catch(() => {});
     throw addressInUse(error, effective.host, effective.port) ?? error;
   }
-  const address = server.addr as Deno.NetAddr;
-  const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname;
-  const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${address.port}`;
-  logger.info("listening on {url} ({store})", { url, store: store.kind });
+  const host = listener.hostname.includes(":") ? `[${listener.hostname}]` : listener.hostname;
+  const wildcard = host === "0.0.0.0" || host === "[::]";
+  const url = `http://${wildcard ? "127.0.0.1" : host}:${listener.port}`;
+  logger.info("listening on {url} ({store}, at most {maxConnections} connections)", {
+    url,
+    store: store.kind,
+    maxConnections,
+  });
 
   let closing: Promise<void> | undefined;
   return {
     url,
-    port: address.port,
+    port: listener.port,
     deps,
     keyFile: keys.file,
     keyGenerated: keys.generated,
@@ -216,8 +238,9 @@ export async function startServer(
         stopped = true;
         // Live streams never end on their own: tell them to close first.
         events.emit("shutdown", {});
-        await server.shutdown();
+        await listener.close();
         await alerts?.stop();
+        await (await retention.catch(() => undefined))?.stop();
         await prepared.catch(() => {});
         await stopInstance();
         await store.close();

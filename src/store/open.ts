@@ -22,20 +22,31 @@ export interface Store {
 export interface OpenStoreOptions {
   /** Pool size on PostgreSQL; the embedded store always uses one connection. */
   max?: number;
+  /** statement_timeout of every connection, so no request holds the store for ever. */
+  statementTimeoutMs?: number;
 }
 
 /** What the session pool needs: one connection for LISTEN, one for the leader's lock. */
 const SESSION_POOL = 2;
 
-function connect(url: string, max: number, prepare = true, path?: string): Sql {
+function connect(
+  url: string,
+  max: number,
+  prepare = true,
+  statementTimeoutMs?: number,
+  path?: string,
+): Sql {
   return postgres(url, {
     max,
-    prepare,
     ...(path ? { path } : {}),
+    prepare,
     onnotice: () => {},
     connect_timeout: 10,
     idle_timeout: 0,
-    connection: { application_name: "arrakis" },
+    connection: {
+      application_name: "arrakis",
+      ...(statementTimeoutMs ? { statement_timeout: statementTimeoutMs } : {}),
+    },
   });
 }
 
@@ -52,7 +63,15 @@ export async function openStore(
   options: OpenStoreOptions = {},
 ): Promise<Store> {
   if (config.databaseUrl) {
-    const sql = connect(config.databaseUrl, options.max ?? 10, config.pgPrepare ?? true);
+    const prepare = config.pgPrepare ?? true;
+    // PgBouncer (prepare off) refuses statement_timeout as a startup parameter: there the
+    // role's own setting applies (docs/DEPLOY.md).
+    const sql = connect(
+      config.databaseUrl,
+      options.max ?? 10,
+      prepare,
+      prepare ? options.statementTimeoutMs : undefined,
+    );
     // Opened on first use (postgres.js connects lazily): commands that never listen pay nothing.
     const session = config.directDatabaseUrl
       ? connect(config.directDatabaseUrl, SESSION_POOL)
@@ -70,7 +89,13 @@ export async function openStore(
   }
   const embedded = await startEmbedded(config.pgliteDir, { home: config.home });
   // PGlite is one backend: a single connection keeps each transaction whole.
-  const sql = connect("postgres://postgres@localhost/postgres", 1, true, embedded.socketPath);
+  const sql = connect(
+    "postgres://postgres@localhost/postgres",
+    1,
+    true,
+    options.statementTimeoutMs,
+    embedded.socketPath,
+  );
   return {
     sql,
     kind: "pglite",

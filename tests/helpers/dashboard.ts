@@ -1,7 +1,9 @@
 // The dashboard's end-to-end harness: a real `arrakis serve` child, envelopes shaped like the
 // hook's, and headless Chromium through playwright-core.
 import { chromium } from "npm:playwright-core@1.65.1";
-import type { BrowserContext } from "npm:playwright-core@1.65.1";
+import type { BrowserContext, Page } from "npm:playwright-core@1.65.1";
+
+export type { Page };
 import { arrakisCommand } from "./cli.ts";
 import { freePort, waitForHttp } from "./net.ts";
 import { newSpanId, newTraceId, uuidv7 } from "../../src/ids.ts";

@@ -2,7 +2,7 @@
 // deliveries of the same trace or requestId.
 import { h, type Html, json } from "../html.ts";
 import { page, statusBadge } from "../layout.ts";
-import type { EventListRow } from "../queries.ts";
+import type { EventListRow } from "../../read/events.ts";
 import { FAILED_STATUSES, type WebhookEventRow } from "../../schema.ts";
 import { meter } from "../charts.ts";
 import { fmtMs, fmtTime } from "../format.ts";

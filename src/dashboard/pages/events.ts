@@ -1,7 +1,8 @@
 // Audit log: every request, newest first, filtered; the first page refreshes live.
 import { h, type Html } from "../html.ts";
 import { page, statusBadge } from "../layout.ts";
-import type { EventFilter, EventListRow } from "../queries.ts";
+import type { EventListRow } from "../../read/events.ts";
+import type { EventForm } from "../params.ts";
 import { WEBHOOK_STATUSES } from "../../schema.ts";
 import { fmtMs, fmtTime, shortId } from "../format.ts";
 
@@ -10,7 +11,7 @@ function toLocalInput(date: Date | undefined): string {
 }
 
 /** The filter as query parameters (without the cursor). */
-export function filterQuery(filter: EventFilter): URLSearchParams {
+export function filterQuery(filter: EventForm): URLSearchParams {
   const params = new URLSearchParams();
   if (filter.status) params.set("status", filter.status);
   if (filter.event) params.set("event", filter.event);
@@ -51,26 +52,26 @@ export function eventRows(rows: EventListRow[]): Html {
 
 export function eventsTable(
   rows: EventListRow[],
-  next: string | undefined,
-  filter: EventFilter,
+  next: string | null,
+  filter: EventForm,
 ): Html {
   const params = filterQuery(filter);
-  if (next) params.set("before", next);
+  if (next) params.set("cursor", next);
   return h`<div class="table-card"><table>
 <thead><tr><th>Received (UTC)</th><th>Status</th><th>Event</th><th>Session</th><th>Request id</th><th class="num">HTTP</th><th>Stage</th><th>Error</th><th class="num">Time</th></tr></thead>
 <tbody>${eventRows(rows)}</tbody></table></div>
-<div class="pager"><span>${rows.length} shown${filter.before ? " (older page)" : ""}</span>${
+<div class="pager"><span>${rows.length} shown${filter.cursor ? " (older page)" : ""}</span>${
     next ? h`<a href="/events?${params.toString()}">Older →</a>` : h`<span></span>`
   }</div>`;
 }
 
 export function eventsPage(
   rows: EventListRow[],
-  next: string | undefined,
-  filter: EventFilter,
+  next: string | null,
+  filter: EventForm,
   eventTypes: string[],
 ): Html {
-  const live = filter.before === undefined;
+  const live = filter.cursor === undefined;
   const option = (value: string, current: string | undefined) =>
     h`<option value="${value}"${value === current ? h` selected` : ""}>${value}</option>`;
   return page(
@@ -101,9 +102,9 @@ export function eventsPage(
       toLocalInput(filter.from)
     }"></label>
   <label>To (UTC)<input type="datetime-local" name="to" value="${toLocalInput(filter.to)}"></label>
-  <label>Request / trace id<input type="search" name="q" value="${
+  <label>Id prefix or error text<input type="search" name="q" value="${
       filter.q ?? ""
-    }" placeholder="id or prefix" size="26"></label>
+    }" placeholder="request, trace, session id or error" size="26"></label>
   <button class="btn" type="submit">Filter</button>
   <a class="btn ghost" href="/events">Reset</a>
 </form>

@@ -1,12 +1,12 @@
 // Failed events grouped by error code, reprocessable one at a time or as a selection.
 import { h, type Html } from "../html.ts";
 import { page, statusBadge } from "../layout.ts";
-import type { FailedRow } from "../queries.ts";
+import type { FailedRow } from "../../read/events.ts";
 import { fmtTime, shortId, truncate } from "../format.ts";
 import type { ReprocessOutcome } from "../reprocess.ts";
 
 export function failedPage(
-  data: { groups: { code: string; n: number }[]; rows: FailedRow[]; next?: string },
+  data: { groups: { code: string; n: number }[]; rows: FailedRow[]; nextCursor: string | null },
   options: { code?: string; includeResolved: boolean; outcomes?: ReprocessOutcome[] },
 ): Html {
   const total = data.groups.reduce((sum, g) => sum + g.n, 0);
@@ -81,10 +81,10 @@ ${options.outcomes ? outcomesPanel(options.outcomes) : ""}
         })
     }</tbody></table></div>
 <div class="pager"><button class="btn" type="submit" id="reprocess-selected">Reprocess selected</button>${
-      data.next
+      data.nextCursor
         ? h`<a href="${link(options.code)}${
           link(options.code).includes("?") ? "&" : "?"
-        }before=${data.next}">Older →</a>`
+        }cursor=${data.nextCursor}">Older →</a>`
         : ""
     }</div>
 </form>`,

@@ -2,7 +2,7 @@
 import { OK_STATUSES, RATE_DEFINITION } from "../../schema.ts";
 import { h, type Html } from "../html.ts";
 import { page, statusBadge } from "../layout.ts";
-import { COST_DAYS, type Overview, type WindowName, WINDOWS } from "../queries.ts";
+import { COST_DAYS, type Overview, type WindowName, WINDOWS } from "../../read/overview.ts";
 import { latencyChart, meter, throughputChart } from "../charts.ts";
 import { fmtAgo, fmtInt, fmtMs, fmtPercent, fmtRate, fmtUsd } from "../format.ts";
 
@@ -142,9 +142,9 @@ function spoolTable(o: Overview): Html {
       h`<tr><td>${row.project ?? "(unknown project)"}</td><td>${
         row.host ?? ""
       }</td><td class="num">${
-        row.pending > 0 ? h`<span class="fail">${fmtInt(row.pending)}</span>` : "0"
+        (row.pending ?? 0) > 0 ? h`<span class="fail">${fmtInt(row.pending)}</span>` : "0"
       }</td><td class="num">${
-        row.failed > 0 ? h`<span class="fail">${fmtInt(row.failed)}</span>` : "0"
+        (row.failed ?? 0) > 0 ? h`<span class="fail">${fmtInt(row.failed)}</span>` : "0"
       }</td><td class="num">${fmtAgo(new Date(row.reportedAt), o.now)}</td></tr>`
     )
   }
