@@ -1,7 +1,9 @@
-// Ingest throughput and latency through real HTTP against PostgreSQL (`arrakis serve` as a
-// child process, this process as the client) at several concurrency levels; in the same run
-// the raw ceiling (the same rows written by plain postgres.js, no HTTP, no validation), the
-// cost of a duplicate, and the batch endpoint.
+// Ingest through real HTTP (`arrakis serve` as a child process, this process the client), each
+// figure beside its raw ceiling measured in the same run: postgres.js doing one INSERT of the
+// same audit row per commit (fsync on) at the same concurrency, and one multi-row INSERT per
+// batch. Two payload mixes: every event of one session, and events spread over 32 sessions.
+// Also: server CPU per event (server + its PostgreSQL backends, from /proc), round trips per
+// event (from /metrics), the cost of the per-request log line, and the embedded store.
 import postgres from "postgres";
 import { PERMISSIONS } from "../src/permissions.ts";
 import { CONFIG, MAIN } from "../tests/helpers/cli.ts";
@@ -12,9 +14,14 @@ import { type BenchRow, percentile, table } from "./report.ts";
 const ADMIN_URL = Deno.env.get("BENCH_DATABASE_URL") ??
   "postgres://postgres@127.0.0.1:5432/postgres";
 const KEY = "bench-key-0123456789";
-const LEVELS: [concurrency: number, requests: number][] = [[1, 400], [8, 2000], [32, 4000]];
+const SCALE = Number(Deno.env.get("BENCH_INGEST_SCALE") ?? 1);
+const COUNTS: Record<number, number> = { 8: 2000 * SCALE, 32: 3000 * SCALE };
+const MIXES = { "one session": 1, "32 sessions": 32 } as const;
+type Mix = keyof typeof MIXES;
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
-function envelope(session: string, i: number) {
+function envelope(mix: Mix, tag: string, i: number) {
+  const session = `${tag}-${i % MIXES[mix]}`;
   const payload = {
     session_id: session,
     transcript_path: `/home/dev/.claude/projects/x/${session}.jsonl`,
@@ -22,7 +29,7 @@ function envelope(session: string, i: number) {
     permission_mode: "default",
     hook_event_name: "UserPromptSubmit",
     prompt: `Add a unit test for the cart total (${i}), and don't touch the payment code.`,
-    prompt_id: `p-${i}`,
+    prompt_id: `${tag}-p-${i}`,
   };
   return {
     requestId: uuidv7(),
@@ -36,23 +43,22 @@ function envelope(session: string, i: number) {
     payload,
   };
 }
-
 type Envelope = ReturnType<typeof envelope>;
 
 /** Runs `count` jobs with `concurrency` workers; returns per-job ms and wall seconds. */
 async function load(
   concurrency: number,
   count: number,
-  job: (worker: number, i: number) => Promise<void>,
+  job: (i: number) => Promise<void>,
 ): Promise<{ latencies: number[]; seconds: number }> {
   const latencies: number[] = [];
   let next = 0;
   const started = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async (_, worker) => {
+  await Promise.all(Array.from({ length: concurrency }, async () => {
     while (next < count) {
       const i = next++;
       const t = performance.now();
-      await job(worker, i);
+      await job(i);
       latencies.push(performance.now() - t);
     }
   }));
@@ -69,46 +75,134 @@ async function send(url: string, body: unknown, expect: string): Promise<void> {
     body: JSON.stringify(body),
   });
   const answer = await response.json();
-  const status = Array.isArray(answer.results) ? answer.results[0].status : answer.status;
-  if (status !== expect) throw new Error(`expected ${expect}, got ${JSON.stringify(answer)}`);
-}
-
-/** What the server writes for one prompt, minus HTTP, auth, validation, dedupe and timings. */
-async function rawInsert(sql: postgres.Sql, e: Envelope): Promise<void> {
-  await sql.begin(async (tx) => {
-    await tx`INSERT INTO webhook_events (request_id, trace_id, span_id, session_id, event_type,
-      status, stage, payload) VALUES (${e.requestId}, ${e.traceId}, ${e.spanId}, ${e.sessionId},
-      ${e.event}, 'SUCCESS', 'respond', ${tx.json(e as unknown as postgres.JSONValue)})`;
-    const [c] = await tx`INSERT INTO conversations (session_id, cwd, last_event_at)
-      VALUES (${e.sessionId}, ${e.payload.cwd}, ${e.occurredAt}::timestamptz)
-      ON CONFLICT (session_id) DO UPDATE SET last_event_at = EXCLUDED.last_event_at RETURNING id`;
-    await tx`INSERT INTO messages (conversation_id, session_id, role, source, dedupe_key, content,
-      request_id, occurred_at) VALUES (${c.id}, ${e.sessionId}, 'user', 'prompt',
-      ${"prompt:" + e.payload.prompt_id + e.requestId}, ${e.payload.prompt}, ${e.requestId},
-      ${e.occurredAt}::timestamptz) ON CONFLICT DO NOTHING`;
-  });
-}
-
-function rows(name: string, result: { latencies: number[]; seconds: number }, reference?: number) {
-  const rate = result.latencies.length / result.seconds;
-  const out: BenchRow[] = [{
-    benchmark: "ingest",
-    metric: `${name} events/s`,
-    value: rate,
-    unit: "events/s",
-    ...(reference
-      ? { reference: { metric: "raw postgres.js, same concurrency", value: reference } }
-      : {}),
-  }];
-  for (const p of [50, 95, 99]) {
-    out.push({
-      benchmark: "ingest",
-      metric: `${name} latency p${p}`,
-      value: percentile(result.latencies, p),
-      unit: "ms",
-    });
+  const statuses = Array.isArray(answer.results)
+    ? answer.results.map((r: { status: string }) => r.status)
+    : [answer.status];
+  if (statuses.some((s: string) => s !== expect)) {
+    throw new Error(`expected ${expect}, got ${JSON.stringify(answer).slice(0, 300)}`);
   }
-  return out;
+}
+
+/** The audit row the server writes for an envelope, as plain column values. */
+function auditRow(e: Envelope) {
+  return {
+    request_id: e.requestId,
+    trace_id: e.traceId,
+    span_id: e.spanId,
+    session_id: e.sessionId,
+    event_type: e.event,
+    status: "SUCCESS",
+    stage: "respond",
+    http_status: 200,
+    payload: e,
+    response: { status: "SUCCESS", requestId: e.requestId },
+  };
+}
+
+/** The raw ceiling: one INSERT of the audit row, one commit (autocommit), fsync on. */
+function rawOne(sql: postgres.Sql, e: Envelope) {
+  const r = auditRow(e);
+  return sql`INSERT INTO webhook_events (request_id, trace_id, span_id, session_id, event_type,
+    status, stage, http_status, payload, response) VALUES (${r.request_id}, ${r.trace_id},
+    ${r.span_id}, ${r.session_id}, ${r.event_type}, 'SUCCESS', 'respond', 200,
+    ${sql.json(r.payload as unknown as postgres.JSONValue)},
+    ${sql.json(r.response)})`.then(() => {});
+}
+
+/** The batch ceiling: one multi-row INSERT of the same audit rows. */
+function rawMany(sql: postgres.Sql, es: Envelope[]) {
+  return sql`INSERT INTO webhook_events (request_id, trace_id, span_id, session_id, event_type,
+    status, stage, http_status, payload, response)
+    SELECT x.request_id, x.trace_id, x.span_id, x.session_id, x.event_type,
+      x.status::webhook_status, x.stage, x.http_status, x.payload, x.response
+    FROM jsonb_to_recordset(${sql.json(es.map(auditRow) as unknown as postgres.JSONValue)})
+      AS x(request_id text, trace_id text, span_id text, session_id text, event_type text,
+        status text, stage text, http_status int, payload jsonb, response jsonb)`.then(() => {});
+}
+
+interface Served {
+  base: string;
+  pid: number;
+  /** From spawn to /ready answering 200. */
+  readyMs: number;
+  stop(): Promise<void>;
+}
+
+async function serve(env: Record<string, string>): Promise<Served> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const started = performance.now();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", "--config", CONFIG, ...PERMISSIONS, MAIN, "serve"],
+    env: { ARRAKIS_API_KEY: KEY, PORT: String(port), ARRAKIS_LOG_LEVEL: "info", ...env },
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  // A server that dies mid-run says why.
+  const stderr = new Response(child.stderr).text();
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 1200; i++) {
+    try {
+      if ((await fetch(`${base}/ready`).then((r) => (r.body?.cancel(), r.status))) === 200) break;
+    } catch { /* not up yet */ }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  const readyMs = performance.now() - started;
+  return {
+    base,
+    pid: child.pid,
+    readyMs,
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* it already ended */ }
+      const status = await child.status;
+      if (status.code !== 0) console.error(`server exited ${status.code}: ${await stderr}`);
+    },
+  };
+}
+
+/** CPU seconds (user + system) a process has used, from /proc. */
+async function cpuSeconds(pid: number): Promise<number> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return 0; // the backend ended
+  }
+}
+
+async function memoryMiB(pid: number): Promise<{ rss: number; peak: number }> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const field = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1]);
+  return { rss: field("VmRSS") / 1024, peak: field("VmHWM") / 1024 };
+}
+
+/** CPU of the server and of the PostgreSQL backends serving it, over a measured phase. */
+async function cpuMeter(admin: postgres.Sql, database: string, serverPid: number) {
+  const backends = async () =>
+    (await admin<{ pid: number }[]>`SELECT pid FROM pg_stat_activity
+      WHERE datname = ${database} AND application_name = 'arrakis'`).map((r) => r.pid);
+  const before = new Map<number, number>();
+  for (const pid of [serverPid, ...await backends()]) before.set(pid, await cpuSeconds(pid));
+  return async () => {
+    let total = 0;
+    for (const pid of new Set([serverPid, ...await backends(), ...before.keys()])) {
+      total += await cpuSeconds(pid) - (before.get(pid) ?? 0);
+    }
+    return total;
+  };
+}
+
+async function counter(base: string, name: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  return Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
+}
+
+function rate(result: { latencies: number[]; seconds: number }, perJob = 1): number {
+  return (result.latencies.length * perJob) / result.seconds;
 }
 
 export async function run(): Promise<BenchRow[]> {
@@ -120,114 +214,178 @@ export async function run(): Promise<BenchRow[]> {
   const databaseUrl = url.toString();
   const sql = postgres(databaseUrl, { max: 32, onnotice: () => {} });
   const home = await Deno.makeTempDir({ prefix: "arrakis-bench-ingest-" });
-  let server: Deno.ChildProcess | undefined;
   const out: BenchRow[] = [];
+  const row = (metric: string, value: number, unit: string, reference?: BenchRow["reference"]) =>
+    out.push({ benchmark: "ingest", metric, value, unit, ...(reference ? { reference } : {}) });
+  let server: Served | undefined;
   try {
     await migrate(sql, await loadMigrations());
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (listener.addr as Deno.NetAddr).port;
-    listener.close();
-    server = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--quiet", "--config", CONFIG, ...PERMISSIONS, MAIN, "serve"],
-      env: {
-        DATABASE_URL: databaseUrl,
-        ARRAKIS_API_KEY: KEY,
-        PORT: String(port),
-        ARRAKIS_HOME: home,
-        ARRAKIS_LOG_LEVEL: "info",
-      },
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    const base = `http://127.0.0.1:${port}`;
-    for (let i = 0; i < 300; i++) {
-      try {
-        if ((await fetch(`${base}/ready`).then((r) => (r.body?.cancel(), r.status))) === 200) break;
-      } catch { /* not up yet */ }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    const ingestUrl = `${base}/api/claude-hooks`;
+    server = await serve({ DATABASE_URL: databaseUrl, ARRAKIS_HOME: home });
+    const ingestUrl = `${server.base}/api/claude-hooks`;
     // Warm-up: JIT, connection pools, prepared statements.
-    await load(8, 300, (w, i) => send(ingestUrl, envelope(`warm-${w}`, i), "SUCCESS"));
-    await load(8, 300, (w, i) => rawInsert(sql, envelope(`rawwarm-${w}`, i)));
+    await load(8, 300, (i) => send(ingestUrl, envelope("32 sessions", "warm", i), "SUCCESS"));
+    await load(8, 300, (i) => rawOne(sql, envelope("32 sessions", "rawwarm", i)));
 
-    const sent: Envelope[] = [];
-    for (const [concurrency, count] of LEVELS) {
+    for (const mix of Object.keys(MIXES) as Mix[]) {
+      for (const concurrency of [8, 32]) {
+        const count = COUNTS[concurrency];
+        const tag = `${mix.replace(/\W/g, "")}-${concurrency}`;
+        const raw = await load(
+          concurrency,
+          count,
+          (i) => rawOne(sql, envelope(mix, `raw${tag}`, i)),
+        );
+        const reference = { metric: "raw: 1 INSERT per commit, same c", value: rate(raw) };
+        const groupsBefore = await counter(server.base, "arrakis_ingest_groups_total");
+        const tripsBefore = await counter(server.base, "arrakis_ingest_round_trips_total");
+        const cpu = await cpuMeter(admin, name, server.pid);
+        const http = await load(
+          concurrency,
+          count,
+          (i) => send(ingestUrl, envelope(mix, tag, i), "SUCCESS"),
+        );
+        const cpuUsed = await cpu();
+        const groups = await counter(server.base, "arrakis_ingest_groups_total") - groupsBefore;
+        const trips = await counter(server.base, "arrakis_ingest_round_trips_total") - tripsBefore;
+        const label = `single events, ${mix}, c=${concurrency}`;
+        row(`${label}: events/s`, rate(http), "events/s", reference);
+        row(`${label}: p50`, percentile(http.latencies, 50), "ms");
+        row(`${label}: p99`, percentile(http.latencies, 99), "ms");
+        row(`${label}: server+PostgreSQL CPU per event`, (cpuUsed / count) * 1000, "ms");
+        row(`${label}: events per group commit`, count / groups, "events");
+        row(`${label}: database round trips per event`, trips / count, "round trips");
+      }
+    }
+
+    // Batches of 100 (the shipper's path) against one multi-row INSERT of the same rows.
+    for (const mix of Object.keys(MIXES) as Mix[]) {
+      const tag = mix.replace(/\W/g, "");
+      const batches = 40 * SCALE;
       const raw = await load(
-        concurrency,
-        count,
-        (w, i) => rawInsert(sql, envelope(`raw-${concurrency}-${w}`, i)),
+        4,
+        batches,
+        (i) =>
+          rawMany(
+            sql,
+            Array.from({ length: 100 }, (_, k) => envelope(mix, `rawb${tag}`, i * 100 + k)),
+          ),
       );
-      const rawRate = raw.latencies.length / raw.seconds;
-      out.push(...rows(`raw postgres.js c=${concurrency}`, raw));
-      const http = await load(concurrency, count, async (w, i) => {
-        const e = envelope(`c${concurrency}-${w}`, i);
-        await send(ingestUrl, e, "SUCCESS");
-        if (sent.length < 2000) sent.push(e);
+      const cpu = await cpuMeter(admin, name, server.pid);
+      const http = await load(4, batches, (i) =>
+        send(
+          `${server!.base}/api/claude-hooks/batch`,
+          Array.from({ length: 100 }, (_, k) => envelope(mix, `b${tag}`, i * 100 + k)),
+          "SUCCESS",
+        ));
+      const cpuUsed = await cpu();
+      row(`batches of 100, ${mix}, c=4: events/s`, rate(http, 100), "events/s", {
+        metric: "raw: 1 multi-row INSERT of 100",
+        value: rate(raw, 100),
       });
-      out.push(...rows(`HTTP ingest c=${concurrency}`, http, rawRate));
+      row(
+        `batches of 100, ${mix}, c=4: server+PostgreSQL CPU per event`,
+        (cpuUsed / (batches * 100)) * 1000,
+        "ms",
+      );
     }
 
-    // Duplicates: already-processed requestIds sent again (a retry after a lost 200).
-    const fresh = out.find((r) => r.metric === "HTTP ingest c=8 events/s")!.value;
-    const dup = await load(
-      8,
-      sent.length,
-      (_, i) => send(ingestUrl, { ...sent[i], attempt: 2 }, "DUPLICATE"),
+    // The per-request log line: the same load with it (info) and without it (warning).
+    const withLog = rate(
+      await load(
+        8,
+        COUNTS[8],
+        (i) => send(ingestUrl, envelope("32 sessions", "log", i), "SUCCESS"),
+      ),
     );
-    const dupRows = rows("HTTP duplicate c=8", dup);
-    dupRows[0].reference = { metric: "HTTP ingest c=8 (new events)", value: fresh };
-    out.push(...dupRows);
-    // The dedupe check alone, in SQL: advisory lock + lookup of the SUCCESS row, one transaction.
-    const probe = await load(8, 2000, (_, i) =>
-      sql.begin(async (tx) => {
-        await tx`SELECT pg_advisory_xact_lock(hashtextextended(${
-          sent[i % sent.length].requestId
-        }, 0))`;
-        await tx`SELECT id, body_sha256, response FROM webhook_events
-          WHERE request_id = ${sent[i % sent.length].requestId} AND status = 'SUCCESS' LIMIT 1`;
-      }).then(() => {}));
-    out.push({
-      benchmark: "ingest",
-      metric: "dedupe check alone (lock + lookup tx, c=8) p50",
-      value: percentile(probe.latencies, 50) * 1000,
-      unit: "µs",
+    await server.stop();
+    server = await serve({
+      DATABASE_URL: databaseUrl,
+      ARRAKIS_HOME: home,
+      ARRAKIS_LOG_LEVEL: "warning",
     });
+    const quietUrl = `${server.base}/api/claude-hooks`;
+    await load(8, 300, (i) => send(quietUrl, envelope("32 sessions", "quietwarm", i), "SUCCESS"));
+    const withoutLog = rate(
+      await load(
+        8,
+        COUNTS[8],
+        (i) => send(quietUrl, envelope("32 sessions", "quiet", i), "SUCCESS"),
+      ),
+    );
+    row("single events c=8 with the per-request log line: events/s", withLog, "events/s", {
+      metric: "the same without it",
+      value: withoutLog,
+    });
+    await server.stop();
+    server = undefined;
 
-    // Batch endpoint (the drainer's path): 100 envelopes a request.
-    const batch = await load(4, 40, (w, i) =>
-      send(
-        `${base}/api/claude-hooks/batch`,
-        Array.from({ length: 100 }, (_, k) => envelope(`batch-${w}`, i * 100 + k)),
-        "SUCCESS",
-      ));
-    out.push({
-      benchmark: "ingest",
-      metric: "HTTP batch of 100, c=4 events/s",
-      value: (batch.latencies.length * 100) / batch.seconds,
-      unit: "events/s",
-      reference: {
-        metric: "raw postgres.js, c=32",
-        value: out.find((r) => r.metric === "raw postgres.js c=32 events/s")!.value,
-      },
-    });
-    out.push({
-      benchmark: "ingest",
-      metric: "HTTP batch of 100, c=4 latency p50",
-      value: percentile(batch.latencies, 50),
-      unit: "ms",
-    });
+    out.push(...await embedded(rate));
   } finally {
-    if (server) {
-      server.kill("SIGTERM");
-      await server.status;
-    }
+    await server?.stop();
     await sql.end();
     await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     await admin.end();
     await Deno.remove(home, { recursive: true });
   }
   return out;
+}
+
+/** Resets a process's peak RSS (VmHWM), so the next peak is the one of what follows. */
+async function resetPeak(pid: number): Promise<void> {
+  await Deno.writeTextFile(`/proc/${pid}/clear_refs`, "5").catch(() => {});
+}
+
+/**
+ * The embedded store: first start (initdb + migrations), idle memory after it and after a
+ * restart, throughput at c=8, and the peak RSS under that load (initdb's own peak excluded: it
+ * is reported apart, as it happens once per machine).
+ */
+async function embedded(
+  rateOf: (result: { latencies: number[]; seconds: number }) => number,
+): Promise<BenchRow[]> {
+  const home = await Deno.makeTempDir({ prefix: "arrakis-bench-embedded-" });
+  const rows: BenchRow[] = [];
+  const row = (metric: string, value: number, unit: string) =>
+    rows.push({ benchmark: "ingest", metric: `embedded store: ${metric}`, value, unit });
+  let server = await serve({ ARRAKIS_HOME: home });
+  try {
+    row("first start (initdb + migrations) to /ready", server.readyMs, "ms");
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const first = await memoryMiB(server.pid);
+    row("peak RSS during the first start", first.peak, "MiB");
+    row("idle RSS after the first start", first.rss, "MiB");
+    await server.stop();
+    server = await serve({ ARRAKIS_HOME: home });
+    row("restart to /ready", server.readyMs, "ms");
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    row("idle RSS after a restart", (await memoryMiB(server.pid)).rss, "MiB");
+    await resetPeak(server.pid);
+    const url = `${server.base}/api/claude-hooks`;
+    await load(8, 200, (i) => send(url, envelope("32 sessions", "ewarm", i), "SUCCESS"));
+    const single = await load(
+      8,
+      1500 * SCALE,
+      (i) => send(url, envelope("32 sessions", "embedded", i), "SUCCESS"),
+    );
+    row("single events, 32 sessions, c=8: events/s", rateOf(single), "events/s");
+    row("single events c=8: p99", percentile(single.latencies, 99), "ms");
+    const batch = await load(2, 20 * SCALE, (i) =>
+      send(
+        `${server.base}/api/claude-hooks/batch`,
+        Array.from({ length: 100 }, (_, k) => envelope("32 sessions", "eb", i * 100 + k)),
+        "SUCCESS",
+      ));
+    row(
+      "batches of 100, c=2: events/s",
+      (batch.latencies.length * 100) / batch.seconds,
+      "events/s",
+    );
+    row("peak RSS under this load", (await memoryMiB(server.pid)).peak, "MiB");
+    return rows;
+  } finally {
+    await server.stop();
+    await Deno.remove(home, { recursive: true });
+  }
 }
 
 if (import.meta.main) {

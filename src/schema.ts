@@ -30,6 +30,20 @@ export {
   UNREGISTERED_HOOK_EVENTS,
 } from "./schema-plain.ts";
 
+// Numeric maxima: every number a client sends lands in a typed column or a SQL sum, so each has
+// a ceiling far above any real value and inside what PostgreSQL and the pages compute with.
+
+/** Counts stored or cast as a PostgreSQL integer (spool backlog sizes). */
+export const MAX_COUNT = 2 ** 31 - 1;
+/** Tokens per usage field: a million times a real context, and summable in bigint for ever. */
+export const MAX_TOKENS = 10 ** 12;
+/** A tool call's duration: 30 days in milliseconds. */
+export const MAX_DURATION_MS = 30 * 24 * 3600 * 1000;
+
+const Count = z.number().int().nonnegative().max(MAX_COUNT);
+const Tokens = z.number().int().nonnegative().max(MAX_TOKENS);
+const DurationMs = z.number().nonnegative().max(MAX_DURATION_MS);
+
 /**
  * The event of an envelope `arrakis import` sends: a byte range of a transcript file on disk.
  * Not a Claude Code hook event; its payload names the session, the file, and for a subagent's
@@ -94,11 +108,11 @@ export const HookInputSchemas = {
   }),
   PostToolUse: ToolUseBase.extend({
     tool_response: z.unknown().optional(),
-    duration_ms: z.number().nonnegative().optional(),
+    duration_ms: DurationMs.optional(),
   }),
   PostToolUseFailure: ToolUseBase.extend({
     error: z.unknown().optional(),
-    duration_ms: z.number().nonnegative().optional(),
+    duration_ms: DurationMs.optional(),
     is_interrupt: z.boolean().optional(),
   }),
   PostToolBatch: HookInputBase.extend({ tool_calls: z.array(z.unknown()).optional() }),
@@ -166,14 +180,14 @@ export function hookInputSchemaFor(event: string): z.ZodType<HookInput> {
 // ---------------------------------------------------------------------------------------------
 
 export const TokenUsage = z.looseObject({
-  input_tokens: z.number().int().nonnegative().optional(),
-  output_tokens: z.number().int().nonnegative().optional(),
-  cache_creation_input_tokens: z.number().int().nonnegative().optional(),
-  cache_read_input_tokens: z.number().int().nonnegative().optional(),
+  input_tokens: Tokens.optional(),
+  output_tokens: Tokens.optional(),
+  cache_creation_input_tokens: Tokens.optional(),
+  cache_read_input_tokens: Tokens.optional(),
   /** The cache writes split by lifetime: the 1-hour ones cost more than the 5-minute ones. */
   cache_creation: z.looseObject({
-    ephemeral_5m_input_tokens: z.number().int().nonnegative().optional(),
-    ephemeral_1h_input_tokens: z.number().int().nonnegative().optional(),
+    ephemeral_5m_input_tokens: Tokens.optional(),
+    ephemeral_1h_input_tokens: Tokens.optional(),
   }).optional(),
 });
 export type TokenUsage = z.infer<typeof TokenUsage>;
@@ -231,10 +245,7 @@ export const EnvelopeSource = z.looseObject({
   cwd: z.string().max(MAX_SOURCE_PATH_LENGTH).optional(),
   version: z.string().max(64).optional(),
   /** The sender's spool when it spooled this event (this event not counted): backlog health. */
-  spool: z.object({
-    pending: z.number().int().nonnegative(),
-    failed: z.number().int().nonnegative(),
-  }).optional(),
+  spool: z.object({ pending: Count, failed: Count }).optional(),
 });
 export type EnvelopeSource = z.infer<typeof EnvelopeSource>;
 
@@ -293,8 +304,8 @@ export type Envelope = z.infer<typeof Envelope>;
 /** Every status a request can have, with its one meaning. Final ones end a request. */
 export const WEBHOOK_STATUS_MEANINGS = {
   RECEIVED:
-    "validated and audited; its processing transaction has not committed yet (transient; a row " +
-    "still RECEIVED when a server starts is swept to ERROR INTERRUPTED)",
+    "not written by this version: audit rows are written once, in their final state, with the " +
+    "data they describe (a row still RECEIVED from an older server is swept to ERROR INTERRUPTED)",
   PROCESSING:
     "reserved for processing that outlives its request (not written by this version; swept " +
     "like RECEIVED)",
@@ -304,17 +315,20 @@ export const WEBHOOK_STATUS_MEANINGS = {
   INVALID: "request malformed, too large or failing the schema; rejected with a 4xx",
   UNAUTHORIZED: "missing or wrong API key; rejected with 401, payload not stored",
   ERROR: "server or database failure; answered 5xx, the client keeps the event and retries",
+  ABORTED: "the client went away before its body arrived; nothing was wrong with the request and " +
+    "nothing was stored (not a failure: the client still holds the event and sends it again)",
 } as const;
 export const WEBHOOK_STATUSES = Object.keys(WEBHOOK_STATUS_MEANINGS) as WebhookStatus[];
 /**
  * The one definition of a delivery rate, used by the overview, the alerts and the Failed page:
- * settled deliveries of an authenticated client, good or failed. In-flight rows and requests
- * without a valid key are left out: a stranger's request says nothing about the pipeline.
+ * settled deliveries of an authenticated client, good or failed. In-flight rows, requests
+ * without a valid key and clients that hung up mid-body (ABORTED) are left out: neither says
+ * anything about the pipeline.
  */
 export const OK_STATUSES: readonly WebhookStatus[] = ["SUCCESS", "DUPLICATE"];
 export const FAILED_STATUSES: readonly WebhookStatus[] = ["ERROR", "INVALID", "CONFLICT"];
 export const RATE_DEFINITION = "SUCCESS and DUPLICATE over those plus ERROR, INVALID and " +
-  "CONFLICT; in-flight and UNAUTHORIZED requests are left out";
+  "CONFLICT; in-flight, UNAUTHORIZED and ABORTED requests are left out";
 export const WebhookStatus = z.enum([
   "RECEIVED",
   "PROCESSING",
@@ -324,8 +338,10 @@ export const WebhookStatus = z.enum([
   "INVALID",
   "UNAUTHORIZED",
   "ERROR",
+  "ABORTED",
 ]);
 export type WebhookStatus = z.infer<typeof WebhookStatus>;
+
 /** The furthest stage a request reached, stored on its audit row. */
 export const IngestStage = z.enum([
   "metadata",
@@ -349,7 +365,15 @@ export const ValidationIssue = z.object({
 export type ValidationIssue = z.infer<typeof ValidationIssue>;
 
 export const IngestAnswer = z.object({
-  status: z.enum(["SUCCESS", "DUPLICATE", "CONFLICT", "INVALID", "UNAUTHORIZED", "ERROR"]),
+  status: z.enum([
+    "SUCCESS",
+    "DUPLICATE",
+    "CONFLICT",
+    "INVALID",
+    "UNAUTHORIZED",
+    "ERROR",
+    "ABORTED",
+  ]),
   requestId: z.string().optional(),
   traceId: z.string().optional(),
   eventId: z.number().int().optional(),

@@ -16,6 +16,9 @@ const args = [
   ...PERMISSIONS,
   "--include",
   `${root}migrations`,
+  // A Worker's module is loaded by URL at run time: the compiler cannot see it by itself.
+  "--include",
+  `${root}src/store/initdb_worker.ts`,
   "--output",
   values.output!,
   `${root}main.ts`,

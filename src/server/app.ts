@@ -8,9 +8,8 @@ import type { RequestMeta, ServerDeps } from "./deps.ts";
 import { type Authorization, authorize, requireRole } from "./authorize.ts";
 import { keysApi } from "./keys_api.ts";
 import { requestMeta } from "./meta.ts";
-import { readJsonBody } from "./body.ts";
-import { ingestEnvelope, type IngestResult, recordRejected } from "./ingest.ts";
-import { ingestBatch } from "./batch.ts";
+import { type BodyResult, readJsonBody } from "./body.ts";
+import { ingestBatch, ingestEnvelope, type IngestResult, recordRejected } from "./ingest.ts";
 import { rejectUnauthenticated } from "./unauthorized.ts";
 import { queryRoutes } from "./query.ts";
 import { classifyFailure, errorMessage, RETRY_AFTER_SECONDS } from "./errors.ts";
@@ -81,6 +80,8 @@ export function createApp(deps: ServerDeps, dashboard?: Hono): Hono {
   const app = new Hono();
   const { config, metrics } = deps;
   let migrations: Promise<Migration[]> | undefined;
+  const rejectBody = (meta: RequestMeta, body: Extract<BodyResult, { ok: false }>) =>
+    recordRejected(deps, meta, body, body.aborted ? "ABORTED" : "INVALID", "validate");
 
   app.use("*", async (c, next) => {
     const started = performance.now();
@@ -150,7 +151,7 @@ export function createApp(deps: ServerDeps, dashboard?: Hono): Hono {
     const body = await readJsonBody(c, config.maxBodyBytes);
     if (!body.ok) {
       note(c, { code: body.code });
-      return reply(c, await recordRejected(deps, meta, body, "INVALID", "validate"));
+      return reply(c, await rejectBody(meta, body));
     }
     const result = await ingestEnvelope(deps, body.value, meta);
     note(c, {
@@ -169,7 +170,10 @@ export function createApp(deps: ServerDeps, dashboard?: Hono): Hono {
     stamp(meta, deps, auth);
     if (!auth.ok) return refuse(c, deps, meta, auth);
     const body = await readJsonBody(c, config.maxBodyBytes);
-    if (!body.ok) return reply(c, await recordRejected(deps, meta, body, "INVALID", "validate"));
+    if (!body.ok) {
+      note(c, { code: body.code });
+      return reply(c, await rejectBody(meta, body));
+    }
     if (!Array.isArray(body.value) || body.value.length === 0) {
       return reply(
         c,

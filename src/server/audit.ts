@@ -1,9 +1,10 @@
-// The audit trail: every request (and batch item) gets one webhook_events row, inserted as
-// soon as its body is parsed and brought to exactly one final status.
+// The audit trail: every request (and batch item) gets one webhook_events row, written once in
+// its final state: inside the transaction that stores its data, or alone when nothing is stored.
 import type { Sql } from "../store/open.ts";
 import type { IngestAnswer, IngestStage, WebhookStatus } from "../schema.ts";
 import type { RequestMeta } from "./deps.ts";
-import { jsonValue, type Tx } from "./process.ts";
+import type { Tx } from "./write.ts";
+import { jsonValue } from "../store/json.ts";
 
 /** What is known about a request when its audit row is first written. */
 export interface AuditFields {
@@ -26,7 +27,6 @@ export interface AuditFinal {
   answer: IngestAnswer;
   errorCode?: string | null;
   errorMessage?: string | null;
-  conversationId?: string | null;
   stageTimings: Record<string, number>;
   processingMs: number;
 }
@@ -42,42 +42,42 @@ export const EMPTY_FIELDS: AuditFields = {
   bodySha256: null,
 };
 
-function row(fields: AuditFields, meta: RequestMeta, final?: AuditFinal) {
+function row(fields: AuditFields, meta: RequestMeta, final: AuditFinal) {
   return {
     request_id: fields.requestId,
     trace_id: fields.traceId ?? meta.traceId,
     span_id: fields.spanId ?? meta.spanId,
     session_id: fields.sessionId,
     event_type: fields.event,
-    conversation_id: final?.conversationId ?? null,
-    status: final?.status ?? "RECEIVED",
-    stage: final?.stage ?? "audit",
-    http_status: final?.httpStatus ?? null,
-    error_code: final?.errorCode ?? null,
-    error_message: final?.errorMessage ?? null,
+    // A stored event links to its conversation, found by session_id in the same statement.
+    link: final.status === "SUCCESS",
+    status: final.status,
+    stage: final.stage,
+    http_status: final.httpStatus,
+    error_code: final.errorCode ?? null,
+    error_message: final.errorMessage ?? null,
     payload: fields.payload ?? null,
     body_sha256: fields.bodySha256,
-    response: final ? final.answer : null,
+    response: final.answer,
     headers: meta.headers,
     ip: meta.ip,
     user_agent: meta.userAgent,
     attempt: fields.attempt,
     batch_id: meta.batchId ?? null,
-    stage_timings: final?.stageTimings ?? null,
-    completed: final !== undefined,
-    processing_ms: final?.processingMs ?? null,
+    stage_timings: final.stageTimings,
+    processing_ms: final.processingMs,
     key_name: meta.sender?.keyName ?? null,
     instance_id: meta.sender?.instanceId ?? null,
   };
 }
 
 /**
- * Inserts audit rows in one statement (one per batch item, or one for a single request),
- * RECEIVED or already final; returns their ids in input order.
+ * Inserts final audit rows in one statement (a group's, or one for a rejected request);
+ * returns their ids in input order.
  */
 export async function insertAuditRows(
   sql: Sql | Tx,
-  rows: { fields: AuditFields; meta: RequestMeta; final?: AuditFinal }[],
+  rows: { fields: AuditFields; meta: RequestMeta; final: AuditFinal }[],
 ): Promise<string[]> {
   const records = rows.map(({ fields, meta, final }, ordinal) => ({
     ordinal,
@@ -90,39 +90,56 @@ export async function insertAuditRows(
       user_agent, attempt, batch_id, stage_timings, completed_at, processing_ms, key_name,
       instance_id
     )
-    SELECT x.request_id, x.trace_id, x.span_id, x.session_id, x.event_type, x.conversation_id,
+    SELECT x.request_id, x.trace_id, x.span_id, x.session_id, x.event_type,
+      CASE WHEN x.link
+        THEN (SELECT c.id FROM conversations c WHERE c.session_id = x.session_id) END,
       x.status::webhook_status, x.stage, x.http_status, x.error_code, x.error_message,
       x.payload, x.body_sha256, x.response, x.headers, x.ip, x.user_agent, x.attempt,
-      x.batch_id, x.stage_timings, CASE WHEN x.completed THEN clock_timestamp() END,
+      x.batch_id, x.stage_timings, clock_timestamp(),
       x.processing_ms, x.key_name, x.instance_id
     FROM jsonb_to_recordset(${jsonValue(records)}::jsonb) AS x(
       ordinal int, request_id text, trace_id text, span_id text, session_id text,
-      event_type text, conversation_id bigint, status text, stage text, http_status int,
+      event_type text, link boolean, status text, stage text, http_status int,
       error_code text, error_message text, payload jsonb, body_sha256 text, response jsonb,
       headers jsonb, ip text, user_agent text, attempt int, batch_id text, stage_timings jsonb,
-      completed boolean, processing_ms double precision, key_name text, instance_id text
+      processing_ms double precision, key_name text, instance_id text
     )
     ORDER BY x.ordinal
-    RETURNING id`;
+    RETURNING id`.execute(); // sent now, in order with what the caller pipelines around it
   // Identity values are drawn in insertion order, so ascending ids follow the ordinals.
   return inserted.map((r) => r.id).sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
 }
 
-/** Brings a row to its final status (inside the processing transaction, or after it failed). */
-export async function finishAuditRow(sql: Sql | Tx, id: string, final: AuditFinal): Promise<void> {
-  await sql`
-    UPDATE webhook_events SET
-      status = ${final.status}::webhook_status,
-      stage = ${final.stage},
-      http_status = ${final.httpStatus},
-      response = ${jsonValue(final.answer)}::jsonb,
-      error_code = ${final.errorCode ?? null},
-      error_message = ${final.errorMessage ?? null},
-      conversation_id = coalesce(${final.conversationId ?? null}::bigint, conversation_id),
-      stage_timings = ${jsonValue(final.stageTimings)}::jsonb,
-      completed_at = clock_timestamp(),
-      processing_ms = ${final.processingMs}
-    WHERE id = ${id}`;
+/** A committed SUCCESS row for a requestId: what later deliveries of it are compared with. */
+export interface Succeeded {
+  id: string;
+  bodySha256: string | null;
+  response: Record<string, unknown> | null;
+}
+
+/**
+ * "Has this requestId already succeeded?", the one place it is asked: the SUCCESS rows of the
+ * given requestIds (at most one each, by the partial unique index), by requestId.
+ */
+export async function findSucceeded(
+  sql: Sql | Tx,
+  requestIds: string[],
+): Promise<Map<string, Succeeded>> {
+  if (requestIds.length === 0) return new Map();
+  const rows = await sql<
+    {
+      id: string;
+      request_id: string;
+      body_sha256: string | null;
+      response: Record<string, unknown> | null;
+    }[]
+  >`
+    SELECT id, request_id, body_sha256, response FROM webhook_events
+    WHERE status = 'SUCCESS' AND request_id = ANY(${requestIds}::text[])`;
+  return new Map(rows.map((row) => [
+    row.request_id,
+    { id: row.id, bodySha256: row.body_sha256, response: row.response },
+  ]));
 }
 
 /**

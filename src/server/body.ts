@@ -1,11 +1,20 @@
 // Reading a request body safely: the size limit is enforced while streaming (an oversized body
-// is never held in memory), then the bytes must be UTF-8 JSON.
+// is never held in memory), the number of JSON values is capped before parsing, then the bytes
+// must be UTF-8 JSON.
 import type { Context } from "hono";
 import { readLimited } from "../read_limited.ts";
+import { countJsonNodes, MAX_BODY_NODES } from "./sanitize.ts";
 
 export type BodyResult =
   | { ok: true; value: unknown; bytes: number }
-  | { ok: false; httpStatus: 400 | 413 | 415; code: string; message: string };
+  | {
+    ok: false;
+    httpStatus: 400 | 413 | 415;
+    code: string;
+    message: string;
+    /** The client went away mid-body: not a bad request, nothing to judge. */
+    aborted?: true;
+  };
 
 function isJsonType(contentType: string | undefined): boolean {
   if (!contentType) return false;
@@ -53,12 +62,23 @@ export async function readJsonBody(c: Context, maxBytes: number): Promise<BodyRe
     return {
       ok: false,
       httpStatus: 400,
-      code: "BODY_READ_FAILED",
-      message: `could not read the body: ${error instanceof Error ? error.message : error}`,
+      code: "CLIENT_ABORTED",
+      message: `the client went away before the body arrived: ${
+        error instanceof Error ? error.message : error
+      }`,
+      aborted: true,
     };
   }
   const total = bytes.byteLength;
   if (total === 0) return { ok: false, httpStatus: 400, code: "EMPTY_BODY", message: "empty body" };
+  if (countJsonNodes(bytes, MAX_BODY_NODES) > MAX_BODY_NODES) {
+    return {
+      ok: false,
+      httpStatus: 400,
+      code: "TOO_MANY_VALUES",
+      message: `body holds more than ${MAX_BODY_NODES} JSON keys and elements`,
+    };
+  }
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);

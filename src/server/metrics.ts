@@ -7,6 +7,8 @@ export interface Metrics {
   recordIngest(event: string | null, status: string, seconds: number): void;
   recordHttp(route: string, code: number): void;
   recordDbError(): void;
+  /** One group commit ended: how many items it held and the round trips it cost. */
+  recordGroup(size: number, roundTrips: number): void;
   /** A request turned away for want of a valid key (401 or 429), or a failed sign-in. */
   recordUnauthorized(): void;
   inFlight(delta: number): void;
@@ -36,6 +38,9 @@ export function createMetrics(): Metrics {
   let dbErrors = 0;
   let unauthorized = 0;
   let inFlight = 0;
+  let groups = 0;
+  let groupItems = 0;
+  let groupRoundTrips = 0;
   const started = Date.now() / 1000;
 
   const eventLabel = (event: string | null) => {
@@ -70,6 +75,11 @@ export function createMetrics(): Metrics {
     inFlight(delta) {
       inFlight += delta;
     },
+    recordGroup(size, roundTrips) {
+      groups++;
+      groupItems += size;
+      groupRoundTrips += roundTrips;
+    },
     render() {
       const out: string[] = [];
       out.push("# HELP arrakis_ingest_events_total Envelopes by event type and final status.");
@@ -92,6 +102,15 @@ export function createMetrics(): Metrics {
       out.push("# HELP arrakis_db_errors_total Database failures seen while serving requests.");
       out.push("# TYPE arrakis_db_errors_total counter");
       out.push(`arrakis_db_errors_total ${dbErrors}`);
+      out.push("# HELP arrakis_ingest_groups_total Group commits (one transaction each).");
+      out.push("# TYPE arrakis_ingest_groups_total counter");
+      out.push(`arrakis_ingest_groups_total ${groups}`);
+      out.push("# HELP arrakis_ingest_group_items_total Items written by group commits.");
+      out.push("# TYPE arrakis_ingest_group_items_total counter");
+      out.push(`arrakis_ingest_group_items_total ${groupItems}`);
+      out.push("# HELP arrakis_ingest_round_trips_total Database round trips of group commits.");
+      out.push("# TYPE arrakis_ingest_round_trips_total counter");
+      out.push(`arrakis_ingest_round_trips_total ${groupRoundTrips}`);
       out.push(
         "# HELP arrakis_unauthorized_total Requests without a valid key and failed sign-ins.",
       );

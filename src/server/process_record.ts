@@ -64,7 +64,7 @@ export async function storeEventRows(
         ${conversationId}, ${env.sessionId}, ${d.tool_use_id}, ${d.tool_name},
         ${jsonValue(d.tool_input)}::jsonb, ${d.agent_id}, ${d.permission}, ${d.reason}
       )
-      ON CONFLICT (tool_use_id) DO UPDATE SET
+      ON CONFLICT (session_id, tool_use_id) DO UPDATE SET
         tool_name = coalesce(t.tool_name, EXCLUDED.tool_name),
         tool_input = coalesce(t.tool_input, EXCLUDED.tool_input),
         agent_id = coalesce(t.agent_id, EXCLUDED.agent_id),
@@ -190,7 +190,7 @@ export async function storeTranscriptRows(
       FROM jsonb_to_recordset(${jsonValue(calls)}::jsonb) AS x(
         tool_use_id text, tool_name text, tool_input jsonb, agent_id text, pre_at timestamptz
       )
-      ON CONFLICT (tool_use_id) DO UPDATE SET
+      ON CONFLICT (session_id, tool_use_id) DO UPDATE SET
         tool_name = coalesce(t.tool_name, EXCLUDED.tool_name),
         tool_input = coalesce(t.tool_input, EXCLUDED.tool_input),
         agent_id = coalesce(t.agent_id, EXCLUDED.agent_id),
@@ -209,7 +209,7 @@ export async function storeTranscriptRows(
         tool_use_id text, tool_response jsonb, error jsonb, status text, agent_id text,
         post_at timestamptz
       )
-      ON CONFLICT (tool_use_id) DO UPDATE SET
+      ON CONFLICT (session_id, tool_use_id) DO UPDATE SET
         tool_response = CASE WHEN t.status = 'pending' THEN EXCLUDED.tool_response
           ELSE t.tool_response END,
         error = CASE WHEN t.status = 'pending' THEN EXCLUDED.error ELSE t.error END,

@@ -70,3 +70,30 @@ export function findUnstorable(
   }
   return undefined;
 }
+
+/**
+ * Most JSON values (keys, elements, containers) one request body may hold. Real envelopes hold
+ * a few hundred, a batch of 100 a few tens of thousands; parsing millions blocks the event loop
+ * for seconds, so bodies past this are refused before JSON.parse.
+ */
+export const MAX_BODY_NODES = 250_000;
+
+/**
+ * Counts the values of a JSON text from its structural bytes (`{ [ , :` outside strings), up to
+ * limit + 1: a linear scan with no allocation, stopping as soon as the limit is passed.
+ */
+export function countJsonNodes(bytes: Uint8Array, limit: number): number {
+  let count = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (inString) {
+      if (b === 0x5c) i++;
+      else if (b === 0x22) inString = false;
+    } else if (b === 0x22) inString = true;
+    else if (b === 0x2c || b === 0x3a || b === 0x5b || b === 0x7b) {
+      if (++count > limit) return count;
+    }
+  }
+  return count;
+}

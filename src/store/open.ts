@@ -29,9 +29,16 @@ export interface OpenStoreOptions {
 /** What the session pool needs: one connection for LISTEN, one for the leader's lock. */
 const SESSION_POOL = 2;
 
-function connect(url: string, max: number, prepare = true, statementTimeoutMs?: number): Sql {
+function connect(
+  url: string,
+  max: number,
+  prepare = true,
+  statementTimeoutMs?: number,
+  path?: string,
+): Sql {
   return postgres(url, {
     max,
+    ...(path ? { path } : {}),
     prepare,
     onnotice: () => {},
     connect_timeout: 10,
@@ -52,7 +59,7 @@ function withoutPassword(url: string): string {
 export async function openStore(
   config:
     & Pick<Config, "databaseUrl" | "pgliteDir">
-    & Partial<Pick<Config, "directDatabaseUrl" | "pgPrepare">>,
+    & Partial<Pick<Config, "directDatabaseUrl" | "pgPrepare" | "home">>,
   options: OpenStoreOptions = {},
 ): Promise<Store> {
   if (config.databaseUrl) {
@@ -80,13 +87,19 @@ export async function openStore(
       },
     };
   }
-  const embedded = await startEmbedded(config.pgliteDir);
+  const embedded = await startEmbedded(config.pgliteDir, { home: config.home });
   // PGlite is one backend: a single connection keeps each transaction whole.
-  const sql = connect(embedded.url, 1, true, options.statementTimeoutMs);
+  const sql = connect(
+    "postgres://postgres@localhost/postgres",
+    1,
+    true,
+    options.statementTimeoutMs,
+    embedded.socketPath,
+  );
   return {
     sql,
     kind: "pglite",
-    displayUrl: embedded.url,
+    displayUrl: `postgres://postgres@/postgres?host=${embedded.socketDir}`,
     async close() {
       await sql.end({ timeout: 5 });
       await embedded.close();
