@@ -116,7 +116,6 @@ const EnvSchema = z.object({
   ARRAKIS_HOST: z.string().min(1).default("127.0.0.1").describe("a host name or IP address"),
   ARRAKIS_LOG_LEVEL: z.enum(LOG_LEVELS).default(DEFAULT_LOG_LEVEL)
     .describe(`one of ${LOG_LEVELS.join(", ")}`),
-  ARRAKIS_HOOK_TIMEOUT: duration.default(500).describe("a duration like 500ms, 30s, 5m"),
   ARRAKIS_MAX_BODY_BYTES: positiveInt.default(32 * 1024 * 1024)
     .describe("a whole number of bytes above 0"),
   ARRAKIS_BATCH_MAX: positiveInt.max(10_000).default(100)
@@ -198,7 +197,6 @@ export interface Config {
   port: number;
   host: string;
   logLevel: LogLevel;
-  hookTimeoutMs: number;
   maxBodyBytes: number;
   batchMax: number;
   trustedProxies: string[];
@@ -297,7 +295,6 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
     port,
     host: e.ARRAKIS_HOST,
     logLevel: e.ARRAKIS_LOG_LEVEL,
-    hookTimeoutMs: e.ARRAKIS_HOOK_TIMEOUT,
     maxBodyBytes: e.ARRAKIS_MAX_BODY_BYTES,
     batchMax: e.ARRAKIS_BATCH_MAX,
     trustedProxies: e.ARRAKIS_TRUSTED_PROXIES,

@@ -84,7 +84,6 @@ Deno.test("ten hooks at once leave exactly one shipper running", async () => {
     ARRAKIS_CONFIG: join(home, "client.json"),
     ARRAKIS_URL: await downUrl(),
     ARRAKIS_API_KEY: "k",
-    ARRAKIS_HOOK_TIMEOUT: "200ms",
     ARRAKIS_SHIPPER_IDLE: "3s",
   };
   const input = JSON.parse(await Deno.readTextFile(join(HOOK_INPUT_DIR, "SessionEnd.json")));
