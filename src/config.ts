@@ -236,6 +236,9 @@ export interface Config {
   retentionIntervalMs: number;
 }
 
+/** Every variable arrakis reads (each is named in some command's --help). */
+export const SETTING_NAMES = Object.keys(EnvSchema.shape);
+
 /** What a setting takes, in words ("a whole number from 0 to 65535 (0 picks a free port)"). */
 export function settingExpectation(name: keyof typeof EnvSchema.shape): string {
   return EnvSchema.shape[name].description ?? "a valid value";
