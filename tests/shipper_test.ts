@@ -12,6 +12,7 @@ import { runArrakis } from "./helpers/cli.ts";
 import { HOOK_INPUT_DIR } from "./helpers/fixtures.ts";
 import { loadConfig } from "../src/config.ts";
 import { tryShipperLock } from "../src/queue/lock.ts";
+import { TEMP_PREFIX } from "../src/durable.ts";
 import {
   auditOf,
   spoolFiles,
@@ -304,4 +305,30 @@ storeTest(
     }
   },
   { kinds: ["pglite"] },
+);
+
+storeTest(
+  "a record a killed hook left under its temp name is delivered before the shipper goes idle",
+  async ({ db }) => {
+    const server = await startInProcessServer(db);
+    try {
+      const dir = await tempQueueDir();
+      const spool = await openSpool(dir);
+      const item = await spool.put(envelope());
+      // What a hook SIGKILLed between its write and its rename leaves: the complete record,
+      // under a temp name, young enough that a live writer might still rename it.
+      await Deno.rename(item.path, join(dir, "pending", `${TEMP_PREFIX}${crypto.randomUUID()}`));
+      const shipper = startShipper(
+        shipperEnv(dir, server.url, { ARRAKIS_API_KEY: server.apiKey, ARRAKIS_SHIPPER_IDLE: "1s" }),
+      );
+      const status = await shipper.status;
+      assert.equal(status.code, 0, shipper.stderr());
+      assert.equal(shipper.stderr(), "queue ship: idle: delivered 1\n");
+      const audit = await auditOf(server.sql, [item.id]);
+      assert.equal(audit.success.get(item.id), 1);
+      assert.deepEqual(await spoolFiles(dir), []);
+    } finally {
+      await server.stop();
+    }
+  },
 );

@@ -374,6 +374,7 @@ Deno.test("outlook: counts, the next backoff still ahead and the first lease end
     processing: 1,
     nextDueAt: clock.ms() + 60_000,
     leaseEndsAt: clock.ms() + 30_000,
+    tempRecoverableAt: null,
   });
   clock.advance(60_000);
   assert.equal((await spool.outlook()).nextDueAt, clock.ms() + 60_000);

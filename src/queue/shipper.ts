@@ -132,7 +132,7 @@ export async function ship(options: ShipperOptions): Promise<ShipperResult> {
       const pass = await attempt();
       const outlook = await spool.outlook();
       const at = now();
-      if (outlook.pending + outlook.processing === 0) {
+      if (outlook.pending + outlook.processing === 0 && outlook.tempRecoverableAt === null) {
         idleSince ??= at;
         if (at - idleSince >= options.idleMs) {
           result.exit = "idle";
@@ -148,6 +148,7 @@ export async function ship(options: ShipperOptions): Promise<ShipperResult> {
       else if (pass?.stoppedBy === "unavailable") wakeAt.push(at);
       else if (outlook.nextDueAt !== null) wakeAt.push(outlook.nextDueAt);
       if (outlook.leaseEndsAt !== null) wakeAt.push(Math.max(outlook.leaseEndsAt, held));
+      if (outlook.tempRecoverableAt !== null) wakeAt.push(outlook.tempRecoverableAt);
       await wake.wait(Math.max(0, Math.min(...wakeAt) - at));
     }
   } finally {

@@ -113,6 +113,12 @@ export interface SpoolOutlook {
   nextDueAt: number | null;
   /** Earliest lease end (Unix ms) in processing/. */
   leaseEndsAt: number | null;
+  /**
+   * When the youngest-to-age temp in pending/ becomes old enough to recover (Unix ms): a hook
+   * killed between its write and its rename leaves one, and it must not be left behind by a
+   * shipper that goes idle first.
+   */
+  tempRecoverableAt: number | null;
 }
 
 export interface SpoolOptions {
@@ -637,11 +643,22 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
           leaseEndsAt = until;
         }
       }
+      let tempRecoverableAt: number | null = null;
+      for await (const entry of Deno.readDir(dirs.pending)) {
+        if (!entry.isFile || !entry.name.startsWith(TEMP_PREFIX)) continue;
+        const mtime = (await Deno.lstat(join(dirs.pending, entry.name)).catch(() => undefined))
+          ?.mtime?.getTime();
+        const ready = mtime === undefined ? undefined : mtime + ORPHAN_TEMP_MS;
+        if (ready !== undefined && ready > at && (tempRecoverableAt ?? Infinity) > ready) {
+          tempRecoverableAt = ready;
+        }
+      }
       return {
         pending: pendingNames.length,
         processing: processingNames.length,
         nextDueAt,
         leaseEndsAt,
+        tempRecoverableAt,
       };
     },
 
