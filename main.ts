@@ -1,6 +1,7 @@
 // arrakis: parse the command line and dispatch to one module per subcommand, nothing else.
-import { type CommandModule, UsageError } from "./src/cli/args.ts";
-import { ConfigError } from "./src/config.ts";
+import type { CommandModule } from "./src/cli/args.ts";
+import { UsageError } from "./src/cli/usage-error.ts";
+import { ConfigError } from "./src/config-core.ts";
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   hook: {
@@ -16,7 +17,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
     load: () => import("./src/cli/migrate.ts"),
   },
   queue: {
-    summary: "see and move the local spool: list, stats, retry, drain, ship, purge",
+    summary: "see and move the local spool: list, stats, retry, drain, ship, purge, adopt",
     load: () => import("./src/cli/queue.ts"),
   },
   prune: {

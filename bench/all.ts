@@ -83,8 +83,9 @@ What each compares:
 - **store**: opening the embedded PGlite store (fresh: initdb and the migrations; again: an
   existing directory) against connecting to PostgreSQL.
 - **hook**: wall time of one \`arrakis hook\` process per event as Claude Code waits for it (spawn
-  to exit), server up, server down and breaker open, against a bare \`deno run\` of an empty
-  script: the floor for any Deno program.
+  to exit), server up, down and hanging, interleaved with a bare \`deno run\` of an empty script
+  (the floor for any Deno program); process start to durable spool from the hook's own timings;
+  the spool key load and one record's signature next to its durable write.
 - **ingest**: events/s and latency through \`POST /api/claude-hooks\` (real HTTP, audit row,
   dedupe, validation, processing, commit) against the raw ceiling: the same rows inserted by
   plain postgres.js with no HTTP. Also a duplicate's cost and the batch endpoint.

@@ -79,7 +79,12 @@ async function series(
     ARRAKIS_LOG_LEVEL: "warning",
     DENO_CERT: proxy.certFile,
   };
-  const spool = await openSpool(loadConfig(env).queueDir);
+  const config = loadConfig(env);
+  // Signed with the key of the shipper's home, or it quarantines them.
+  const spool = await openSpool(config.queueDir, {
+    root: config.queueRoot,
+    keyFile: config.spoolKeyFile,
+  });
   const shipper = shipperCommand(env);
   const result: Series = { hook: [], spool: [], floor: [], connections: 0 };
   try {

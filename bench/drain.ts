@@ -5,6 +5,8 @@ import { createTestDatabase, POSTGRES_REACHABLE } from "../tests/helpers/stores.
 import { startTestServer } from "../tests/helpers/server.ts";
 import { envelope } from "../tests/helpers/queue.ts";
 import { newRecord, openSpool } from "../src/queue/spool.ts";
+import { encodeRecord, spoolKey } from "../src/queue/spool-file.ts";
+import { localPaths } from "../src/config-core.ts";
 import { drain } from "../src/queue/drain.ts";
 import { type BenchRow, table } from "./report.ts";
 
@@ -23,11 +25,17 @@ const PUT_SAMPLE = 500;
 async function spoolOf(count: number) {
   const dir = `${await Deno.makeTempDir({ prefix: "arrakis-bench-drain-" })}/queue`;
   const spool = await openSpool(dir);
+  // Signed with the key openSpool uses (the environment's), or the spool would quarantine them.
+  const key = await spoolKey(localPaths(Deno.env.toObject()).spoolKeyFile);
   for (let i = 0; i < count; i++) {
     const e = envelope();
-    await Deno.writeTextFile(`${dir}/pending/${e.requestId}.json`, JSON.stringify(newRecord(e)), {
-      mode: 0o600,
-    });
+    await Deno.writeTextFile(
+      `${dir}/pending/${e.requestId}.json`,
+      await encodeRecord(key, newRecord(e)),
+      {
+        mode: 0o600,
+      },
+    );
   }
   return { dir, spool };
 }

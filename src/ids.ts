@@ -1,5 +1,5 @@
 // Identifiers: requestId (UUIDv7, time-sortable idempotency key) and W3C trace context ids.
-import { SPAN_ID_PATTERN, TRACE_ID_PATTERN } from "./schema.ts";
+import { SPAN_ID_PATTERN, TRACE_ID_PATTERN } from "./schema-plain.ts";
 
 function randomHex(bytes: number): string {
   const buffer = crypto.getRandomValues(new Uint8Array(bytes));

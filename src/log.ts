@@ -17,7 +17,7 @@ import {
 } from "@logtape/logtape";
 import { getRotatingFileSink } from "@logtape/file";
 import { join } from "node:path";
-import { ensurePrivateDir } from "./durable.ts";
+import { ensurePrivateDir, openPrivateFile } from "./durable.ts";
 import { createRedactor } from "./redact.ts";
 
 export const LOG_MAX_BYTES = 10 * 1024 * 1024;
@@ -61,6 +61,8 @@ export interface LoggingOptions {
   level: LogLevel;
   /** Directory for the JSON Lines files (created 0700); no files when undefined. */
   dir?: string;
+  /** Where the checks of `dir` start (config.logRoot): no directory below it may be a link. */
+  root?: string;
   files?: LogFile[];
   /** One console stream: human text or JSON Lines, on stderr or stdout. */
   console?: { stream: "stderr" | "stdout"; format: "text" | "json"; level?: LogLevel };
@@ -81,11 +83,12 @@ export function inCategory(...prefix: string[]): Filter {
 export async function setupLogging(options: LoggingOptions): Promise<void> {
   const sinks: Record<string, Sink> = {};
   if (options.dir && options.files?.length) {
-    await ensurePrivateDir(options.dir);
+    await ensurePrivateDir(options.dir, options.root);
     for (const file of options.files) {
       const path = join(options.dir, file.name);
-      // Created 0600 up front: the sink appends to it and keeps its mode.
-      await Deno.writeFile(path, new Uint8Array(), { append: true, mode: 0o600 });
+      // Created 0600 up front, and refused when it is a link (the sink follows links): the sink
+      // appends to it and keeps its mode.
+      (await openPrivateFile(path, { append: true })).file.close();
       const sink = getRotatingFileSink(path, {
         maxSize: LOG_MAX_BYTES,
         // LogTape counts rotated files only.

@@ -14,8 +14,10 @@ export const PERMISSIONS = [
 
 /**
  * What the installed launcher grants: the same, except that the only program arrakis may run
- * is the deno binary it runs on (it re-executes itself, nothing else).
+ * is the deno binary it runs on (it re-executes itself, nothing else), and the hook, which does
+ * only local work, gets no network at all.
  */
-export function launcherPermissions(deno: string): string[] {
-  return PERMISSIONS.map((flag) => flag === "--allow-run" ? `--allow-run=${deno}` : flag);
+export function launcherPermissions(deno: string, options: { net?: boolean } = {}): string[] {
+  return PERMISSIONS.filter((flag) => options.net !== false || flag !== "--allow-net")
+    .map((flag) => flag === "--allow-run" ? `--allow-run=${deno}` : flag);
 }

@@ -1,75 +1,34 @@
 // The one typed schema of arrakis. Every shape that crosses a boundary (stdin, HTTP, disk,
 // database) is declared here once; other modules import the schemas and their types.
 import { z } from "zod";
+import {
+  isKnownHookEvent,
+  type KnownHookEvent,
+  MAX_EVENT_NAME_LENGTH,
+  MAX_SESSION_ID_LENGTH,
+  MAX_SOURCE_NAME_LENGTH,
+  MAX_SOURCE_PATH_LENGTH,
+  REQUEST_ID_PATTERN,
+  SPAN_ID_PATTERN,
+  SPOOL_RECORD_VERSION,
+  TRACE_ID_PATTERN,
+} from "./schema-plain.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Claude Code hook input (stdin of `arrakis hook`)
 // ---------------------------------------------------------------------------------------------
 
-export const KNOWN_HOOK_EVENTS = [
-  "Setup",
-  "SessionStart",
-  "UserPromptSubmit",
-  "UserPromptExpansion",
-  "PreToolUse",
-  "PermissionRequest",
-  "PermissionDenied",
-  "PostToolUse",
-  "PostToolUseFailure",
-  "PostToolBatch",
-  "Stop",
-  "StopFailure",
-  "SubagentStart",
-  "SubagentStop",
-  "TaskCreated",
-  "TaskCompleted",
-  "TeammateIdle",
-  "Notification",
-  "MessageDisplay",
-  "InstructionsLoaded",
-  "ConfigChange",
-  "CwdChanged",
-  "DirectoryAdded",
-  "FileChanged",
-  "WorktreeCreate",
-  "WorktreeRemove",
-  "PreCompact",
-  "PostCompact",
-  "Elicitation",
-  "ElicitationResult",
-  "SessionEnd",
-] as const;
-export type KnownHookEvent = (typeof KNOWN_HOOK_EVENTS)[number];
-
-export function isKnownHookEvent(name: string): name is KnownHookEvent {
-  return (KNOWN_HOOK_EVENTS as readonly string[]).includes(name);
-}
-
-/**
- * Events `arrakis install` does not register: a hook on them is not a silent observer (its
- * output, or its mere presence, changes what Claude Code does). docs/HOOK.md gives each reason.
- * They are still known, so an event sent by a hook someone registered by hand is stored typed.
- */
-export const UNREGISTERED_HOOK_EVENTS: readonly KnownHookEvent[] = [
-  "WorktreeCreate",
-  "WorktreeRemove",
-  "MessageDisplay",
-  "FileChanged",
-];
-
-/** The events `arrakis install` registers: every known event a silent hook leaves unchanged. */
-export const REGISTERED_HOOK_EVENTS: readonly KnownHookEvent[] = KNOWN_HOOK_EVENTS.filter((e) =>
-  !UNREGISTERED_HOOK_EVENTS.includes(e)
-);
-
-/** Events on which the hook reads new transcript lines and attaches them. */
-export const TRANSCRIPT_EVENTS: readonly KnownHookEvent[] = [
-  "Stop",
-  "StopFailure",
-  "SubagentStop",
-  "PreCompact",
-  "SessionEnd",
-];
+export {
+  isKnownHookEvent,
+  KNOWN_HOOK_EVENTS,
+  type KnownHookEvent,
+  REGISTERED_HOOK_EVENTS,
+  REQUEST_ID_PATTERN,
+  SPAN_ID_PATTERN,
+  TRACE_ID_PATTERN,
+  TRANSCRIPT_EVENTS,
+  UNREGISTERED_HOOK_EVENTS,
+} from "./schema-plain.ts";
 
 // Numeric maxima: every number a client sends lands in a typed column or a SQL sum, so each has
 // a ceiling far above any real value and inside what PostgreSQL and the pages compute with.
@@ -95,8 +54,8 @@ export const IMPORT_EVENT = "TranscriptImport";
 // Claude Code adds fields and events often: every object is loose (unknown keys are kept) and
 // only what arrakis needs to process an event is required.
 const HookInputBase = z.looseObject({
-  session_id: z.string().min(1).max(256),
-  hook_event_name: z.string().min(1).max(128),
+  session_id: z.string().min(1).max(MAX_SESSION_ID_LENGTH),
+  hook_event_name: z.string().min(1).max(MAX_EVENT_NAME_LENGTH),
   transcript_path: z.string().optional(),
   cwd: z.string().optional(),
   permission_mode: z.string().optional(),
@@ -262,23 +221,28 @@ export const TranscriptLine = z.looseObject({
 });
 export type TranscriptLine = z.infer<typeof TranscriptLine>;
 
+/**
+ * A transcript line as it travels: itself when the schema accepts it, else its JSON as text,
+ * so one line Claude Code reshaped never sinks the whole event.
+ */
+export function lenientTranscriptLine(value: unknown): TranscriptLine {
+  const parsed = TranscriptLine.safeParse(value);
+  return parsed.success ? parsed.data : { type: "arrakis.unparsed", raw: JSON.stringify(value) };
+}
+
 // ---------------------------------------------------------------------------------------------
 // The envelope (hook → server)
 // ---------------------------------------------------------------------------------------------
-
-export const REQUEST_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-export const TRACE_ID_PATTERN = /^[0-9a-f]{32}$/;
-export const SPAN_ID_PATTERN = /^[0-9a-f]{16}$/;
 
 export const RequestId = z.string().regex(REQUEST_ID_PATTERN, "requestId must be a lowercase UUID");
 export const TraceId = z.string().regex(TRACE_ID_PATTERN, "traceId must be 32 lowercase hex");
 export const SpanId = z.string().regex(SPAN_ID_PATTERN, "spanId must be 16 lowercase hex");
 
 export const EnvelopeSource = z.looseObject({
-  host: z.string().max(256).optional(),
-  user: z.string().max(256).optional(),
-  projectDir: z.string().max(4096).optional(),
-  cwd: z.string().max(4096).optional(),
+  host: z.string().max(MAX_SOURCE_NAME_LENGTH).optional(),
+  user: z.string().max(MAX_SOURCE_NAME_LENGTH).optional(),
+  projectDir: z.string().max(MAX_SOURCE_PATH_LENGTH).optional(),
+  cwd: z.string().max(MAX_SOURCE_PATH_LENGTH).optional(),
   version: z.string().max(64).optional(),
   /** The sender's spool when it spooled this event (this event not counted): backlog health. */
   spool: z.object({ pending: Count, failed: Count }).optional(),
@@ -298,8 +262,8 @@ export const EnvelopeShape = z.object({
   requestId: RequestId,
   traceId: TraceId,
   spanId: SpanId,
-  event: z.string().min(1).max(128),
-  sessionId: z.string().min(1).max(256),
+  event: z.string().min(1).max(MAX_EVENT_NAME_LENGTH),
+  sessionId: z.string().min(1).max(MAX_SESSION_ID_LENGTH),
   occurredAt: z.iso.datetime({ offset: true }),
   attempt: z.number().int().min(1).max(1_000_000),
   source: EnvelopeSource,
@@ -442,7 +406,7 @@ export const DeliveryState = z.object({
 export type DeliveryState = z.infer<typeof DeliveryState>;
 
 export const SpoolRecord = z.object({
-  version: z.literal(1),
+  version: z.literal(SPOOL_RECORD_VERSION),
   // Only the structure: whether the payload is acceptable is the server's call, so an event
   // Claude Code reshapes later still travels and comes back as a dead letter with the reason.
   envelope: EnvelopeShape,

@@ -302,6 +302,7 @@ storeTest(
 
 Deno.test("alerts: rules parse from the environment with readable errors", () => {
   const config = loadConfig({
+    HOME: "/home/ada",
     ARRAKIS_ALERT_WEBHOOK_URL: "https://hooks.slack.com/services/T/B/x",
     ARRAKIS_ALERT_RULES: '[{"kind":"no_events","minutes":15}]',
     ARRAKIS_ALERT_INTERVAL: "10s",

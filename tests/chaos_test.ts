@@ -102,7 +102,6 @@ Deno.test({
       ARRAKIS_URL: proxy.url,
       ARRAKIS_API_KEY: API_KEY,
       ARRAKIS_HOME: join(root, "client-home"),
-      ARRAKIS_HOOK_TIMEOUT: "400ms",
       ARRAKIS_RETRY_SCHEDULE: "50ms,100ms,200ms",
       ARRAKIS_LEASE: "2s",
       ARRAKIS_BREAKER_COOLDOWN: "300ms",

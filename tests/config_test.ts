@@ -9,12 +9,14 @@ Deno.test("defaults work on a fresh machine", () => {
   assert.equal(config.home, "/home/ada/.arrakis");
   assert.equal(config.pgliteDir, "/home/ada/.arrakis/db");
   assert.equal(config.apiKeyFile, "/home/ada/.arrakis/api-key");
-  assert.equal(config.queueDir, "/src/app/.claude/queue");
-  assert.equal(config.logDir, "/src/app/.claude/logs");
+  // Per user, outside the repository: a readable slug and 16 hex of sha256("/src/app") (sha256sum).
+  assert.equal(config.queueDir, "/home/ada/.arrakis/spool/app-c0167fc91cc666ff");
+  assert.equal(config.logDir, "/home/ada/.arrakis/spool/app-c0167fc91cc666ff/logs");
+  assert.equal(config.spoolKeyFile, "/home/ada/.arrakis/spool.key");
   assert.equal(config.serverUrl, `http://127.0.0.1:${config.port}`);
   assert.deepEqual(config.retryScheduleMs, [60_000, 300_000, 900_000, 3_600_000, 7_200_000]);
   assert.equal(config.maxAttempts, 5);
-  assert.ok(config.hookTimeoutMs < 1000);
+  assert.equal(config.leaseMs, 120_000);
 });
 
 Deno.test("overrides are parsed and typed", () => {
@@ -25,7 +27,7 @@ Deno.test("overrides are parsed and typed", () => {
     ARRAKIS_API_KEY: "k1, k2,,",
     ARRAKIS_QUEUE_DIR: "/q",
     PORT: "10000",
-    ARRAKIS_HOOK_TIMEOUT: "250ms",
+    ARRAKIS_LEASE: "250ms",
     ARRAKIS_RETRY_SCHEDULE: "1s,2m,3h",
     ARRAKIS_TRUSTED_PROXIES: "10.0.0.1,10.0.0.2",
     ARRAKIS_MIGRATE_ON_START: "false",
@@ -35,7 +37,7 @@ Deno.test("overrides are parsed and typed", () => {
   assert.deepEqual(config.apiKeys, ["k1", "k2"]);
   assert.equal(config.queueDir, "/q");
   assert.equal(config.port, 10000);
-  assert.equal(config.hookTimeoutMs, 250);
+  assert.equal(config.leaseMs, 250);
   assert.deepEqual(config.retryScheduleMs, [1000, 120_000, 10_800_000]);
   assert.deepEqual(config.trustedProxies, ["10.0.0.1", "10.0.0.2"]);
   assert.equal(config.migrateOnStart, false);
@@ -46,7 +48,7 @@ Deno.test("a bad value is an error naming the variable", () => {
     PORT: "eighty",
     DATABASE_URL: "mysql://x",
     ARRAKIS_URL: "ftp://x",
-    ARRAKIS_HOOK_TIMEOUT: "soon",
+    ARRAKIS_LEASE: "soon",
     ARRAKIS_RETRY_SCHEDULE: "1m,later",
     ARRAKIS_MAX_ATTEMPTS: "-1",
     ARRAKIS_LOG_LEVEL: "loud",

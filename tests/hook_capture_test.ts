@@ -1,22 +1,39 @@
-// The real `arrakis hook` process against loopback servers that answer, refuse, hang, fail or
-// reject: exit 0 and silence every time, and the event is delivered or waiting in the spool.
+// The real `arrakis hook` process: every event lands signed in the per-user spool, exit 0 and
+// silence every time, no network needed, and bad input, no key, an unwritable or refused spool
+// each cost one clear stderr line. Delivery is the shipper's (tests/hook_delivery_test.ts):
+// these tests hold the shipper lock themselves, as a running shipper would, so no hook starts
+// one and the spool stays as the hooks left it.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { runArrakis } from "./helpers/cli.ts";
-import {
-  answeringServer,
-  downUrl,
-  fixtureEvents,
-  hangingServer,
-  hookProject,
-  TEST_KEY,
-} from "./helpers/hook_env.ts";
-import { Envelope, KNOWN_HOOK_EVENTS, SpoolRecord } from "../src/schema.ts";
+import { CONFIG, MAIN, runArrakis } from "./helpers/cli.ts";
+import { childEnv } from "./helpers/cli.ts";
+import { downUrl, fixtureEvents, type HookProject, hookProject } from "./helpers/hook_env.ts";
+import { Envelope, KNOWN_HOOK_EVENTS } from "../src/schema.ts";
+import { openSpool, type SpoolItem } from "../src/queue/spool.ts";
+import { type SpoolLock, tryShipperLock } from "../src/queue/lock.ts";
+import { ensureSpoolDirs } from "../src/queue/spool-file.ts";
+import { SESSION_END_WAIT_MS } from "../src/hook/capture.ts";
 
 const events = await fixtureEvents();
 
 function hook(env: Record<string, string>, stdin: string | Uint8Array) {
   return runArrakis(["hook"], { env, stdin });
+}
+
+/** Holds the project's shipper lock, as a running shipper does: hooks then start none. */
+async function asIfShipperRuns(project: HookProject): Promise<SpoolLock> {
+  await ensureSpoolDirs(project.queueDir, project.home, []);
+  const lock = await tryShipperLock(project.queueDir);
+  assert.ok(lock, "the shipper lock is free in a fresh spool");
+  return lock;
+}
+
+async function pendingItems(project: HookProject): Promise<SpoolItem[]> {
+  const spool = await openSpool(project.queueDir, {
+    root: project.home,
+    keyFile: join(project.home, "spool.key"),
+  });
+  return await spool.list("pending");
 }
 
 async function readLog(dir: string, name: string): Promise<Record<string, unknown>[]> {
@@ -28,200 +45,254 @@ async function readLog(dir: string, name: string): Promise<Record<string, unknow
   }
 }
 
-Deno.test("every fixture event is delivered once as a valid envelope; nothing on stdout", async () => {
+function stderrLines(stderr: string): string[] {
+  return stderr.split("\n").filter((line) => line.trim() !== "");
+}
+
+Deno.test("every fixture event is spooled once as a signed, valid envelope; nothing on stdout", async () => {
   const project = await hookProject();
-  const server = answeringServer(200, (body: { requestId: string }) => ({
-    status: "SUCCESS",
-    requestId: body.requestId,
-  }));
+  const lock = await asIfShipperRuns(project);
   try {
     assert.deepEqual([...events.keys()].sort(), [...KNOWN_HOOK_EVENTS].sort());
-    // SessionEnd last: it starts a detached drain, which could race a later hook's own send
-    // (harmless, the server dedupes by requestId, but it would blur the counts here).
-    const ordered = [...events].sort(([a], [b]) =>
-      Number(a === "SessionEnd") - Number(b === "SessionEnd")
-    );
-    for (const [name, input] of ordered) {
-      const result = await hook(project.env(server.url), JSON.stringify(input));
+    const env = project.env(await downUrl());
+    for (const [name, input] of events) {
+      const result = await hook(env, JSON.stringify(input));
       assert.equal(result.code, 0, `${name}: ${result.stderr}`);
       assert.equal(result.stdout, "", name);
+      // SessionEnd waits up to a second for a delivery that cannot come: it says so in the
+      // debug log only, never on stderr.
+      assert.equal(result.stderr, "", name);
     }
-    assert.equal(server.received.length, events.size);
-    for (const [index, body] of server.received.entries()) {
-      const parsed = Envelope.safeParse(body);
+    const items = await pendingItems(project);
+    assert.equal(items.length, events.size, "every event signed and readable");
+    for (const item of items) {
+      const parsed = Envelope.safeParse(item.record.envelope);
       assert.ok(parsed.success, JSON.stringify(parsed.error?.issues));
       const envelope = parsed.data!;
       assert.equal(envelope.attempt, 1);
       assert.equal(envelope.source.projectDir, project.dir);
       assert.equal(envelope.source.cwd, "/home/dev/shop");
-      // Every event was delivered at once, so each saw an empty spool.
-      assert.deepEqual(envelope.source.spool, { pending: 0, failed: 0 });
       assert.deepEqual(envelope.payload, events.get(envelope.event));
-      const headers = server.headers[index];
-      assert.equal(headers.get("authorization"), `Bearer ${TEST_KEY}`);
-      assert.equal(headers.get("x-request-id"), envelope.requestId);
-      assert.equal(headers.get("traceparent"), `00-${envelope.traceId}-${envelope.spanId}-01`);
+      assert.equal(item.record.delivery.attempts, 0);
     }
-    const ids = new Set(server.received.map((body) => (body as Envelope).requestId));
-    assert.equal(ids.size, events.size);
-    assert.deepEqual(await project.files("pending"), []);
-    assert.deepEqual(await project.files("failed"), []);
-
-    const success = await readLog(project.logDir, "success.jsonl");
-    assert.equal(success.length, events.size);
-    for (const line of success) {
-      const properties = line.properties as Record<string, unknown>;
-      assert.ok(ids.has(properties.requestId as string));
-      assert.match(properties.traceId as string, /^[0-9a-f]{32}$/);
-    }
-    for (const name of ["success.jsonl", "queue.jsonl", "debug.jsonl", "error.jsonl"]) {
-      const text = await Deno.readTextFile(join(project.logDir, name)).catch(() => "");
-      assert.ok(!text.includes(TEST_KEY), `${name} holds the API key`);
-    }
+    assert.equal(new Set(items.map((item) => item.id)).size, events.size);
+    const queued = await readLog(project.logDir, "queue.jsonl");
+    const spooled = queued.filter((line) => String(line.message).startsWith("spooled"));
+    assert.deepEqual(
+      spooled.map((line) => (line.properties as Record<string, unknown>).requestId).sort(),
+      items.map((item) => item.id).sort(),
+    );
   } finally {
-    await server.close();
+    lock.release();
     await project.cleanup();
   }
 });
 
-Deno.test("server down, hanging or failing: exit 0, silent, event waits in pending/", async () => {
-  const stop = JSON.stringify(events.get("PreToolUse"));
-  const cases: [string, () => Promise<{ url: string; close(): Promise<void> }>][] = [
-    ["down", async () => ({ url: await downUrl(), close: () => Promise.resolve() })],
-    ["hanging", () => Promise.resolve(hangingServer())],
-    ["500", () => Promise.resolve(answeringServer(500, { status: "ERROR" }))],
-    ["429", () => Promise.resolve(answeringServer(429, { status: "ERROR" }))],
-  ];
-  for (const [name, start] of cases) {
-    const project = await hookProject();
-    const server = await start();
-    try {
-      const started = performance.now();
-      const result = await hook(project.env(server.url, { ARRAKIS_HOOK_TIMEOUT: "300ms" }), stop);
-      const elapsed = performance.now() - started;
-      assert.equal(result.code, 0, `${name}: ${result.stderr}`);
-      assert.equal(result.stdout, "", name);
-      const pending = await project.files("pending");
-      assert.equal(pending.length, 1, `${name}: ${result.stderr}`);
-      const record = SpoolRecord.parse(
-        JSON.parse(await Deno.readTextFile(join(project.queueDir, "pending", pending[0]))),
-      );
-      assert.equal(record.envelope.event, "PreToolUse");
-      assert.ok(record.delivery.lastError, name);
-      assert.ok(elapsed < 10_000, `${name}: the hook outlived Claude Code's timeout`);
-      assert.deepEqual(await project.files("failed"), []);
-      const errors = await readLog(project.logDir, "error.jsonl");
-      assert.ok(errors.length >= 1, `${name}: no error log line`);
-      assert.equal(
-        (errors[0].properties as Record<string, unknown>).requestId,
-        record.envelope.requestId,
-      );
-    } finally {
-      await server.close();
-      await project.cleanup();
-    }
+Deno.test("the hook needs no network: without --allow-net it still spools, silently", async () => {
+  const project = await hookProject();
+  const lock = await asIfShipperRuns(project);
+  try {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--quiet",
+        "--config",
+        CONFIG,
+        "--allow-read",
+        "--allow-write",
+        "--allow-env",
+        "--allow-sys",
+        "--allow-run",
+        MAIN,
+        "hook",
+      ],
+      env: childEnv(project.env("http://127.0.0.1:9")),
+      clearEnv: true,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(JSON.stringify(events.get("PostToolUse"))));
+    await writer.close();
+    const { code, stdout, stderr } = await child.output();
+    assert.equal(code, 0);
+    assert.equal(new TextDecoder().decode(stdout), "");
+    assert.equal(new TextDecoder().decode(stderr), "");
+    assert.equal((await pendingItems(project)).length, 1);
+  } finally {
+    lock.release();
+    await project.cleanup();
   }
 });
 
 Deno.test("each envelope reports the spool it was added to (this event not counted)", async () => {
   const project = await hookProject();
+  const lock = await asIfShipperRuns(project);
   try {
     const env = project.env(await downUrl());
     for (const name of ["UserPromptSubmit", "PreToolUse"]) {
       assert.equal((await hook(env, JSON.stringify(events.get(name)))).code, 0);
     }
-    const records = await Promise.all(
-      (await project.files("pending")).sort().map(async (file) =>
-        SpoolRecord.parse(
-          JSON.parse(await Deno.readTextFile(join(project.queueDir, "pending", file))),
-        )
-      ),
-    );
-    assert.deepEqual(records.map((r) => r.envelope.source.spool), [
+    const items = await pendingItems(project);
+    assert.deepEqual(items.map((item) => item.record.envelope.source.spool), [
       { pending: 0, failed: 0 },
       { pending: 1, failed: 0 },
     ]);
   } finally {
+    lock.release();
     await project.cleanup();
   }
 });
 
-Deno.test("a 400 answer dead-letters the event in failed/ with the answer", async () => {
+Deno.test("private places: dirs 0700, files 0600, a .gitignore of * in the spool", async () => {
   const project = await hookProject();
-  const answer = { status: "INVALID", message: "bad", issues: [{ path: ["x"], message: "no" }] };
-  const server = answeringServer(400, answer);
+  const lock = await asIfShipperRuns(project);
   try {
-    const result = await hook(project.env(server.url), JSON.stringify(events.get("Stop")));
-    assert.equal(result.code, 0);
-    assert.equal(result.stdout, "");
-    assert.deepEqual(await project.files("pending"), []);
-    const failed = await project.files("failed");
-    assert.equal(failed.length, 1);
-    const record = SpoolRecord.parse(
-      JSON.parse(await Deno.readTextFile(join(project.queueDir, "failed", failed[0]))),
-    );
-    assert.equal(record.delivery.lastHttpStatus, 400);
-    assert.deepEqual(record.delivery.lastAnswer, answer);
+    const stop = { ...events.get("Stop"), transcript_path: join(project.dir, "t.jsonl") };
+    await Deno.writeTextFile(stop.transcript_path, '{"type":"user","uuid":"u-1"}\n');
+    const result = await hook(project.env(await downUrl()), JSON.stringify(stop));
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(await Deno.readTextFile(join(project.queueDir, ".gitignore")), "*\n");
+    const walk = async (dir: string): Promise<void> => {
+      assert.equal((await Deno.lstat(dir)).mode! & 0o777, 0o700, dir);
+      for await (const entry of Deno.readDir(dir)) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory) await walk(path);
+        else assert.equal((await Deno.lstat(path)).mode! & 0o777, 0o600, path);
+      }
+    };
+    await walk(project.home);
+    // What the walk covered: the key, the spool, the record, transcript state and the logs.
+    for (const path of ["spool.key", "spool"]) await Deno.lstat(join(project.home, path));
+    for (const sub of ["pending", "state", "logs"]) await Deno.lstat(join(project.queueDir, sub));
+    // Nothing of arrakis's in the repository itself.
+    await assert.rejects(Deno.lstat(join(project.dir, ".claude")), Deno.errors.NotFound);
   } finally {
-    await server.close();
+    lock.release();
     await project.cleanup();
   }
 });
 
-Deno.test("malformed stdin, no key, bad settings, unwritable spool: exit 0, silent, says why", async () => {
+Deno.test("malformed stdin, bad settings, no key: exit 0, silent, one line on stderr", async () => {
   const project = await hookProject();
-  const server = answeringServer(200, { status: "SUCCESS" });
+  const lock = await asIfShipperRuns(project);
   try {
-    // Not JSON, and JSON that is not an object.
+    // Not JSON, and JSON that is not an object: nothing is captured.
     for (const stdin of ["{ not json", "[1,2]", ""]) {
-      const result = await hook(project.env(server.url), stdin);
+      const result = await hook(project.env(await downUrl()), stdin);
       assert.equal(result.code, 0);
       assert.equal(result.stdout, "");
+      assert.equal(stderrLines(result.stderr).length, 1, result.stderr);
       assert.match(result.stderr, /stdin is/);
     }
     const errors = await readLog(project.logDir, "error.jsonl");
     assert.equal(errors.length, 3);
+    assert.equal((await pendingItems(project)).length, 0);
 
-    // A bad setting falls back to defaults and still captures.
+    // A bad setting falls back to its default and still captures.
     const bad = await hook(
-      project.env(server.url, { ARRAKIS_HOOK_TIMEOUT: "soon" }),
+      project.env(await downUrl(), { ARRAKIS_LOG_LEVEL: "loud" }),
       JSON.stringify(events.get("Notification")),
     );
     assert.equal(bad.code, 0);
     assert.equal(bad.stdout, "");
-    assert.match(bad.stderr, /ARRAKIS_HOOK_TIMEOUT/);
-    assert.equal(server.received.length, 1);
+    assert.equal(stderrLines(bad.stderr).length, 1, bad.stderr);
+    assert.match(bad.stderr, /ARRAKIS_LOG_LEVEL/);
+    assert.equal((await pendingItems(project)).length, 1);
 
-    // The spool cannot be written: the event is still sent.
-    const blocked = join(project.dir, "blocked");
-    await Deno.writeTextFile(blocked, "a file, not a directory");
-    const unwritable = await hook(
-      project.env(server.url, { ARRAKIS_QUEUE_DIR: join(blocked, "queue") }),
-      JSON.stringify(events.get("PreToolUse")),
-    );
-    assert.equal(unwritable.code, 0);
-    assert.equal(unwritable.stdout, "");
-    assert.match(unwritable.stderr, /could not spool/);
-    assert.equal(server.received.length, 2);
-
-    // No key anywhere: kept in the spool, not sent (a 401 would dead-letter it).
-    const env = project.env(server.url);
+    // No key, no URL, no client file: the hook never needed them (the shipper does).
+    const env = project.env("unused");
     delete (env as Record<string, string>).ARRAKIS_API_KEY;
-    const noKey = await hook(env, JSON.stringify(events.get("Notification")));
+    delete (env as Record<string, string>).ARRAKIS_URL;
+    const noKey = await hook(env, JSON.stringify(events.get("PreToolUse")));
     assert.equal(noKey.code, 0);
     assert.equal(noKey.stdout, "");
-    assert.match(noKey.stderr, /no API key/);
-    assert.equal((await project.files("pending")).length, 1);
-    assert.equal(server.received.length, 2);
+    assert.equal(noKey.stderr, "");
+    assert.equal((await pendingItems(project)).length, 2);
   } finally {
-    await server.close();
+    lock.release();
     await project.cleanup();
   }
 });
 
-Deno.test("secrets and unstorable characters never leave the machine", async () => {
+Deno.test("an unwritable or refused spool: exit 0, silent on stdout, one line on stderr", async () => {
   const project = await hookProject();
-  const server = answeringServer(200, { status: "SUCCESS" });
+  try {
+    const input = JSON.stringify(events.get("PreToolUse"));
+    // A file where the spool directory should be.
+    const blocked = join(project.dir, "blocked");
+    await Deno.writeTextFile(blocked, "a file, not a directory");
+    const unwritable = await hook(
+      project.env(await downUrl(), { ARRAKIS_QUEUE_DIR: join(blocked, "queue") }),
+      input,
+    );
+    assert.equal(unwritable.code, 0);
+    assert.equal(unwritable.stdout, "");
+    assert.equal(stderrLines(unwritable.stderr).length, 1, unwritable.stderr);
+    assert.match(unwritable.stderr, /spool PreToolUse .*: LOST: .*blocked is not a directory/);
+
+    // A spool directory that is a symlink: refused, and nothing is written where it points.
+    const elsewhere = join(project.dir, "elsewhere");
+    await Deno.mkdir(elsewhere);
+    const linked = join(project.dir, "linked-queue");
+    await Deno.symlink(elsewhere, linked);
+    const refused = await hook(
+      project.env(await downUrl(), { ARRAKIS_QUEUE_DIR: linked }),
+      input,
+    );
+    assert.equal(refused.code, 0);
+    assert.equal(refused.stdout, "");
+    assert.equal(stderrLines(refused.stderr).length, 1, refused.stderr);
+    assert.match(refused.stderr, /refused to spool PreToolUse .*linked-queue is a symbolic link/);
+    assert.deepEqual([...Deno.readDirSync(elsewhere)], []);
+
+    // A log directory that is a symlink: the event is spooled, the logs are refused.
+    const lock = await asIfShipperRuns(project);
+    const linkedLogs = join(project.dir, "linked-logs");
+    await Deno.symlink(elsewhere, linkedLogs);
+    const noLogs = await hook(
+      project.env(await downUrl(), { ARRAKIS_LOG_DIR: linkedLogs }),
+      input,
+    );
+    assert.equal(noLogs.code, 0);
+    assert.equal(noLogs.stdout, "");
+    assert.equal(stderrLines(noLogs.stderr).length, 1, noLogs.stderr);
+    assert.match(noLogs.stderr, /cannot write logs to .*linked-logs is a symbolic link/);
+    assert.deepEqual([...Deno.readDirSync(elsewhere)], []);
+    assert.equal((await pendingItems(project)).length, 1);
+    lock.release();
+  } finally {
+    await project.cleanup();
+  }
+});
+
+Deno.test("a full disk: exit 0, silent on stdout, one line on stderr", async () => {
+  // /dev/full answers every write with ENOSPC: a log directory on it cannot be written, and a
+  // spool whose directory is /dev/full cannot be created.
+  try {
+    await Deno.lstat("/dev/full");
+  } catch {
+    return; // not Linux: nothing to fill
+  }
+  const project = await hookProject();
+  try {
+    const result = await hook(
+      project.env(await downUrl(), { ARRAKIS_QUEUE_DIR: "/dev/full/queue" }),
+      JSON.stringify(events.get("Stop")),
+    );
+    assert.equal(result.code, 0);
+    assert.equal(result.stdout, "");
+    assert.equal(stderrLines(result.stderr).length, 1, result.stderr);
+    assert.match(result.stderr, /spool Stop .*: LOST/);
+  } finally {
+    await project.cleanup();
+  }
+});
+
+Deno.test("secrets and unstorable characters never reach the spool", async () => {
+  const project = await hookProject();
+  const lock = await asIfShipperRuns(project);
   try {
     const input = {
       ...events.get("PostToolUse"),
@@ -230,60 +301,60 @@ Deno.test("secrets and unstorable characters never leave the machine", async () 
         stdout: "ANTHROPIC_API_KEY=sk-ant-api03-abcdefghijklmnopqrstuvwxyz\u0000 tail \ud800",
       },
     };
-    const result = await hook(project.env(server.url), JSON.stringify(input));
+    const result = await hook(project.env(await downUrl()), JSON.stringify(input));
     assert.equal(result.code, 0);
-    const body = JSON.stringify(server.received[0]);
-    assert.ok(!body.includes("abcdefghijklmnopqrstuvwxyz"), body);
-    assert.ok(!body.includes("\\u0000"));
-    assert.ok(!/\\ud800/i.test(body));
-    assert.ok(Envelope.safeParse(server.received[0]).success);
+    const [item] = await pendingItems(project);
+    const text = await Deno.readTextFile(item.path);
+    assert.ok(!text.includes("abcdefghijklmnopqrstuvwxyz"), text);
+    assert.ok(!text.includes("\\u0000"));
+    assert.ok(!/\\ud800/i.test(text));
+    assert.ok(Envelope.safeParse(item.record.envelope).success);
   } finally {
-    await server.close();
+    lock.release();
     await project.cleanup();
   }
 });
 
 Deno.test("concurrent Stop hooks of one session never take the same transcript line", async () => {
   const project = await hookProject();
-  const server = answeringServer(200, { status: "SUCCESS" });
+  const lock = await asIfShipperRuns(project);
   try {
+    const env = project.env(await downUrl());
     const transcript = join(project.dir, "t.jsonl");
     const stop = { ...events.get("Stop"), transcript_path: transcript };
     const lineOf = (n: number) => JSON.stringify({ type: "user", uuid: `u-${n}` }) + "\n";
     let next = 0;
-    const runs: Promise<unknown>[] = [];
+    const runs: Promise<{ code: number; stdout: string }>[] = [];
     // Lines keep arriving while hooks overlap.
     for (let round = 0; round < 4; round++) {
       for (let i = 0; i < 5; i++) {
         await Deno.writeTextFile(transcript, lineOf(next++), { append: true });
       }
-      for (let i = 0; i < 3; i++) runs.push(hook(project.env(server.url), JSON.stringify(stop)));
+      for (let i = 0; i < 3; i++) runs.push(hook(env, JSON.stringify(stop)));
     }
-    const results = await Promise.all(runs) as { code: number; stdout: string }[];
-    for (const result of results) {
+    for (const result of await Promise.all(runs)) {
       assert.equal(result.code, 0);
       assert.equal(result.stdout, "");
     }
-    const sent = server.received.flatMap((body) => (body as Envelope).transcript ?? [])
+    const envelopes = (await pendingItems(project)).map((item) => item.record.envelope);
+    const taken = envelopes.flatMap((envelope) => envelope.transcript ?? [])
       .map((line) => line.uuid);
-    assert.deepEqual(
-      sent.sort(),
-      Array.from({ length: next }, (_, n) => `u-${n}`).sort(),
-    );
+    assert.deepEqual(taken.sort(), Array.from({ length: next }, (_, n) => `u-${n}`).sort());
     // Ranges of the envelopes tile the file without overlap.
-    const ranges = server.received.map((body) => (body as Envelope).transcriptRange)
+    const ranges = envelopes.map((envelope) => envelope.transcriptRange)
       .filter((range) => range !== undefined).sort((a, b) => a!.from - b!.from);
     for (let i = 1; i < ranges.length; i++) assert.equal(ranges[i]!.from, ranges[i - 1]!.to);
   } finally {
-    await server.close();
+    lock.release();
     await project.cleanup();
   }
 });
 
 Deno.test("SubagentStop reads the subagent's own transcript; Stop reads the session's", async () => {
   const project = await hookProject();
-  const server = answeringServer(200, { status: "SUCCESS" });
+  const lock = await asIfShipperRuns(project);
   try {
+    const env = project.env(await downUrl());
     const main = join(project.dir, "main.jsonl");
     const agent = join(project.dir, "agent.jsonl");
     await Deno.writeTextFile(main, JSON.stringify({ type: "user", uuid: "main-1" }) + "\n");
@@ -296,19 +367,60 @@ Deno.test("SubagentStop reads the subagent's own transcript; Stop reads the sess
       transcript_path: main,
       agent_transcript_path: agent,
     };
-    await hook(project.env(server.url), JSON.stringify(subagent));
-    await hook(project.env(server.url), JSON.stringify(subagent));
-    await hook(
-      project.env(server.url),
-      JSON.stringify({ ...events.get("Stop"), transcript_path: main }),
-    );
-    const [first, second, stop] = server.received as Envelope[];
+    await hook(env, JSON.stringify(subagent));
+    await hook(env, JSON.stringify(subagent));
+    await hook(env, JSON.stringify({ ...events.get("Stop"), transcript_path: main }));
+    const [first, second, stop] = (await pendingItems(project)).map((item) => item.record.envelope);
     assert.deepEqual(first.transcript?.map((line) => line.uuid), ["agent-1"]);
     assert.equal(first.transcriptRange?.path, agent);
     assert.equal(second.transcript, undefined, "the agent's line was taken twice");
     assert.deepEqual(stop.transcript?.map((line) => line.uuid), ["main-1"]);
   } finally {
-    await server.close();
+    lock.release();
+    await project.cleanup();
+  }
+});
+
+Deno.test("SessionEnd waits for its delivery, and no longer than its bound", async () => {
+  const project = await hookProject();
+  const lock = await asIfShipperRuns(project);
+  try {
+    const env = project.env(await downUrl(), { ARRAKIS_LOG_LEVEL: "debug" });
+    const sessionEnd = JSON.stringify(events.get("SessionEnd"));
+    // This test plays the running shipper: whatever appears in pending/ is "delivered".
+    let delivering = true;
+    const pending = join(project.queueDir, "pending");
+    await Deno.mkdir(pending, { recursive: true, mode: 0o700 });
+    const shipper = (async () => {
+      while (delivering) {
+        for (const entry of [...Deno.readDirSync(pending)]) {
+          if (entry.name.endsWith(".json")) Deno.removeSync(join(pending, entry.name));
+        }
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    })();
+    const delivered = await hook(env, sessionEnd);
+    delivering = false;
+    await shipper;
+    assert.equal(delivered.code, 0, delivered.stderr);
+    assert.equal(delivered.stdout, "");
+
+    // Nobody delivers now: the hook gives up after its bound and the event stays spooled.
+    const waited = await hook(env, sessionEnd);
+    assert.equal(waited.code, 0, waited.stderr);
+    assert.equal(waited.stdout, "");
+    assert.equal(waited.stderr, "");
+    assert.equal((await pendingItems(project)).length, 1);
+
+    const outcomes = (await readLog(project.logDir, "debug.jsonl"))
+      .filter((line) => String(line.message).startsWith("SessionEnd"))
+      .map((line) => line.message);
+    assert.deepEqual(outcomes, [
+      'SessionEnd "delivered before exit"',
+      `SessionEnd "still waiting after ${SESSION_END_WAIT_MS} ms"`,
+    ]);
+  } finally {
+    lock.release();
     await project.cleanup();
   }
 });

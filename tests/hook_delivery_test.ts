@@ -5,7 +5,10 @@
 // starts keeps the URL it was started with.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { arrakisCommand, runArrakis } from "./helpers/cli.ts";
+import { arrakisCommand, childEnv, CONFIG, runArrakis } from "./helpers/cli.ts";
+import { PERMISSIONS } from "../src/permissions.ts";
+import type { CaptureStep } from "../src/hook/capture.ts";
+import { fileURLToPath } from "node:url";
 import { storeTest } from "./helpers/stores.ts";
 import { type InProcessServer, startInProcessServer } from "./helpers/server.ts";
 import {
@@ -20,6 +23,7 @@ import { startShipper, until } from "./helpers/shipper.ts";
 import type { Sql } from "../src/store/open.ts";
 
 const events = await fixtureEvents();
+const HOOK_STEPS = fileURLToPath(new URL("./helpers/hook_steps.ts", import.meta.url));
 const ORDER = [
   "SessionStart",
   "UserPromptSubmit",
@@ -55,7 +59,6 @@ function envFor(project: HookProject, url: string, apiKey: string, extra = {}) {
     ARRAKIS_SHIPPER_IDLE: "500ms",
     // Generous: a loaded test machine must not turn "up" into "timed out" (the hanging
     // server is the test of the deadline).
-    ARRAKIS_HOOK_TIMEOUT: "5s",
     ...extra,
   });
 }
@@ -137,7 +140,7 @@ storeTest(
         // SessionEnd would start a shipper against a dead server: leave it out.
         for (const name of ORDER.slice(0, -1)) {
           await hook(
-            envFor(project, proxy.url, apiKey, { ARRAKIS_HOOK_TIMEOUT: "300ms" }),
+            envFor(project, proxy.url, apiKey),
             eventFor(name, session),
           );
         }
@@ -188,17 +191,26 @@ storeTest(
   },
 );
 
-/** Runs the hook, waits until it reports the pause point (or `ready` says so), SIGKILLs it. */
+/**
+ * Runs a hook and SIGKILLs it: at a capture step (through the step-aware test entry,
+ * tests/helpers/hook_steps.ts, which starts no shipper), or as `arrakis hook` once `ready` says so.
+ */
 async function killAt(
   env: Record<string, string>,
   input: unknown,
-  point: string | null,
+  point: CaptureStep | null,
   ready?: () => boolean,
 ) {
-  const child = arrakisCommand(["hook"], {
-    env: point ? { ...env, ARRAKIS_TEST_PAUSE_AT: point } : env,
-    stdin: "",
-  }).spawn();
+  const child = point
+    ? new Deno.Command(Deno.execPath(), {
+      args: ["run", "--quiet", "--config", CONFIG, ...PERMISSIONS, HOOK_STEPS, point],
+      env: childEnv(env),
+      clearEnv: true,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn()
+    : arrakisCommand(["hook"], { env, stdin: "" }).spawn();
   const writer = child.stdin.getWriter();
   await writer.write(new TextEncoder().encode(JSON.stringify(input)));
   await writer.close();
@@ -207,9 +219,9 @@ async function killAt(
     const decoder = new TextDecoder();
     for await (const chunk of child.stderr) stderr += decoder.decode(chunk, { stream: true });
   })();
-  const until = Date.now() + 30_000;
-  while (Date.now() < until) {
-    if (point && stderr.includes(`arrakis-test-paused:${point}`)) break;
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (point && stderr.includes(`arrakis-step:${point}`)) break;
     if (!point && ready?.()) break;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
@@ -219,7 +231,7 @@ async function killAt(
   await child.status;
   await reader;
   await child.stdout.cancel();
-  assert.ok(point === null || stderr.includes(`arrakis-test-paused:${point}`), stderr);
+  assert.ok(point === null || stderr.includes(`arrakis-step:${point}`), stderr);
 }
 
 storeTest(
@@ -230,20 +242,18 @@ storeTest(
     const proxy = startFaultProxy(() => server.url);
     try {
       const env = envFor(project, proxy.url, server.apiKey);
-      const points = ["before-spool", "after-spool", "before-send", "after-send"];
+      // Before the spool write, with the record complete under its temp name, renamed into
+      // pending/, and after the shipper was looked for.
+      const points: CaptureStep[] = ["envelope", "spool-written", "spooled", "shipper"];
       for (const point of points) {
         await killAt(env, eventFor("UserPromptSubmit", `k-${point}`), point);
       }
-      // During the send: the server accepted the connection and the hook waits for the answer.
-      await proxy.setMode("hang");
-      const seen = proxy.counts.hang;
-      await killAt(
-        envFor(project, proxy.url, server.apiKey, { ARRAKIS_HOOK_TIMEOUT: "20s" }),
-        eventFor("UserPromptSubmit", "k-during-send"),
-        null,
-        () => proxy.counts.hang > seen,
-      );
-      await proxy.setMode("pass");
+      // A complete temp file is recovered once clearly orphaned: age it rather than wait.
+      const pendingDir = join(project.queueDir, "pending");
+      const old = new Date(Date.now() - 60_000);
+      for (const entry of [...Deno.readDirSync(pendingDir)]) {
+        if (entry.name.startsWith(".tmp-")) Deno.utimeSync(join(pendingDir, entry.name), old, old);
+      }
       // By timing, anywhere from process start to exit (this lands in the spool write too).
       for (let i = 0; i < 8; i++) {
         const delay = 30 + i * 25;
@@ -267,20 +277,18 @@ storeTest(
 
       const sessions = [
         ...points.map((point) => `k-${point}`),
-        "k-during-send",
         ...Array.from({ length: 8 }, (_, i) => `k-timed-${i}`),
       ];
       const counts = await storedCounts(server.sql, sessions);
       // Killed before the spool write: never captured. From the write on: stored exactly once.
-      assert.equal(counts.get("k-before-spool/UserPromptSubmit"), undefined);
-      for (const point of ["after-spool", "before-send", "after-send"]) {
+      assert.equal(counts.get("k-envelope/UserPromptSubmit"), undefined);
+      for (const point of ["spool-written", "spooled", "shipper"]) {
         assert.equal(counts.get(`k-${point}/UserPromptSubmit`), 1, point);
       }
-      assert.equal(counts.get("k-during-send/UserPromptSubmit"), 1);
       for (const n of counts.values()) assert.equal(n, 1);
       const prompts = await server.sql<{ n: number }[]>`
       SELECT count(*)::int AS n FROM messages
-      WHERE session_id = 'k-after-send' AND source = 'prompt'`;
+      WHERE session_id = 'k-shipper' AND source = 'prompt'`;
       assert.equal(prompts[0].n, 1);
     } finally {
       await proxy.close();
@@ -319,7 +327,7 @@ storeTest(
 
       // Stop 3 is killed right after its spool write, before the offset is committed.
       await append(lines[4]);
-      await killAt(env, stop, "after-spool");
+      await killAt(env, stop, "spooled");
       // Stop 4 (still down) must not take line 5 again.
       await append(lines[5]);
       await hook(env, stop);

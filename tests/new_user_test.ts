@@ -8,6 +8,7 @@ import { startTestServer } from "./helpers/server.ts";
 import { freePort } from "./helpers/net.ts";
 import { envelope } from "./helpers/dashboard.ts";
 import { RATE_DEFINITION } from "../src/schema.ts";
+import { SETTING_NAMES } from "../src/config.ts";
 
 const JARGON = /Invalid input|received NaN|discriminator|expected number|Expected '/;
 
@@ -125,6 +126,24 @@ storeTest(
   },
   { kinds: ["pglite"] },
 );
+
+Deno.test("every variable arrakis reads is named in some command's help", async () => {
+  const commands = [
+    "hook",
+    "serve",
+    "queue",
+    "migrate",
+    "install",
+    "import",
+    "export",
+    "prune",
+    "keys",
+  ];
+  const helps = await Promise.all(commands.map((name) => runArrakis([name, "--help"])));
+  const text = helps.map((help) => help.stdout).join("\n");
+  const missing = SETTING_NAMES.filter((name) => name !== "HOME" && !text.includes(name));
+  assert.deepEqual(missing, []);
+});
 
 Deno.test("help lists --version, and serve's help every variable the server reads", async () => {
   const main = await runArrakis(["--help"]);

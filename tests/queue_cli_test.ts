@@ -6,7 +6,7 @@ import { storeTest } from "./helpers/stores.ts";
 import { startInProcessServer } from "./helpers/server.ts";
 import { runArrakis } from "./helpers/cli.ts";
 import { openSpool } from "../src/queue/spool.ts";
-import { envelope, filesIn, tempQueueDir } from "./helpers/queue.ts";
+import { envelope, filesIn, tempQueueDir, TEST_HOME } from "./helpers/queue.ts";
 
 /** A port nothing listens on: every send is a transport error. */
 function deadUrl(): string {
@@ -22,7 +22,8 @@ function env(dir: string, extra: Record<string, string> = {}) {
     ARRAKIS_URL: deadUrl(),
     ARRAKIS_API_KEY: "k",
     ARRAKIS_CONFIG: join(dir, "no-client.json"),
-    ARRAKIS_HOME: join(dir, "no-home"),
+    // The home whose spool key signed the records this process wrote.
+    ARRAKIS_HOME: TEST_HOME,
     ARRAKIS_LOG_DIR: join(dir, "logs"),
     ...extra,
   };

@@ -9,7 +9,7 @@ import { openSpool } from "../src/queue/spool.ts";
 import { drain } from "../src/queue/drain.ts";
 import { tryDrainLock } from "../src/queue/lock.ts";
 import type { Sql } from "../src/store/open.ts";
-import { envelope, filesIn, tempQueueDir } from "./helpers/queue.ts";
+import { envelope, filesIn, tempQueueDir, TEST_HOME } from "./helpers/queue.ts";
 
 async function spoolWith(count: number) {
   const dir = await tempQueueDir();
@@ -47,7 +47,8 @@ function clientEnv(dir: string, server: { url: string; apiKey: string }, extra =
     ARRAKIS_URL: server.url,
     ARRAKIS_API_KEY: server.apiKey,
     ARRAKIS_CONFIG: join(dir, "no-client.json"),
-    ARRAKIS_HOME: join(dir, "no-home"),
+    // The home whose spool key signed the records this process wrote.
+    ARRAKIS_HOME: TEST_HOME,
     ...extra,
   };
 }
@@ -201,7 +202,12 @@ Deno.test("the drainer lock: a second drainer exits 0 at once and touches nothin
   assert.ok(lock);
   try {
     const run = await runArrakis(["queue", "drain"], {
-      env: { ARRAKIS_QUEUE_DIR: dir, ARRAKIS_URL: "http://127.0.0.1:9", ARRAKIS_API_KEY: "k" },
+      env: {
+        ARRAKIS_QUEUE_DIR: dir,
+        ARRAKIS_HOME: TEST_HOME,
+        ARRAKIS_URL: "http://127.0.0.1:9",
+        ARRAKIS_API_KEY: "k",
+      },
     });
     assert.equal(run.code, 0);
     assert.match(run.stderr, /another drainer is running/);
@@ -218,7 +224,12 @@ Deno.test("server down: the drain stops after one batch, items back in backoff, 
   const port = listener.addr.port;
   listener.close();
   const run = await runArrakis(["queue", "drain", "--json", "--batch-size", "100"], {
-    env: { ARRAKIS_QUEUE_DIR: dir, ARRAKIS_URL: `http://127.0.0.1:${port}`, ARRAKIS_API_KEY: "k" },
+    env: {
+      ARRAKIS_QUEUE_DIR: dir,
+      ARRAKIS_HOME: TEST_HOME,
+      ARRAKIS_URL: `http://127.0.0.1:${port}`,
+      ARRAKIS_API_KEY: "k",
+    },
   });
   assert.equal(run.code, 1);
   const result = JSON.parse(run.stdout);
@@ -229,10 +240,12 @@ Deno.test("server down: the drain stops after one batch, items back in backoff, 
   assert.equal(pending.length, 250);
   assert.equal(pending.filter((item) => item.record.delivery.attempts === 1).length, 100);
   // The breaker is the shipper's own state now: no file for a repository to forge.
+  // (logs/ is the spool's own log directory.)
   assert.deepEqual(await filesIn(dir), [
     "corrupt",
     "drain.lock",
     "failed",
+    "logs",
     "pending",
     "processing",
   ]);
@@ -248,6 +261,7 @@ Deno.test("a wrong API key leaves every item pending untouched instead of dead-l
     const run = await runArrakis(["queue", "drain", "--json"], {
       env: {
         ARRAKIS_QUEUE_DIR: dir,
+        ARRAKIS_HOME: TEST_HOME,
         ARRAKIS_URL: `http://127.0.0.1:${server.addr.port}`,
         ARRAKIS_API_KEY: "wrong",
         ARRAKIS_LOG_DIR: join(dir, "logs"),

@@ -6,7 +6,7 @@ import { storeTest } from "./helpers/stores.ts";
 import { startInProcessServer } from "./helpers/server.ts";
 import { runArrakis } from "./helpers/cli.ts";
 import { openSpool } from "../src/queue/spool.ts";
-import { selfCommand } from "../src/queue/spawn-drain.ts";
+import { selfCommand } from "../src/queue/self-command.ts";
 import { tryShipperLock } from "../src/queue/lock.ts";
 import { loadConfig } from "../src/config.ts";
 import { envelope, filesIn } from "./helpers/queue.ts";
@@ -35,8 +35,9 @@ storeTest(
         ARRAKIS_CONFIG: join(project, "home", "client.json"),
         ARRAKIS_SHIPPER_IDLE: "500ms",
       };
-      const { queueDir } = loadConfig(env);
-      const spool = await openSpool(queueDir);
+      const { queueDir, queueRoot, spoolKeyFile } = loadConfig(env);
+      // Signed with the key of the home the hook and shipper use, or they quarantine it.
+      const spool = await openSpool(queueDir, { root: queueRoot, keyFile: spoolKeyFile });
       const ids: string[] = [];
       for (let i = 0; i < 40; i++) ids.push((await spool.put(envelope())).id);
       const event = JSON.parse(

@@ -94,9 +94,17 @@ storeTest(
           spool: { pending: huge, failed: 1 },
         },
       };
+      // The schema refuses such a count at the door (issue 16 §4); a row stored before that
+      // rule, or written by hand, must still not break a page.
+      assert.equal((await post(server, "/api/claude-hooks", report)).status, 400);
+      report.source.spool.pending = 1;
       for (const item of [start, report]) {
         assert.equal((await post(server, "/api/claude-hooks", item)).status, 200);
       }
+      await server.sql`
+        UPDATE webhook_events
+        SET payload = jsonb_set(payload, '{source,spool,pending}', ${huge}::text::jsonb)
+        WHERE request_id = ${report.requestId}`;
       const [{ id }] = await server.sql<{ id: string }[]>`
       SELECT id FROM conversations WHERE session_id = 's-huge'`;
       const big = 4_000_000_000_000_000_000n; // three of these overflow a bigint sum

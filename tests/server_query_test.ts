@@ -61,7 +61,9 @@ storeTest(
       const top = first.body.sessions[0];
       assert.equal(top.prompts, 1);
       assert.equal(top.replies, 1, "Stop's copy of the transcript's reply counts once");
-      assert.equal(top.tool_uses, 1);
+      // The hook's t1 and the transcript's own tool_use block (the fixture's id, kept per
+      // session now that tool_use_id is unique per session, not across sessions).
+      assert.equal(top.tool_uses, 2);
       assert.equal(top.input_tokens, 1200 + 1450, "token totals are JSON numbers");
       assert.equal(top.output_tokens, 85 + 60);
       assert.equal(top.api_calls, 2);

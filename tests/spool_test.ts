@@ -320,6 +320,43 @@ Deno.test("an event whose payload the server's schema would refuse still travels
   assert.deepEqual(await filesIn(join(dir, "corrupt")), []);
 });
 
+Deno.test("temp files a killed writer left: a complete new record is recovered, an old copy dropped, a torn one moved aside", async () => {
+  const dir = await tempQueueDir();
+  const spool = await openSpool(dir);
+  const age = async (path: string, ms: number) => {
+    const at = new Date(Date.now() - ms);
+    await Deno.utime(path, at, at);
+  };
+  // Complete signed records under temp names, as writeFileDurable leaves them before its rename.
+  const stash = await openSpool(await tempQueueDir());
+  const asTemp = async (e: ReturnType<typeof envelope>, name: string) => {
+    const item = await stash.put(e);
+    const path = join(dir, "pending", name);
+    await Deno.copyFile(item.path, path);
+    return path;
+  };
+  const lost = envelope();
+  const kept = await spool.put(envelope());
+  const orphan = await asTemp(lost, ".tmp-orphan");
+  const duplicate = await asTemp(kept.record.envelope, ".tmp-duplicate");
+  const young = await asTemp(envelope(), ".tmp-young");
+  const torn = join(dir, "pending", ".tmp-torn");
+  await Deno.writeTextFile(torn, '{"version":1,"envel');
+  await age(orphan, 60_000);
+  await age(duplicate, 60_000);
+  await age(torn, 2 * 3_600_000);
+
+  assert.equal(await spool.recoverExpired(), 1);
+  const pending = (await spool.list("pending")).map((item) => item.id).sort();
+  assert.deepEqual(pending, [kept.id, lost.requestId].sort());
+  // A writer may still be about to rename a young temp: left alone.
+  await Deno.lstat(young);
+  await assert.rejects(Deno.lstat(duplicate), Deno.errors.NotFound);
+  await assert.rejects(Deno.lstat(torn), Deno.errors.NotFound);
+  const corrupt = [...Deno.readDirSync(join(dir, "corrupt"))].map((entry) => entry.name);
+  assert.equal(corrupt.filter((name) => name.startsWith(".tmp-torn.")).length, 1);
+});
+
 Deno.test("outlook: counts, the next backoff still ahead and the first lease end", async () => {
   const clock = manualClock();
   const spool = await openSpool(await tempQueueDir(), {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { parseLines, readTranscriptChunk } from "../src/hook/transcript.ts";
+import { lenientTranscriptLine } from "../src/schema.ts";
 import { openSessionState, sessionKey, settleIntent } from "../src/hook/session-state.ts";
 import { TRANSCRIPT_PATH } from "./helpers/fixtures.ts";
 
@@ -73,7 +74,7 @@ Deno.test("a chunk stops at the byte budget on a line boundary; an oversized lin
   }
 });
 
-Deno.test("lines are parsed leniently: unknown types kept, bad ones kept as raw text", () => {
+Deno.test("lines are parsed leniently: unknown types kept, non-objects as raw text; the schema's misfits as text on reading", () => {
   const lines = parseLines(
     [
       '{"type":"summary","summary":"x","leafUuid":"a"}',
@@ -90,10 +91,16 @@ Deno.test("lines are parsed leniently: unknown types kept, bad ones kept as raw 
     "future-kind",
     "arrakis.unparsed",
     "arrakis.unparsed",
-    "arrakis.unparsed",
+    "assistant",
     "user",
   ]);
   assert.equal(lines[2].raw, "not json at all");
+  // The hook cannot load zod: the schema's verdict comes when the spool reads the record.
+  assert.deepEqual(lenientTranscriptLine(lines[4]), {
+    type: "arrakis.unparsed",
+    raw: '{"type":"assistant","uuid":42}',
+  });
+  assert.deepEqual(lenientTranscriptLine(lines[5]), lines[5]);
 });
 
 Deno.test("session state: private files, per-session lock, intents settle by the spool", async () => {

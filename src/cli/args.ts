@@ -2,10 +2,9 @@
 // bad flag and exit 2.
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 
-/** A mistake in how a command was called: printed as one line, exit code 2. */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
+import { UsageError } from "./usage-error.ts";
+
+export { UsageError };
 
 export interface CommandModule {
   usage: string;

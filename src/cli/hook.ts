@@ -1,14 +1,18 @@
 // `arrakis hook`: the command Claude Code runs on every event. Silent and always exit 0; the
-// work lives in src/hook/capture.ts, loaded only now so other commands never pay for it.
+// work lives in src/hook/capture.ts. main.ts loads this module only for `hook`, so other
+// commands never pay for it.
+import { capture } from "../hook/capture.ts";
+
 export const usage = `Usage: arrakis hook
 
-Reads one Claude Code hook event (JSON) on stdin, spools it durably under the project's
-.claude/queue, sends it once to the arrakis server with a short deadline, and exits 0 without
-printing anything on stdout, whatever happens. Problems go to stderr and .claude/logs/error.jsonl.
+Reads one Claude Code hook event (JSON) on stdin, spools it durably in this user's spool for the
+project (~/.arrakis/spool/<project>/pending, signed), makes sure a shipper (arrakis queue ship)
+runs to deliver it, and exits 0 without printing anything on stdout, whatever happens. It opens
+no network connection. Problems go to stderr and the spool's logs/error.jsonl.
 
-Environment: ARRAKIS_URL, ARRAKIS_API_KEY, ARRAKIS_CONFIG, ARRAKIS_HOOK_TIMEOUT (default 500ms),
-ARRAKIS_QUEUE_DIR, ARRAKIS_LOG_DIR, ARRAKIS_REDACT_PATTERNS (one regular expression a line),
-CLAUDE_PROJECT_DIR. See docs/HOOK.md.`;
+Environment: ARRAKIS_HOME (default ~/.arrakis), ARRAKIS_QUEUE_DIR, ARRAKIS_LOG_DIR,
+ARRAKIS_LOG_LEVEL, ARRAKIS_REDACT_PATTERNS (one regular expression a line), CLAUDE_PROJECT_DIR;
+the shipper it starts reads ARRAKIS_URL, ARRAKIS_API_KEY, ARRAKIS_CONFIG. See docs/HOOK.md.`;
 
 export async function run(args: string[]): Promise<number> {
   if (args.length > 0) {
@@ -20,7 +24,6 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   try {
-    const { capture } = await import("../hook/capture.ts");
     await capture();
   } catch (error) {
     console.error(`arrakis hook: ${error instanceof Error ? error.message : String(error)}`);

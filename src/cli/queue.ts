@@ -3,7 +3,7 @@
 // are UsageErrors: one line, exit 2.
 import { loadConfig, parseDuration, resolveClientCredentials } from "../config.ts";
 import type { Config } from "../config.ts";
-import { REQUEST_ID_PATTERN } from "../schema.ts";
+import { REQUEST_ID_PATTERN, SpoolRecord } from "../schema.ts";
 import {
   openSpool,
   type Spool,
@@ -18,12 +18,13 @@ import { ship, type ShipperOptions, type ShipperResult } from "../queue/shipper.
 import { formatDuration, progressReporter } from "../queue/progress.ts";
 import { parseFlags, UsageError } from "./args.ts";
 import { atLeast, closeLogging, inCategory, log, setupLogging } from "../log.ts";
+import { join } from "node:path";
 
-export const usage = `Usage: arrakis queue <list|stats|retry|drain|ship|purge> [options]
+export const usage = `Usage: arrakis queue <list|stats|retry|drain|ship|purge|adopt> [options]
 
-The local spool of events waiting for the server, in ARRAKIS_QUEUE_DIR
-(default $CLAUDE_PROJECT_DIR/.claude/queue): pending/, processing/ (claimed by a drainer),
-failed/ (dead letters), corrupt/ (unreadable files moved aside).
+The local spool of events waiting for the server, per user and project in ARRAKIS_QUEUE_DIR
+(default ~/.arrakis/spool/<project>-<hash>): pending/, processing/ (claimed by a drainer),
+failed/ (dead letters), corrupt/ (unreadable or unsigned files moved aside).
 
   list   [--state pending|processing|failed|all] [--event NAME] [--session ID] [--due]
          [--limit N] [--json]
@@ -43,11 +44,16 @@ failed/ (dead letters), corrupt/ (unreadable files moved aside).
          per spool (another exits 0 at once)
   purge  --failed [--older-than 30d] [--yes]
          delete dead letters (older than the given age); asks on a terminal, else needs --yes
+  adopt  <old spool dir> [--yes]
+         take in the pending and failed records of a spool arrakis cannot vouch for (the old
+         in-repository .claude/queue): lists them, and with --yes signs them into this spool.
+         The old directory is left as it is.
 
 Environment: ARRAKIS_URL, ARRAKIS_API_KEY, ARRAKIS_QUEUE_DIR, ARRAKIS_RETRY_SCHEDULE
 (default 1m,5m,15m,1h,2h), ARRAKIS_MAX_ATTEMPTS (5), ARRAKIS_LEASE (2m), ARRAKIS_BATCH_MAX (100),
 ARRAKIS_BREAKER_THRESHOLD (3), ARRAKIS_BREAKER_COOLDOWN (30s), ARRAKIS_SHIPPER_IDLE (5m),
-ARRAKIS_LOG_DIR, ARRAKIS_LOG_LEVEL.
+ARRAKIS_LOG_DIR, ARRAKIS_LOG_LEVEL, ARRAKIS_HOME, ARRAKIS_CONFIG (the client file with the
+server's URL and key), CLAUDE_PROJECT_DIR (which project's spool).
 See docs/QUEUE.md.`;
 
 export async function run(args: string[]): Promise<number> {
@@ -91,11 +97,15 @@ async function dispatch(args: string[]): Promise<number> {
       return await shipCommand(rest);
     case "purge":
       return await purge(rest);
+    case "adopt":
+      return await adopt(rest);
     case undefined:
-      throw new UsageError("queue: missing subcommand (list, stats, retry, drain, ship, purge)");
+      throw new UsageError(
+        "queue: missing subcommand (list, stats, retry, drain, ship, purge, adopt)",
+      );
     default:
       throw new UsageError(
-        `queue: unknown subcommand '${sub}' (list, stats, retry, drain, ship, purge)`,
+        `queue: unknown subcommand '${sub}' (list, stats, retry, drain, ship, purge, adopt)`,
       );
   }
 }
@@ -117,6 +127,8 @@ function noSpoolHere(config: Config): string {
 
 function spoolFor(config: Config): Promise<Spool> {
   return openSpool(config.queueDir, {
+    root: config.queueRoot,
+    keyFile: config.spoolKeyFile,
     retryScheduleMs: config.retryScheduleMs,
     maxAttempts: config.maxAttempts,
     leaseMs: config.leaseMs,
@@ -358,6 +370,7 @@ async function queueLogging(config: Config): Promise<void> {
   await setupLogging({
     level: config.logLevel,
     dir: config.logDir,
+    root: config.logRoot,
     files: [
       { name: "queue.jsonl", filter: inCategory("queue") },
       { name: "success.jsonl", filter: inCategory("queue", "delivered") },
@@ -599,4 +612,71 @@ async function purge(args: string[]): Promise<number> {
   for (const item of victims) if (await spool.purge(item)) removed++;
   console.log(`deleted ${removed} dead letter${removed === 1 ? "" : "s"}`);
   return 0;
+}
+
+/**
+ * `queue adopt <dir>`: records of an old spool carry no signature (older versions kept the spool
+ * in the repository, where anyone could commit one), so only the user can vouch for them: they
+ * are listed, and taken in with --yes. Links and malformed files are skipped and named.
+ */
+async function adopt(args: string[]): Promise<number> {
+  const { values, positionals } = parseFlags("queue adopt", args, {
+    yes: { type: "boolean", short: "y" },
+  }, true);
+  if (positionals.length !== 1) {
+    throw new UsageError("queue adopt: name one old spool directory (e.g. .claude/queue)");
+  }
+  const from = positionals[0];
+  const config = loadConfig();
+  const found: { state: "pending" | "failed"; record: SpoolRecord }[] = [];
+  let skipped = 0;
+  for (const state of ["pending", "failed"] as const) {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(join(from, state))];
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) continue;
+      throw error;
+    }
+    for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+      if (!entry.name.endsWith(".json")) continue;
+      const record = await readOldRecord(join(from, state, entry.name));
+      if (record === undefined) {
+        console.error(`queue adopt: skipped ${join(from, state, entry.name)} (not a spool record)`);
+        skipped++;
+        continue;
+      }
+      found.push({ state, record });
+    }
+  }
+  if (!values.yes) {
+    for (const { state, record } of found) {
+      const { envelope } = record;
+      console.log(`${state}  ${envelope.requestId}  ${envelope.event}  ${envelope.sessionId}`);
+    }
+    console.log(
+      `${found.length} record${found.length === 1 ? "" : "s"} to adopt into ${config.queueDir}` +
+        (found.length > 0 ? "; run again with --yes to take them in" : ""),
+    );
+    return 0;
+  }
+  const spool = await spoolFor(config);
+  let adopted = 0;
+  for (const { state, record } of found) if (await spool.adopt(record, state)) adopted++;
+  console.log(
+    `adopted ${adopted} of ${found.length} into ${config.queueDir}` +
+      (skipped > 0 ? ` (${skipped} skipped)` : "") + `; ${from} is left as it was`,
+  );
+  return skipped > 0 ? 1 : 0;
+}
+
+async function readOldRecord(path: string): Promise<SpoolRecord | undefined> {
+  try {
+    if (!(await Deno.lstat(path)).isFile) return undefined;
+    const parsed = SpoolRecord.safeParse(JSON.parse(await Deno.readTextFile(path)));
+    if (!parsed.success) return undefined;
+    return path.endsWith(`${parsed.data.envelope.requestId}.json`) ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,7 +1,7 @@
 // The hook's log lines, kept in memory while it works and written once at the end, so a log
 // directory that cannot be written never stops a capture (warnings and errors also go to
 // stderr, which Claude Code shows in verbose mode).
-import type { Config } from "../config.ts";
+import type { HookSettings } from "../config-core.ts";
 import { appendLines, formatLine, type LineLevel } from "./log-writer.ts";
 import { createRedactor } from "../redact.ts";
 
@@ -25,7 +25,14 @@ export interface Journal {
     message: string,
     properties?: Record<string, unknown>,
   ): void;
-  flush(config: Pick<Config, "logDir" | "logLevel"> | undefined): Promise<void>;
+  /** Writes the lines; when even that fails, says so on stderr unless an error already was. */
+  flush(
+    settings: Pick<HookSettings, "logDir" | "logLevel"> & { logRoot?: string } | undefined,
+  ): Promise<void>;
+}
+
+export function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 const LEVELS: JournalLevel[] = ["debug", "info", "warning", "error"];
@@ -53,11 +60,13 @@ export function render(
 
 export function createJournal(): Journal {
   const entries: Entry[] = [];
+  let saidSomething = false;
   const journal: Journal = {
     ids: {},
     add(level, category, message, properties = {}) {
       entries.push({ level, category, message, properties, at: new Date().toISOString() });
       if (level === "error" || level === "warning") {
+        saidSomething = true;
         const ids = journal.ids.requestId ? ` [${journal.ids.requestId}]` : "";
         const detail = properties.error === undefined ? "" : `: ${properties.error}`;
         console.error(`arrakis hook${ids}: ${render(message, properties, false)}${detail}`);
@@ -89,9 +98,12 @@ export function createJournal(): Journal {
             config.logDir,
             file.name,
             kept.filter(file.holds).map((entry) => formatted.get(entry)!),
+            config.logRoot,
           )
         ));
       } catch (error) {
+        // One line on stderr per problem: an unwritable spool usually means unwritable logs.
+        if (saidSomething) return;
         console.error(
           `arrakis hook: cannot write logs to ${config.logDir}: ${
             error instanceof Error ? error.message : String(error)

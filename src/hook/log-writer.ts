@@ -3,8 +3,8 @@
 // node:fs), more than everything else the hook does. So the hook writes the same line format
 // (LogTape's jsonLinesFormatter) with the same rotation policy itself; tests/hook_log_test.ts
 // holds the two to the same constants and shape.
-import { join } from "node:path";
-import { ensurePrivateDir } from "../durable.ts";
+import { join } from "../paths.ts";
+import { ensurePrivateDir, openPrivateFile, writeGitignore } from "../durable.ts";
 
 /** Same policy as src/log.ts: LOG_MAX_BYTES per file, LOG_MAX_FILES kept (live one included). */
 export const HOOK_LOG_MAX_BYTES = 10 * 1024 * 1024;
@@ -32,21 +32,30 @@ export function formatLine(line: LogLine): string {
   }) + "\n";
 }
 
-/** Appends lines to dir/name (0600), rotating to name.1 … name.4 past the size limit. */
-export async function appendLines(dir: string, name: string, lines: string[]): Promise<void> {
+/**
+ * Appends lines to dir/name (0600, never through a symlink), rotating to name.1 … name.4 past
+ * the size limit. `root` (config.logRoot) is where the checks of the directories start.
+ */
+export async function appendLines(
+  dir: string,
+  name: string,
+  lines: string[],
+  root?: string,
+): Promise<void> {
   if (lines.length === 0) return;
-  await ensurePrivateDir(dir);
+  if (await ensurePrivateDir(dir, root)) await writeGitignore(dir);
   const path = join(dir, name);
   const bytes = new TextEncoder().encode(lines.join(""));
   let size = 0;
   try {
-    size = (await Deno.stat(path)).size;
+    size = Deno.lstatSync(path).size;
   } catch { /* not created yet */ }
   if (size > 0 && size + bytes.length > HOOK_LOG_MAX_BYTES) await rotate(path);
-  const file = await Deno.open(path, { append: true, create: true, mode: 0o600 });
+  const { file } = await openPrivateFile(path, { append: true });
   try {
+    // Synchronous writes: see src/durable.ts (an async op costs a thread hop per call).
     let written = 0;
-    while (written < bytes.length) written += await file.write(bytes.subarray(written));
+    while (written < bytes.length) written += file.writeSync(bytes.subarray(written));
   } finally {
     file.close();
   }

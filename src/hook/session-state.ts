@@ -5,8 +5,8 @@
 // envelope carrying lines [from, to), then commit offset = to. A hook killed between the spool
 // write and the commit leaves the intent behind; the next hook finds the spooled file by its
 // requestId and commits the offset instead of reading the same lines into a second event.
-import { join } from "node:path";
-import { ensurePrivateDir, writeFileDurable } from "../durable.ts";
+import { join } from "../paths.ts";
+import { ensurePrivateDir, openPrivateFile, TEMP_PREFIX, writeFileDurable } from "../durable.ts";
 
 export interface FileOffset {
   offset: number;
@@ -44,16 +44,13 @@ export async function openSessionState(
   lockTimeoutMs: number,
 ): Promise<SessionStateHandle | undefined> {
   const dir = join(queueDir, "state");
-  await ensurePrivateDir(dir);
+  // The spool itself was checked before anything is written into it (see capture.ts).
+  await ensurePrivateDir(dir, queueDir);
   const key = await sessionKey(sessionId);
-  const lockFile = await Deno.open(join(dir, `${key}.lock`), {
-    read: true,
-    write: true,
-    create: true,
-    mode: 0o600,
-  });
+  const { file: lockFile } = await openPrivateFile(join(dir, `${key}.lock`), { read: true });
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const granted = await Promise.race([
+  // Most of the time nobody holds it: take it at once, without the async wait's thread hop.
+  const granted = lockFile.tryLockSync(true) || await Promise.race([
     lockFile.lock(true).then(() => true),
     new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), lockTimeoutMs)),
   ]).finally(() => clearTimeout(timer));
@@ -100,7 +97,8 @@ async function loadState(path: string, sessionId: string): Promise<SessionState>
 
 /**
  * Settles an intent left by a hook that died between spooling and committing: the lines count
- * as captured when the envelope is in the spool (pending/, failed/, or leased in processing/).
+ * as captured when the envelope is in the spool (pending/, failed/, leased in processing/, or a
+ * complete temp file awaiting recovery).
  */
 export async function settleIntent(file: FileOffset, queueDir: string): Promise<boolean> {
   const intent = file.intent;
@@ -123,5 +121,25 @@ async function isSpooled(queueDir: string, requestId: string): Promise<boolean> 
       if (entry.name.startsWith(`${requestId}.`)) return true;
     }
   } catch { /* no processing directory */ }
+  return await inCompleteTemp(join(queueDir, "pending"), requestId);
+}
+
+/**
+ * A hook killed after its record was synced but before the rename leaves a complete temp file,
+ * which the spool recovers into pending/ (spool.recoverExpired): those lines are spooled too.
+ * Only read after a crash (an intent left behind), so normal hooks never pay for it.
+ */
+async function inCompleteTemp(pendingDir: string, requestId: string): Promise<boolean> {
+  try {
+    for await (const entry of Deno.readDir(pendingDir)) {
+      if (!entry.name.startsWith(TEMP_PREFIX)) continue;
+      try {
+        const text = await Deno.readTextFile(join(pendingDir, entry.name));
+        if (text.includes(requestId) && JSON.parse(text)?.envelope?.requestId === requestId) {
+          return true;
+        }
+      } catch { /* torn or gone: not a spooled record */ }
+    }
+  } catch { /* no pending directory */ }
   return false;
 }

@@ -96,24 +96,29 @@ export function shellQuote(word: string): string {
 
 function launcherScript(deno: string, appDir: string, version: string): string {
   const q = shellQuote;
-  const args = [
-    "run",
-    "--quiet",
-    "--no-prompt",
-    "--cached-only",
-    "--frozen",
-    "--config",
-    join(appDir, "deno.json"),
-    ...launcherPermissions(deno),
-    join(appDir, "main.ts"),
-  ];
+  const argsWith = (net: boolean) =>
+    [
+      "run",
+      "--quiet",
+      "--no-prompt",
+      "--cached-only",
+      "--frozen",
+      "--config",
+      join(appDir, "deno.json"),
+      ...launcherPermissions(deno, { net }),
+      join(appDir, "main.ts"),
+    ].map(q).join(" ");
   return `#!/bin/sh
 # arrakis ${version}, written by 'arrakis install --self'. Runs the copy in ${appDir}
 # with its own module cache and --cached-only: it needs neither the clone nor the network for
-# code. Install a newer clone with 'deno task install' to upgrade.
+# code. The hook runs without network permission: it only spools. Install a newer clone with
+# 'deno task install' to upgrade.
 DENO_DIR=${q(join(appDir, "deno"))}
 export DENO_DIR
-exec ${q(deno)} ${args.map(q).join(" ")} "$@"
+if [ "$1" = hook ]; then
+  exec ${q(deno)} ${argsWith(false)} "$@"
+fi
+exec ${q(deno)} ${argsWith(true)} "$@"
 `;
 }
 

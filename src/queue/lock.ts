@@ -1,49 +1,37 @@
-// Process locks of a spool: one drainer at a time (drain.lock) and one resident shipper
-// (shipper.lock). Claims keep two senders apart anyway; the shipper lock is what keeps hooks
-// from starting a shipper each. An flock is released by the kernel when its holder dies, so a
-// killed process never wedges one. A lock file is created with O_EXCL or opened read-only after
-// lstat says it is a plain file, and never truncated or written: a link planted at its name
-// cannot make arrakis touch a file elsewhere.
-import { join } from "node:path";
+// Process locks of a spool: one drainer at a time (drain.lock) and one shipper (shipper.lock).
+// They are optimisations only; claims keep two senders apart anyway. An flock is released by
+// the kernel when its holder dies, so a killed process never wedges one. A lock file is never
+// truncated and never reached through a symlink (see openPrivateFile): a repository or another
+// user cannot make arrakis write into some other file by planting a link at its name.
+import { join } from "../paths.ts";
+import { openPrivateFile } from "../durable.ts";
 
 export interface SpoolLock {
   release(): void;
 }
+/** Kept for the drain command's callers. */
+export type DrainLock = SpoolLock;
 
+/** The shipper's lock file in a spool: a hook that finds it free starts a shipper. */
 export const SHIPPER_LOCK = "shipper.lock";
 export const DRAIN_LOCK = "drain.lock";
 
-/** Opens a lock file without following a link: created new, or an existing plain file. */
-async function openLockFile(path: string): Promise<Deno.FsFile> {
-  try {
-    // O_CREAT|O_EXCL never follows a link, even a dangling one.
-    return await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
-  } catch (error) {
-    if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
-  }
-  const seen = await Deno.lstat(path);
-  if (!seen.isFile) {
-    throw new Error(`${path} is not a plain file (a link or a directory); refusing it`);
-  }
-  const file = await Deno.open(path, { read: true });
-  const opened = await file.stat();
-  if (opened.ino !== seen.ino || opened.dev !== seen.dev) {
-    file.close();
-    throw new Error(`${path} was replaced while it was opened; refusing it`);
-  }
-  return file;
-}
-
 /** Takes `<queueDir>/<name>` without waiting; undefined when another process holds it. */
 export async function trySpoolLock(queueDir: string, name: string): Promise<SpoolLock | undefined> {
-  const file = await openLockFile(join(queueDir, name));
+  const { file, created } = await openPrivateFile(join(queueDir, name), { read: true });
   let locked = false;
   try {
-    locked = await file.tryLock(true);
+    locked = file.tryLockSync(true);
   } finally {
     if (!locked) file.close();
   }
   if (!locked) return undefined;
+  // The first holder's pid, for people wondering who holds it; the flock itself is the truth.
+  if (created) {
+    try {
+      file.writeSync(new TextEncoder().encode(`${Deno.pid}\n`));
+    } catch { /* advice only */ }
+  }
   return {
     release() {
       try {

@@ -3,17 +3,23 @@
 //   pending/<requestId>.json                   waiting (maybe in backoff: delivery.nextAttemptAt)
 //   processing/<requestId>.<leaseUntil>.json   claimed by a drainer until leaseUntil (Unix ms)
 //   failed/<requestId>.json                    dead letter, with the reason and server answer
-//   corrupt/<original name>.<ms>               torn or unreadable files, moved aside
+//   corrupt/<original name>.<ms>               torn, unreadable or unsigned files, moved aside
 //
+// Every record is signed with the user's spool key (src/queue/spool-file.ts): a file whose
+// signature does not hold was not written by arrakis and is quarantined, never sent.
 // A rename is the claim: two drainers racing for one file see one rename succeed and one fail
 // with NotFound, so a file is never sent by two drainers at once. The lease lives in the file
 // name, so claiming and stamping the lease are one atomic step. requestIds are UUIDv7, so the
 // lexical order of names is arrival order.
 import { join } from "node:path";
-import { type Envelope, SpoolRecord } from "../schema.ts";
+import { type Envelope, lenientTranscriptLine, SpoolRecord } from "../schema.ts";
 import type { DeliveryOutcome } from "../client.ts";
-import { ensurePrivateDir, renameDurable, syncDir, writeFileDurable } from "../durable.ts";
+import { renameDurable, syncDir, TEMP_PREFIX, writeFileDurable } from "../durable.ts";
+import { localPaths } from "../config-core.ts";
 import { backoffDelayMs, DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_SCHEDULE_MS } from "./backoff.ts";
+import { encodeRecord, ensureSpoolDirs, putRecord, spoolKey, verifyRecord } from "./spool-file.ts";
+
+export { newRecord } from "./spool-file.ts";
 
 export type SpoolState = "pending" | "processing" | "failed";
 export const SPOOL_STATES: readonly SpoolState[] = ["pending", "processing", "failed"];
@@ -69,7 +75,10 @@ export interface Spool {
   claim(limit: number, options?: ClaimOptions): Promise<SpoolItem[]>;
   /** Gives a claimed item back to pending/ untouched. */
   release(item: SpoolItem): Promise<void>;
-  /** Returns processing/ files whose lease has passed to pending/, untouched. */
+  /**
+   * Returns processing/ files whose lease has passed to pending/, untouched, and complete temp
+   * files a writer killed before its rename left (see recoverTemps). Counts both.
+   */
   recoverExpired(): Promise<number>;
   /** Reads every item in one state (corrupt files are moved aside), oldest first. */
   list(state: SpoolState): Promise<SpoolItem[]>;
@@ -81,6 +90,11 @@ export interface Spool {
   revive(item: SpoolItem): Promise<boolean>;
   /** Deletes a dead letter. */
   purge(item: SpoolItem): Promise<boolean>;
+  /**
+   * Takes in a record from elsewhere (an old unsigned spool the user vouches for), signed now,
+   * into pending/ or failed/. Undefined when this spool already holds its requestId.
+   */
+  adopt(record: SpoolRecord, state: "pending" | "failed"): Promise<SpoolItem | undefined>;
   stats(): Promise<SpoolStats>;
   /** How many files wait in pending/ (names only, nothing read: cheap on a big backlog). */
   countPending(): Promise<number>;
@@ -102,6 +116,10 @@ export interface SpoolOutlook {
 }
 
 export interface SpoolOptions {
+  /** Where the checks of the spool's directories start (config.queueRoot; default: env's). */
+  root?: string;
+  /** The key that signs records (config.spoolKeyFile; default: the environment's). */
+  keyFile?: string;
   retryScheduleMs?: number[];
   maxAttempts?: number;
   leaseMs?: number;
@@ -112,27 +130,18 @@ export interface SpoolOptions {
 
 const JSON_NAME = /^([0-9a-f-]{36})\.json$/;
 const LEASED_NAME = /^([0-9a-f-]{36})\.(\d+)\.json$/;
-/** Temp files older than this are left over from a crash mid-write. */
+/** A complete temp file this old was left by a writer killed before its rename. */
+const ORPHAN_TEMP_MS = 10_000;
+/** An incomplete temp file this old is a torn write: moved aside. */
 const STALE_TEMP_MS = 3_600_000;
+
+/** The environment's trust root when `dir` is its spool, else the parent of `dir`. */
+function rootFor(dir: string, paths: { queueDir: string; queueRoot: string }): string {
+  return dir === paths.queueDir ? paths.queueRoot : join(dir, "..");
+}
 
 function isNotFound(error: unknown): boolean {
   return error instanceof Deno.errors.NotFound;
-}
-
-/** The record of an envelope never tried yet: what put() writes. */
-export function newRecord(envelope: Envelope): SpoolRecord {
-  return {
-    version: 1,
-    envelope,
-    delivery: {
-      attempts: 0,
-      firstAttemptAt: null,
-      lastAttemptAt: null,
-      nextAttemptAt: null,
-      lastError: null,
-      lastHttpStatus: null,
-    },
-  };
 }
 
 /** Opens (creating, 0700) a spool directory. */
@@ -148,12 +157,19 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
     failed: join(dir, "failed"),
     corrupt: join(dir, "corrupt"),
   };
-  for (const path of [dir, ...Object.values(dirs)]) {
-    await ensurePrivateDir(path);
-  }
+  const paths = options.root === undefined || options.keyFile === undefined
+    ? localPaths(Deno.env.toObject())
+    : undefined;
+  await ensureSpoolDirs(dir, options.root ?? rootFor(dir, paths!), [
+    "pending",
+    "processing",
+    "failed",
+    "corrupt",
+  ]);
+  const key = await spoolKey(options.keyFile ?? paths!.spoolKeyFile);
   let corruptCount = 0;
 
-  const encode = (record: SpoolRecord) => JSON.stringify(record);
+  const encode = (record: SpoolRecord) => encodeRecord(key, record);
 
   /** Moves an unreadable file aside; never throws (a read-only spool just keeps it). */
   async function quarantine(path: string, name: string): Promise<void> {
@@ -165,7 +181,10 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
     }
   }
 
-  /** Reads and validates one file: the record, or undefined when gone or corrupt. */
+  /**
+   * Reads and checks one file (signature, then structure): the record, or undefined when it is
+   * gone or was quarantined.
+   */
   async function readItem(path: string, name: string, id: string): Promise<SpoolItem | undefined> {
     let text: string;
     try {
@@ -174,19 +193,32 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
       if (isNotFound(error)) return undefined;
       throw error;
     }
+    const record = await parseRecord(text);
+    if (record === undefined || record.envelope.requestId !== id) {
+      await quarantine(path, name);
+      return undefined;
+    }
+    return { id, path, record };
+  }
+
+  /** A file's record when it is signed with our key and well formed. */
+  async function parseRecord(text: string): Promise<SpoolRecord | undefined> {
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch {
-      await quarantine(path, name);
       return undefined;
     }
-    const record = SpoolRecord.safeParse(parsed);
-    if (!record.success || record.data.envelope.requestId !== id) {
-      await quarantine(path, name);
-      return undefined;
+    const signed = await verifyRecord(key, parsed) as { envelope?: { transcript?: unknown } };
+    if (signed === undefined) return undefined;
+    // The hook keeps every transcript line as Claude Code wrote it (it cannot load zod); a line
+    // the schema rejects travels as text here rather than sinking the whole event.
+    const transcript = signed.envelope?.transcript;
+    if (Array.isArray(transcript)) {
+      signed.envelope!.transcript = transcript.map((line) => lenientTranscriptLine(line));
     }
-    return { id, path, record: record.data };
+    const record = SpoolRecord.safeParse(signed);
+    return record.success ? record.data : undefined;
   }
 
   /** Entry names of one state's directory that look like spool files, oldest first. */
@@ -273,15 +305,53 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
     return item;
   }
 
+  /**
+   * A writer killed between its temp file's fsync and the rename leaves a complete, signed
+   * record under a temp name. When no file of that requestId exists any more (a new event, or
+   * an update whose original is gone), it is renamed into pending/; when one does, the temp is
+   * an update that never landed and the original stands. A torn temp is moved aside once stale.
+   */
+  async function recoverTemps(at: number): Promise<number> {
+    let recovered = 0;
+    for (const state of ["pending", "processing", "failed"] as const) {
+      const names: string[] = [];
+      try {
+        for await (const entry of Deno.readDir(dirs[state])) {
+          if (entry.isFile && entry.name.startsWith(TEMP_PREFIX)) names.push(entry.name);
+        }
+      } catch {
+        continue; // unreadable: nothing to recover from here
+      }
+      for (const name of names) {
+        const path = join(dirs[state], name);
+        try {
+          const info = await Deno.lstat(path);
+          const age = at - (info.mtime?.getTime() ?? at);
+          if (age < ORPHAN_TEMP_MS) continue; // maybe a live writer about to rename it
+          const record = await parseRecord(await Deno.readTextFile(path));
+          if (record === undefined) {
+            if (age > STALE_TEMP_MS) await quarantine(path, name);
+            continue;
+          }
+          const id = record.envelope.requestId;
+          if (await spool.find(id)) {
+            await Deno.remove(path);
+            continue;
+          }
+          await renameDurable(path, join(dirs.pending, `${id}.json`));
+          recovered++;
+        } catch (error) {
+          if (!isNotFound(error)) throw error;
+        }
+      }
+    }
+    return recovered;
+  }
+
   const spool: Spool = {
     dir,
 
-    async put(envelope) {
-      const record = newRecord(envelope);
-      const path = join(dirs.pending, `${envelope.requestId}.json`);
-      await writeFileDurable(path, encode(record));
-      return { id: envelope.requestId, path, record };
-    },
+    put: (envelope) => putRecord(dir, envelope, { key }),
 
     async complete(item) {
       if (await removeDurable(item.path)) {
@@ -344,7 +414,7 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
       };
       // If the file is gone, someone else delivered or took it over: do not resurrect it.
       if (!await exists(item.path)) return exhausted ? "failed" : "pending";
-      await writeFileDurable(item.path, encode(record));
+      await writeFileDurable(item.path, await encode(record));
       const target = exhausted
         ? join(dirs.failed, `${item.id}.json`)
         : join(dirs.pending, `${item.id}.json`);
@@ -430,8 +500,7 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
           if (!isNotFound(error)) throw error;
         }
       }
-      await removeStaleTemps(Object.values(dirs), at);
-      return recovered;
+      return recovered + await recoverTemps(at);
     },
 
     async list(state) {
@@ -470,7 +539,7 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
         ...item.record,
         delivery: { ...item.record.delivery, nextAttemptAt: null },
       };
-      await writeFileDurable(item.path, encode(record));
+      await writeFileDurable(item.path, await encode(record));
       item.record = record;
       notDueUntil.delete(item.id);
       return true;
@@ -482,7 +551,7 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
         ...item.record,
         delivery: { ...item.record.delivery, attempts: 0, nextAttemptAt: null },
       };
-      await writeFileDurable(item.path, encode(record));
+      await writeFileDurable(item.path, await encode(record));
       const target = join(dirs.pending, `${item.id}.json`);
       try {
         await renameDurable(item.path, target);
@@ -494,6 +563,14 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
       item.record = record;
       notDueUntil.delete(item.id);
       return true;
+    },
+
+    async adopt(record, state) {
+      const id = record.envelope.requestId;
+      if (await spool.find(id)) return undefined;
+      const path = join(dirs[state], `${id}.json`);
+      await writeFileDurable(path, await encode(record));
+      return { id, path, record };
     },
 
     async purge(item) {
@@ -573,21 +650,4 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
     },
   };
   return spool;
-}
-
-async function removeStaleTemps(dirs: string[], at: number): Promise<void> {
-  for (const dir of dirs) {
-    try {
-      for await (const entry of Deno.readDir(dir)) {
-        if (!entry.name.startsWith(".tmp-")) continue;
-        const path = join(dir, entry.name);
-        const info = await Deno.stat(path);
-        if (info.mtime && at - info.mtime.getTime() > STALE_TEMP_MS) {
-          await Deno.remove(path).catch(() => {});
-        }
-      }
-    } catch {
-      // A directory we cannot read or write keeps its temps; nothing depends on them.
-    }
-  }
 }

@@ -1,6 +1,7 @@
 // Shared by the hook tests: a project directory as Claude Code would have it, the fixture
 // events, and loopback servers that are down, hang, or answer what a test wants.
 import { join } from "node:path";
+import { localPaths } from "../../src/config-core.ts";
 import { freePort } from "./net.ts";
 import { FIXTURES_DIR } from "./fixtures.ts";
 
@@ -18,6 +19,9 @@ export async function fixtureEvents(): Promise<Map<string, Record<string, unknow
 
 export interface HookProject {
   dir: string;
+  /** The test's ARRAKIS_HOME. */
+  home: string;
+  /** The project's spool in that home (what the hook and the queue commands use). */
   queueDir: string;
   logDir: string;
   /** Environment for `arrakis hook` pointed at url with key. */
@@ -30,19 +34,20 @@ export const TEST_KEY = "test-key-0123456789abcdef";
 
 export async function hookProject(): Promise<HookProject> {
   const dir = await Deno.makeTempDir({ prefix: "arrakis-hook-" });
-  const queueDir = join(dir, ".claude", "queue");
-  const logDir = join(dir, ".claude", "logs");
+  // Nothing from the developer's own ~/.arrakis may leak into a test.
+  const home = join(dir, "home");
+  const { queueDir, logDir } = localPaths({ ARRAKIS_HOME: home, CLAUDE_PROJECT_DIR: dir });
   return {
     dir,
+    home,
     queueDir,
     logDir,
     env: (url, extra = {}) => ({
       CLAUDE_PROJECT_DIR: dir,
       ARRAKIS_URL: url,
       ARRAKIS_API_KEY: TEST_KEY,
-      // Nothing from the developer's own ~/.arrakis may leak into a test.
-      ARRAKIS_HOME: join(dir, "home"),
-      ARRAKIS_CONFIG: join(dir, "home", "client.json"),
+      ARRAKIS_HOME: home,
+      ARRAKIS_CONFIG: join(home, "client.json"),
       ...extra,
     }),
     async files(sub) {

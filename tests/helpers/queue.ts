@@ -2,6 +2,15 @@
 import { Envelope } from "../../src/schema.ts";
 import { newSpanId, newTraceId, uuidv7 } from "../../src/ids.ts";
 
+// Spools opened in a test process sign their records with the key under ARRAKIS_HOME (the
+// environment's by default): a scratch home, never the developer's ~/.arrakis. Child processes
+// that read those spools get the same home (TEST_HOME), so they check with the same key. It
+// holds no client.json and no api-key.
+if (!Deno.env.get("ARRAKIS_HOME")) {
+  Deno.env.set("ARRAKIS_HOME", Deno.makeTempDirSync({ prefix: "arrakis-test-home-" }));
+}
+export const TEST_HOME = Deno.env.get("ARRAKIS_HOME")!;
+
 let sequence = 0;
 
 /** A valid Notification envelope; distinct sessions so every one makes its own rows. */

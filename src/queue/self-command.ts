@@ -1,5 +1,4 @@
-// Starts the resident shipper (`arrakis queue ship`) in the background so the hook can exit at
-// once while spooled events are delivered. It re-executes the running program: the compiled
+// How arrakis re-executes itself (the hook starts the resident shipper this way): the compiled
 // binary alone, or deno with the same main module, config and permissions.
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,26 +26,5 @@ function existsSync(path: string): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-/**
- * Starts `arrakis queue ship --quiet` detached (own process group, stdio ignored); never
- * throws. A shipper already running makes the new one exit at once.
- */
-export function spawnDetachedShipper(env?: Record<string, string>): void {
-  try {
-    const { command, args } = selfCommand(["queue", "ship", "--quiet"]);
-    const child = new Deno.Command(command, {
-      args,
-      env,
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-      detached: true,
-    }).spawn();
-    child.unref();
-  } catch {
-    // No shipper now: the next hook or a manual `arrakis queue drain` delivers the backlog.
   }
 }
