@@ -5,8 +5,17 @@
 // envelope carrying lines [from, to), then commit offset = to. A hook killed between the spool
 // write and the commit leaves the intent behind; the next hook finds the spooled file by its
 // requestId and commits the offset instead of reading the same lines into a second event.
+// Killed after its temp file was complete but before the rename, the record is promoted into
+// pending/ by that next hook: its lines must not wait, invisible, for a spool recovery that
+// only runs when some later shipper drains the spool.
 import { join } from "../paths.ts";
-import { ensurePrivateDir, openPrivateFile, TEMP_PREFIX, writeFileDurable } from "../durable.ts";
+import {
+  ensurePrivateDir,
+  openPrivateFile,
+  renameDurable,
+  TEMP_PREFIX,
+  writeFileDurable,
+} from "../durable.ts";
 
 export interface FileOffset {
   offset: number;
@@ -121,24 +130,41 @@ async function isSpooled(queueDir: string, requestId: string): Promise<boolean> 
       if (entry.name.startsWith(`${requestId}.`)) return true;
     }
   } catch { /* no processing directory */ }
-  return await inCompleteTemp(join(queueDir, "pending"), requestId);
+  return await promoteCompleteTemp(join(queueDir, "pending"), requestId);
 }
 
 /**
- * A hook killed after its record was synced but before the rename leaves a complete temp file,
- * which the spool recovers into pending/ (spool.recoverExpired): those lines are spooled too.
- * Only read after a crash (an intent left behind), so normal hooks never pay for it.
+ * A hook killed after its record was synced but before the rename leaves a complete temp file:
+ * those lines are spooled too. Its writer held the session lock we now hold, so it is dead: the
+ * temp is renamed into pending/ at once (the spool's own recovery, spool.recoverExpired, waits
+ * until a temp is clearly orphaned and runs only when a shipper drains). Only read after a
+ * crash (an intent left behind), so normal hooks never pay for it.
  */
-async function inCompleteTemp(pendingDir: string, requestId: string): Promise<boolean> {
+async function promoteCompleteTemp(pendingDir: string, requestId: string): Promise<boolean> {
   try {
     for await (const entry of Deno.readDir(pendingDir)) {
       if (!entry.name.startsWith(TEMP_PREFIX)) continue;
+      const temp = join(pendingDir, entry.name);
       try {
-        const text = await Deno.readTextFile(join(pendingDir, entry.name));
-        if (text.includes(requestId) && JSON.parse(text)?.envelope?.requestId === requestId) {
-          return true;
+        const text = await Deno.readTextFile(temp);
+        if (!text.includes(requestId) || JSON.parse(text)?.envelope?.requestId !== requestId) {
+          continue;
         }
-      } catch { /* torn or gone: not a spooled record */ }
+      } catch {
+        continue; // torn or gone: not a spooled record
+      }
+      try {
+        // Its writer may have died inside the fsync: flush the bytes before they become live.
+        using file = await Deno.open(temp, { read: true });
+        await file.sync();
+        await renameDurable(temp, join(pendingDir, `${requestId}.json`));
+      } catch (error) {
+        // NotFound: a shipper's recovery renamed it first, so it is in the spool all the same.
+        // Otherwise the spool's recovery delivers it later and these lines are read again into
+        // the next event: a duplicate the server drops by line uuid, never a gap.
+        return error instanceof Deno.errors.NotFound;
+      }
+      return true;
     }
   } catch { /* no pending directory */ }
   return false;
