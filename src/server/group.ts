@@ -67,8 +67,8 @@ function clockOf(item: GroupItem): Clock {
 
 /**
  * One transaction for the group: BEGIN, the dedupe read, the conversations, the set-based
- * writes pipelined with the audit rows, COMMIT (five round trips whatever the group's size),
- * plus the record rows of src/record/, a few statements per envelope that carries them.
+ * writes and the record rows of src/record/ (a few statements per envelope that carries them)
+ * pipelined with the audit rows, COMMIT: five round trips whatever the group's size.
  */
 async function writeGroup(sql: Sql, items: GroupItem[], count: () => void): Promise<Settled[]> {
   const requestIds = [
@@ -107,16 +107,16 @@ async function writeGroup(sql: Sql, items: GroupItem[], count: () => void): Prom
     const byTime = [...processed].sort((a, b) =>
       a.envelope.occurredAt < b.envelope.occurredAt ? -1 : 1
     );
+    const sent: Promise<unknown>[] = [];
     for (const { envelope, events } of byTime) {
-      count();
-      await storeRecordRows(tx, envelope, conversationIds.get(envelope.sessionId)!, events);
+      storeRecordRows(tx, envelope, conversationIds.get(envelope.sessionId)!, events, sent);
     }
     // Sent last: the audit rows find the conversations written before them.
     const ids = insertAuditRows(
       tx,
       items.map((item, i) => ({ fields: item.prepared.fields, meta: item.meta, final: finals[i] })),
     );
-    const done = await Promise.all([...writes, ids]);
+    const done = await Promise.all([...writes, ...sent, ids]);
     return { finals, ids: done.at(-1) as string[] };
   });
   count(); // COMMIT

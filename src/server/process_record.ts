@@ -1,6 +1,7 @@
 // The SQL for the rows src/record/ extracts: transcript rows (messages, prompts, tool calls
 // and results, usage, agents, first/last times) and event rows (agents, permissions, session
-// events). Every statement is an idempotent, order-independent upsert, one per table.
+// events). Every statement is an idempotent, order-independent upsert, one per table, sent
+// without waiting (pipelined: postgres.js runs a connection's queries in the order sent).
 import type { Envelope } from "../schema.ts";
 import type { EventRows } from "../record/event_rows.ts";
 import type { AgentIntent, PromptIntent, TranscriptRows } from "../record/transcript_rows.ts";
@@ -8,6 +9,8 @@ import type postgres from "postgres";
 import { jsonValue } from "../store/json.ts";
 
 type Tx = postgres.TransactionSql;
+/** Statements sent and not yet answered; the group awaits them before it commits. */
+export type Sent = Promise<unknown>[];
 
 /**
  * A prompt event and a transcript user line with the same text this close together are one
@@ -34,29 +37,30 @@ function mergeBy<T extends object>(items: T[], key: (item: T) => string): T[] {
   return [...merged.values()];
 }
 
-export async function storeEventRows(
+export function storeEventRows(
   tx: Tx,
   env: Envelope,
   conversationId: string,
   rows: EventRows,
-): Promise<void> {
-  if (rows.agents.length > 0) await upsertAgents(tx, env, conversationId, rows.agents);
+  sent: Sent,
+): void {
+  if (rows.agents.length > 0) sent.push(upsertAgents(tx, env, conversationId, rows.agents));
   const at = env.occurredAt;
   if (rows.sessionEvent) {
     const e = rows.sessionEvent;
-    await tx`
+    sent.push(tx`
       INSERT INTO session_events (
         request_id, conversation_id, session_id, agent_id, kind, label, text, detail, occurred_at
       ) VALUES (
         ${env.requestId}, ${conversationId}, ${env.sessionId}, ${e.agent_id}, ${e.kind},
         ${e.label}, ${e.text}, ${jsonValue(e.detail)}::jsonb, ${at}::timestamptz
       )
-      ON CONFLICT (request_id) DO NOTHING`;
+      ON CONFLICT (request_id) DO NOTHING`.execute());
   }
   if (rows.permission) {
     const d = rows.permission;
     // A denial is final: a later "requested" for the same call does not undo it.
-    await tx`
+    sent.push(tx`
       INSERT INTO tool_uses AS t (
         conversation_id, session_id, tool_use_id, tool_name, tool_input, agent_id, permission,
         permission_reason
@@ -70,17 +74,18 @@ export async function storeEventRows(
         agent_id = coalesce(t.agent_id, EXCLUDED.agent_id),
         permission = CASE WHEN 'denied' IN (t.permission, EXCLUDED.permission) THEN 'denied'
           ELSE EXCLUDED.permission END,
-        permission_reason = coalesce(EXCLUDED.permission_reason, t.permission_reason)`;
+        permission_reason = coalesce(EXCLUDED.permission_reason, t.permission_reason)`
+      .execute());
   }
 }
 
-async function upsertAgents(
+function upsertAgents(
   tx: Tx,
   env: Envelope,
   conversationId: string,
   agents: AgentIntent[],
-): Promise<void> {
-  await tx`
+): Promise<unknown> {
+  return tx`
     INSERT INTO agents AS a (
       conversation_id, session_id, agent_id, agent_type, description, parent_tool_use_id,
       parent_agent_id, transcript_path, started_at, ended_at, last_message
@@ -101,7 +106,7 @@ async function upsertAgents(
       transcript_path = coalesce(a.transcript_path, EXCLUDED.transcript_path),
       started_at = least(a.started_at, EXCLUDED.started_at),
       ended_at = greatest(a.ended_at, EXCLUDED.ended_at),
-      last_message = coalesce(a.last_message, EXCLUDED.last_message)`;
+      last_message = coalesce(a.last_message, EXCLUDED.last_message)`.execute();
 }
 
 /**
@@ -109,18 +114,19 @@ async function upsertAgents(
  * text within PROMPT_MATCH_SECONDS) is not stored again: the line's uuid and content go on
  * that row instead, as addPrompt does from the other side.
  */
-async function addPrompts(
+function addPrompts(
   tx: Tx,
   env: Envelope,
   conversationId: string,
   prompts: PromptIntent[],
-): Promise<void> {
+  sent: Sent,
+): void {
   const session = env.sessionId;
   const x = jsonValue(prompts);
   const near = (o: string) =>
     tx`(${tx(o)}.occurred_at IS NULL OR x.occurred_at IS NULL
       OR abs(extract(epoch FROM ${tx(o)}.occurred_at - x.occurred_at)) < ${PROMPT_MATCH_SECONDS})`;
-  await tx`
+  sent.push(tx`
     UPDATE messages o SET transcript_uuid = x.transcript_uuid, parent_uuid = x.parent_uuid,
       content_json = x.content_json
     FROM jsonb_to_recordset(${x}::jsonb) AS x(
@@ -129,8 +135,8 @@ async function addPrompts(
     )
     WHERE o.session_id = ${session} AND o.role = 'user' AND o.source = 'prompt'
       AND o.transcript_uuid IS NULL AND x.agent_id IS NULL AND o.content = x.content
-      AND ${near("o")}`;
-  await tx`
+      AND ${near("o")}`.execute());
+  sent.push(tx`
     INSERT INTO messages AS m (
       conversation_id, session_id, agent_id, role, source, dedupe_key, content, content_json,
       transcript_uuid, parent_uuid, request_id, occurred_at
@@ -147,20 +153,21 @@ async function addPrompts(
       WHERE p.session_id = ${session} AND p.role = 'user' AND p.source = 'prompt'
         AND (p.transcript_uuid = x.transcript_uuid OR (p.content = x.content AND ${near("p")})))
     ON CONFLICT (session_id, dedupe_key) DO UPDATE SET request_id = EXCLUDED.request_id
-      WHERE EXCLUDED.request_id < m.request_id`;
+      WHERE EXCLUDED.request_id < m.request_id`.execute());
 }
 
-export async function storeTranscriptRows(
+export function storeTranscriptRows(
   tx: Tx,
   env: Envelope,
   conversationId: string,
   rows: TranscriptRows,
-): Promise<void> {
+  sent: Sent,
+): void {
   const session = env.sessionId;
   if (rows.messages.length > 0) {
     // A line re-sent with a later event keeps the earliest requestId (UUIDv7: minted first),
     // so the row does not depend on which delivery arrived first.
-    await tx`
+    sent.push(tx`
       INSERT INTO messages AS m (
         conversation_id, session_id, agent_id, role, source, dedupe_key, content, content_json,
         model, message_id, api_request_id, transcript_uuid, parent_uuid, request_id, occurred_at
@@ -174,14 +181,14 @@ export async function storeTranscriptRows(
         occurred_at timestamptz
       )
       ON CONFLICT (session_id, dedupe_key) DO UPDATE SET request_id = EXCLUDED.request_id
-        WHERE EXCLUDED.request_id < m.request_id`;
+        WHERE EXCLUDED.request_id < m.request_id`.execute());
   }
   const prompts = mergeBy(rows.prompts, (p) => p.dedupe_key);
-  if (prompts.length > 0) await addPrompts(tx, env, conversationId, prompts);
+  if (prompts.length > 0) addPrompts(tx, env, conversationId, prompts, sent);
   const calls = mergeBy(rows.toolCalls, (c) => c.tool_use_id);
   if (calls.length > 0) {
     // What the hook saw wins; the transcript fills what no hook event delivered.
-    await tx`
+    sent.push(tx`
       INSERT INTO tool_uses AS t (
         conversation_id, session_id, tool_use_id, tool_name, tool_input, agent_id, pre_at
       )
@@ -194,11 +201,11 @@ export async function storeTranscriptRows(
         tool_name = coalesce(t.tool_name, EXCLUDED.tool_name),
         tool_input = coalesce(t.tool_input, EXCLUDED.tool_input),
         agent_id = coalesce(t.agent_id, EXCLUDED.agent_id),
-        pre_at = least(t.pre_at, EXCLUDED.pre_at)`;
+        pre_at = least(t.pre_at, EXCLUDED.pre_at)`.execute());
   }
   const results = mergeBy(rows.toolResults, (r) => r.tool_use_id);
   if (results.length > 0) {
-    await tx`
+    sent.push(tx`
       INSERT INTO tool_uses AS t (
         conversation_id, session_id, tool_use_id, tool_response, error, status, agent_id,
         post_at
@@ -215,11 +222,11 @@ export async function storeTranscriptRows(
         error = CASE WHEN t.status = 'pending' THEN EXCLUDED.error ELSE t.error END,
         status = CASE WHEN t.status = 'pending' THEN EXCLUDED.status ELSE t.status END,
         agent_id = coalesce(t.agent_id, EXCLUDED.agent_id),
-        post_at = coalesce(t.post_at, EXCLUDED.post_at)`;
+        post_at = coalesce(t.post_at, EXCLUDED.post_at)`.execute());
   }
   if (rows.usage.length > 0) {
     // Later blocks of one message may carry grown counts: keep the largest, whatever the order.
-    await tx`
+    sent.push(tx`
       INSERT INTO token_usage AS u (
         message_id, api_request_id, conversation_id, session_id, agent_id, model, input_tokens,
         output_tokens, cache_creation_input_tokens, cache_creation_5m_input_tokens,
@@ -248,18 +255,18 @@ export async function storeTranscriptRows(
           EXCLUDED.cache_creation_1h_input_tokens),
         cache_read_input_tokens = greatest(u.cache_read_input_tokens,
           EXCLUDED.cache_read_input_tokens),
-        occurred_at = least(u.occurred_at, EXCLUDED.occurred_at)`;
+        occurred_at = least(u.occurred_at, EXCLUDED.occurred_at)`.execute());
   }
-  if (rows.agents.length > 0) await upsertAgents(tx, env, conversationId, rows.agents);
+  if (rows.agents.length > 0) sent.push(upsertAgents(tx, env, conversationId, rows.agents));
   if (rows.first) {
     // The transcript's first and last lines bound the session (an imported one has no
     // SessionStart); its first assistant model names it when no SessionStart did.
     const model = rows.messages.find((m) => m.model && m.agent_id === null)?.model ?? null;
-    await tx`
+    sent.push(tx`
       UPDATE conversations SET
         started_at = least(started_at, ${rows.first}::timestamptz),
         last_event_at = greatest(last_event_at, ${rows.last}::timestamptz),
         model = coalesce(model, ${model})
-      WHERE id = ${conversationId}`;
+      WHERE id = ${conversationId}`.execute());
   }
 }
