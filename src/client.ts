@@ -211,6 +211,15 @@ export async function sendBatch(
     for (const envelope of envelopes) outcomes.push(await sendEnvelope(target, envelope, opts));
     return outcomes;
   }
+  if (raw.status === 413 && envelopes.length > 1) {
+    // Too large as a whole (bytes, items or JSON values): halves, down to single envelopes, so
+    // only an envelope too large by itself is refused.
+    const half = Math.ceil(envelopes.length / 2);
+    return [
+      ...await sendBatch(target, envelopes.slice(0, half), opts),
+      ...await sendBatch(target, envelopes.slice(half), opts),
+    ];
+  }
   if (raw.status < 200 || raw.status >= 300) {
     const whole = classify(raw.status, raw.body, errorText(raw), raw.retryAfterMs);
     return envelopes.map(() => whole);

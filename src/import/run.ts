@@ -69,7 +69,9 @@ export interface ImportReport extends ImportProgress {
 
 const DEFAULT_BATCH_BYTES = 16 * 1024 * 1024;
 /** Answers about one item (invalid, conflicting): the others of the batch were still judged. */
-const PER_ITEM = new Set([400, 409]);
+// Answers about one envelope. A batch too large as a whole is split by sendBatch, so a 413 that
+// comes back belongs to an envelope too large by itself: it is reported, the rest goes on.
+const PER_ITEM = new Set([400, 409, 413]);
 const BAD_LINE_SAMPLES = 10;
 
 interface Pending {
@@ -124,14 +126,11 @@ export async function runImport(options: ImportOptions): Promise<ImportReport> {
       outcomes = await sendBatch(options.target, batch.map((p) => p.envelope), {
         timeoutMs: options.timeoutMs ?? 120_000,
       });
-      // Refused as a whole (a wrong key, a body over the server's limit): nothing was judged,
+      // Refused as a whole (a wrong key): nothing was judged,
       // so nothing may be marked done.
       const refused = outcomes.find((o) => o.kind === "permanent" && !PER_ITEM.has(o.httpStatus));
       if (refused && refused.kind === "permanent") {
-        report.failure = refused.httpStatus === 413
-          ? "the server refused a batch as too large (413): lower --batch-mb or raise " +
-            "ARRAKIS_MAX_BODY_BYTES"
-          : refused.error;
+        report.failure = refused.error;
         return false;
       }
       const again = outcomes.filter((o) => o.kind === "retryable");

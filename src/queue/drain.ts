@@ -96,7 +96,7 @@ export async function drain(options: DrainOptions): Promise<DrainResult> {
 
     const envelopes = items.map((item) => spool.envelopeForSend(item));
     const sendOptions = { timeoutMs: options.timeoutMs, signal: options.signal };
-    let outcomes: DeliveryOutcome[] = options.oneByOne
+    const outcomes: DeliveryOutcome[] = options.oneByOne
       ? [await sendEnvelope(options.target, envelopes[0], sendOptions)]
       : await sendBatch(options.target, envelopes, sendOptions);
 
@@ -109,14 +109,6 @@ export async function drain(options: DrainOptions): Promise<DrainResult> {
       result.stoppedEarly = `server refused the API key (${describe(outcomes[0])})`;
       result.stoppedBy = "unauthorized";
       break;
-    }
-    if (items.length > 1 && outcomes.every((outcome) => outcome.httpStatus === 413)) {
-      // The batch as a whole was too big: send its items alone, so only an item that is
-      // itself too large is dead-lettered.
-      outcomes = [];
-      for (const envelope of envelopes) {
-        outcomes.push(await sendEnvelope(options.target, envelope, sendOptions));
-      }
     }
 
     const delivered: SpoolItem[] = [];

@@ -74,7 +74,7 @@ export async function readJsonBody(c: Context, maxBytes: number): Promise<BodyRe
   if (countJsonNodes(bytes, MAX_BODY_NODES) > MAX_BODY_NODES) {
     return {
       ok: false,
-      httpStatus: 400,
+      httpStatus: 413,
       code: "TOO_MANY_VALUES",
       message: `body holds more than ${MAX_BODY_NODES} JSON keys and elements`,
     };

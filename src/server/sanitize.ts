@@ -72,11 +72,12 @@ export function findUnstorable(
 }
 
 /**
- * Most JSON values (keys, elements, containers) one request body may hold. Real envelopes hold
- * a few hundred, a batch of 100 a few tens of thousands; parsing millions blocks the event loop
- * for seconds, so bodies past this are refused before JSON.parse.
+ * Most JSON values (keys, elements, containers) one request body may hold. An event holds a few
+ * hundred, but a Stop may carry up to 8 MB of transcript lines and a batch a hundred events, so
+ * the bound is generous; parsing millions blocks the event loop for seconds, so bodies past it
+ * are refused (413: a client splits the batch) before JSON.parse.
  */
-export const MAX_BODY_NODES = 250_000;
+export const MAX_BODY_NODES = 1_000_000;
 
 /**
  * Counts the values of a JSON text from its structural bytes (`{ [ , :` outside strings), up to
