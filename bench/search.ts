@@ -184,7 +184,7 @@ async function indexingCost(sql: postgres.Sql): Promise<BenchRow[]> {
 
 /** Real sessions through a real server, then retention: bytes per event, before and after. */
 async function storage(url: string, sql: postgres.Sql): Promise<BenchRow[]> {
-  await sql`TRUNCATE conversations, messages, tool_uses, token_usage, webhook_events`;
+  await sql`TRUNCATE conversations, messages, tool_uses, token_usage, webhook_events CASCADE`;
   const home = await Deno.makeTempDir({ prefix: "arrakis-bench-search-" });
   const config = loadConfig({
     HOME: home,
