@@ -282,8 +282,12 @@ storeTest(
       ids.push((await spool.put(envelope())).id);
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       // Waiting in pending/, or claimed this instant by a retrying pass (it gives them back).
-      const waiting = [...await spool.list("pending"), ...await spool.list("processing")];
-      assert.equal(waiting.length, 4);
+      let waiting: Awaited<ReturnType<typeof spool.list>> = [];
+      const listed = await until(async () => {
+        waiting = [...await spool.list("pending"), ...await spool.list("processing")];
+        return waiting.length === 4;
+      }, 5_000);
+      assert.ok(listed, `${waiting.length} waiting`);
       assert.ok(waiting.every((item) => item.record.delivery.attempts === 0));
       assert.deepEqual(await spool.list("failed"), []);
 
