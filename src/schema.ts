@@ -481,6 +481,16 @@ export interface TokenUsageRow {
 }
 
 /** One subagent of a session (migrations/0003). */
+/** One usage record's tokens (or their sums); cache writes also split by lifetime, priced apart. */
+export interface TokenCounts {
+  input_tokens: number;
+  output_tokens: number;
+  cache_creation_input_tokens: number;
+  cache_creation_5m_input_tokens: number;
+  cache_creation_1h_input_tokens: number;
+  cache_read_input_tokens: number;
+}
+
 export interface AgentRow {
   id: string;
   conversation_id: string;

@@ -2,6 +2,7 @@
 // message, and by day, model and project. Usage of a model without a price has a null cost
 // and is counted as unpriced, never added as 0. The API and the dashboard both call these.
 import type { Sql } from "../store/open.ts";
+import type { TokenCounts } from "../schema.ts";
 
 export interface CostTotals {
   /** Dollars of the priced usage; null when none of it is priced. */
@@ -32,17 +33,11 @@ export async function sessionCosts(
 
 export const NO_COST: CostTotals = { cost_usd: null, unpriced_messages: 0, unpriced_models: [] };
 
-export interface MessageCost {
+export interface MessageCost extends TokenCounts {
   message_id: string;
   api_request_id: string;
   agent_id: string | null;
   model: string | null;
-  input_tokens: number;
-  output_tokens: number;
-  cache_creation_input_tokens: number;
-  cache_creation_5m_input_tokens: number;
-  cache_creation_1h_input_tokens: number;
-  cache_read_input_tokens: number;
   cost_usd: number | null;
   /** The price key that matched, null when the model has no price. */
   price_model: string | null;

@@ -1,12 +1,13 @@
 // Sessions newest first, each with the one definition of its counts and token totals that the
 // API, the pages and the exports all show. Keyset paging on (start time, id).
 import type { Sql } from "../store/open.ts";
-import type { ConversationRow } from "../schema.ts";
+import type { ConversationRow, TokenCounts } from "../schema.ts";
 import { isStopCopy } from "./copies.ts";
 import { type CostTotals, NO_COST, sessionCosts } from "./cost.ts";
 import { decodeCursor, encodeCursor, microsOf, timeOfMicros } from "./cursor.ts";
 
-export interface SessionSummary extends ConversationRow, CostTotals {
+/** Token sums are numbers: summed as numeric, so no total can overflow a bigint. */
+export interface SessionSummary extends ConversationRow, CostTotals, TokenCounts {
   /** started_at, or first_seen_at when SessionStart never arrived: the list's sort key. */
   started: Date;
   first_prompt: string | null;
@@ -19,14 +20,6 @@ export interface SessionSummary extends ConversationRow, CostTotals {
   replies: number;
   tool_uses: number;
   tool_failures: number;
-  /** Token sums are numbers: summed as numeric, so no total can overflow a bigint. */
-  input_tokens: number;
-  output_tokens: number;
-  cache_creation_input_tokens: number;
-  /** The cache writes split by lifetime (priced differently). */
-  cache_creation_5m_input_tokens: number;
-  cache_creation_1h_input_tokens: number;
-  cache_read_input_tokens: number;
   /** Assistant API messages with usage (one per message.id + requestId). */
   api_calls: number;
 }

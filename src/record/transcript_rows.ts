@@ -2,7 +2,7 @@
 // their usage, the user's prompts, tool calls and their results, and the subagents the lines
 // name. Live capture (lines attached to Stop, SubagentStop, ...) and `arrakis import` both go
 // through here, so a session imported from disk gives the rows live capture gave.
-import type { TranscriptLine } from "../schema.ts";
+import type { TokenCounts, TranscriptLine } from "../schema.ts";
 
 export interface MessageIntent {
   dedupe_key: string;
@@ -45,17 +45,11 @@ export interface ToolResultIntent {
   post_at: string | null;
 }
 
-export interface UsageIntent {
+export interface UsageIntent extends TokenCounts {
   message_id: string;
   api_request_id: string;
   agent_id: string | null;
   model: string | null;
-  input_tokens: number;
-  output_tokens: number;
-  cache_creation_input_tokens: number;
-  cache_creation_5m_input_tokens: number;
-  cache_creation_1h_input_tokens: number;
-  cache_read_input_tokens: number;
   occurred_at: string | null;
 }
 
