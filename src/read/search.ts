@@ -5,6 +5,8 @@ import type { Sql } from "../store/open.ts";
 import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { ReadInputError } from "./errors.ts";
 import { isStopCopy } from "./copies.ts";
+import { type Candidates, candidates } from "./search_candidates.ts";
+import { relaxedTsquery } from "./search_terms.ts";
 
 export const SEARCH_KINDS = ["prompt", "reply", "tool", "error"] as const;
 /** prompt: a user prompt; reply: assistant text; tool: a tool call; error: a failed tool call. */
@@ -46,41 +48,21 @@ export interface SearchResult {
   hits: SearchHit[];
   nextCursor: string | null;
   /**
-   * True when a table had more matches than are ranked: the newest CANDIDATES matches of each
-   * table are ranked, so a very common word answers fast; more words or a filter narrow it.
+   * True when a table had more rows holding the words than are ranked: the newest CANDIDATES of
+   * each table are ranked (for a phrase: the newest rows holding its words, of which those with
+   * the phrase are hits), so a very common word answers fast; more words or a filter narrow it.
    */
   capped: boolean;
 }
 
 export const SEARCH_PAGE = 20;
 /**
- * Matches ranked per table, newest first. Ranking reads every candidate's vector: without a cap
- * a word in half of a million messages costs seconds, and on the embedded store a search holds
- * the one connection ingest needs.
+ * Rows ranked per table: the newest this many that hold the words (src/read/search_candidates.ts).
+ * Ranking and paging read every candidate: bounded, a word in half of a million messages answers
+ * as fast as a rare one, and on the embedded store a search never holds the one connection
+ * ingest needs for long.
  */
-export const CANDIDATES = 5000;
-/**
- * Above this many estimated matches, the newest candidates are found by walking the table
- * newest first (a common word turns up within a few thousand rows); below it, by the GIN
- * index, whose every match is a heap visit. Left to itself the planner walked 750k rows for a
- * word in 0.7% of a million messages (measured), so the choice is made here.
- */
-const COMMON_MATCHES = 50_000;
-
-/** The planner's estimate of how many rows of `table` match: one EXPLAIN, no execution. */
-async function estimatedMatches(
-  tx: postgres.TransactionSql,
-  table: "messages" | "tool_uses",
-  q: string,
-) {
-  const [row] = await tx.unsafe(
-    `EXPLAIN (FORMAT JSON) SELECT 1 FROM ${table} x
-     WHERE x.search_tsv @@ websearch_to_tsquery('english', $1)`,
-    [q],
-  );
-  const plan = (row["QUERY PLAN"] as { Plan: { "Plan Rows": number } }[])[0].Plan;
-  return plan["Plan Rows"];
-}
+export const CANDIDATES = 1000;
 const MAX_QUERY = 500;
 
 // Matches are marked with control characters (stripped from the text first), so the snippet
@@ -121,7 +103,19 @@ interface Row {
   at: Date | null;
   rank: number;
   headline: string | null;
-  capped: boolean;
+}
+
+type Fragment = postgres.PendingQuery<postgres.Row[]>;
+
+/** A page's cursor: the last hit's sort key, and the newest ids the first page ranked. */
+function decodeSearchCursor(cursor: string | undefined) {
+  const key = decodeCursor(cursor, ["number", "text", "id", "id", "id"]);
+  return key && {
+    rank: key[0] as number,
+    tbl: key[1] as string,
+    id: key[2] as string,
+    ceilings: { messages: Number(key[3]), tool_uses: Number(key[4]) },
+  };
 }
 
 export async function search(
@@ -132,7 +126,7 @@ export async function search(
   if (q === "") throw new ReadInputError("q must hold at least one word to search for");
   if (q.length > MAX_QUERY) throw new ReadInputError(`q is longer than ${MAX_QUERY} characters`);
   const limit = Math.min(query.limit ?? SEARCH_PAGE, 100);
-  const after = decodeCursor(query.cursor, ["number", "text", "id"]);
+  const after = decodeSearchCursor(query.cursor);
   const kinds = query.kinds?.length ? query.kinds : SEARCH_KINDS;
   const wantMessages = kinds.includes("prompt") || kinds.includes("reply");
   const wantTools = kinds.includes("tool") || kinds.includes("error");
@@ -150,83 +144,88 @@ export async function search(
   const stripped = (text: string) =>
     sql`translate(regexp_replace(left(${sql.unsafe(text)}, ${DOC_CAP}),
       ${`[${START}${STOP}${LT}${GT}]`}, '', 'g'), '<>', ${LT + GT})`;
+  const inProject = () =>
+    query.project
+      ? sql`AND x.conversation_id IN (SELECT id FROM conversations WHERE project_dir = ${query.project})`
+      : sql``;
+  // Each table's filters after a match condition.
+  const messagesWhere = (match: Fragment) =>
+    sql`${match} AND x.role IN ${sql(roles)} ${bounds("x.occurred_at")} ${inProject()}`;
+  const toolsWhere = (match: Fragment) =>
+    sql`${match} ${statuses ? sql`AND x.status IN ${sql(statuses)}` : sql``}
+      ${bounds("coalesce(x.pre_at, x.post_at)")} ${inProject()}`;
 
-  const matches = sql`x.search_tsv @@ websearch_to_tsquery('english', ${q})`;
-  const inProject = query.project
-    ? sql`AND x.conversation_id IN (SELECT id FROM conversations WHERE project_dir = ${query.project})`
-    : sql``;
+  // The words as asked, a constant when planning so the planner sees them (a CTE's column would
+  // hide them).
+  const words = () => sql`websearch_to_tsquery('english', ${q})`;
 
-  // Planned for these very words (a prepared statement's generic plan cannot tell a word in
-  // half the messages from a rare one, and picked a plan that reads 750k rows for a rare one),
-  // and without JIT: a common word's estimate is high enough to compile the query, and that
-  // costs more than running it (470 ms of 970 ms, measured on 1M messages).
-  const rows = await sql.begin(async (tx) => {
-    await tx`SET LOCAL plan_cache_mode = force_custom_plan`;
-    await tx`SET LOCAL jit = off`;
-    // Booleans first: a query fragment is a thenable, and awaiting one would run it.
-    const [commonMessages, commonTools] = await Promise.all([
-      wantMessages ? estimatedMatches(tx, "messages", q).then((n) => n > COMMON_MATCHES) : false,
-      wantTools ? estimatedMatches(tx, "tool_uses", q).then((n) => n > COMMON_MATCHES) : false,
-    ]);
-    const newest = (common: boolean) => common ? sql`x.id DESC` : sql`x.id + 0 DESC`;
-    const messageOrder = newest(commonMessages);
-    const toolOrder = newest(commonTools);
-    return await tx<Row[]>`
-    WITH query AS (SELECT websearch_to_tsquery('english', ${q}) AS tsq),
+  // One snapshot for the candidates and the page, so both see the same rows. Planned for these
+  // very words (a prepared statement's generic plan cannot tell a word in half the messages from
+  // a rare one), and without JIT: a common word's estimate is high enough to compile the query,
+  // and that costs more than running it (470 ms of 970 ms, measured on 1M messages). Settings
+  // and the words in one statement: each round trip counts at these latencies.
+  return await sql.begin("isolation level repeatable read read only", async (tx) => {
+    const [{ tsq }] = await tx<{ tsq: string }[]>`
+      SELECT set_config('plan_cache_mode', 'force_custom_plan', true),
+        set_config('jit', 'off', true), ${words()}::text AS tsq`;
+    // Only stop words: nothing to find.
+    if (tsq === "") return { hits: [], nextCursor: null, capped: false };
+    // The words as the index finds them: a phrase as its words, in any order.
+    const relaxed = () => sql`x.search_tsv @@ ${relaxedTsquery(tsq)}::tsquery`;
+    const rank = () => sql`ts_rank_cd(x.search_tsv, ${words()})`;
+    // One table after the other: each sets how its rows are scanned.
+    const messages = wantMessages
+      ? await candidates(tx, {
+        table: "messages",
+        where: messagesWhere(relaxed()),
+        hit: sql`x.search_tsv @@ ${words()} AND NOT ${isStopCopy(sql, "x")}`,
+        rank: rank(),
+        limit: CANDIDATES,
+        ceiling: after?.ceilings.messages ?? null,
+      })
+      : null;
+    const tools = wantTools
+      ? await candidates(tx, {
+        table: "tool_uses",
+        where: toolsWhere(relaxed()),
+        hit: sql`x.search_tsv @@ ${words()}`,
+        rank: rank(),
+        limit: CANDIDATES,
+        ceiling: after?.ceilings.tool_uses ?? null,
+      })
+      : null;
+    if (!messages && !tools) return { hits: [], nextCursor: null, capped: false };
+    const ranked = (tbl: string, found: Candidates) =>
+      sql`SELECT ${tbl}::text AS tbl, h.id, h.rank
+        FROM unnest(${found.ids}::bigint[], ${found.ranks}::real[]) AS h(id, rank)`;
+    // Only the page's rows are read again: for what a hit shows, and its snippet.
+    const rows = await tx<Row[]>`
+    WITH query AS (SELECT ${words()} AS tsq),
     hits AS (
-      ${
-      wantMessages
-        ? sql`SELECT 'message' AS tbl, x.id, x.conversation_id,
-          CASE WHEN x.role = 'user' THEN 'prompt' ELSE 'reply' END AS kind,
-          NULL::text AS tool_name, x.occurred_at AS at,
-          ts_rank_cd(x.search_tsv, query.tsq) AS rank
-        FROM (
-          SELECT x.id, x.conversation_id, x.role, x.source, x.content, x.occurred_at, x.search_tsv
-          FROM messages x
-          WHERE ${matches} AND x.role IN ${sql(roles)}
-            ${bounds("x.occurred_at")} ${inProject}
-          ORDER BY ${messageOrder} LIMIT ${CANDIDATES}
-        ) x, query
-        WHERE NOT ${isStopCopy(sql, "x")}`
-        : sql``
-    }
-      ${wantMessages && wantTools ? sql`UNION ALL` : sql``}
-      ${
-      wantTools
-        ? sql`SELECT 'tool' AS tbl, x.id, x.conversation_id,
-          CASE WHEN x.status = 'failure' THEN 'error' ELSE 'tool' END AS kind,
-          x.tool_name, coalesce(x.pre_at, x.post_at) AS at,
-          ts_rank_cd(x.search_tsv, query.tsq) AS rank
-        FROM (
-          SELECT x.id, x.conversation_id, x.status, x.tool_name, x.pre_at, x.post_at,
-            x.search_tsv FROM tool_uses x
-          WHERE ${matches}
-            ${statuses ? sql`AND x.status IN ${sql(statuses)}` : sql``}
-            ${bounds("coalesce(x.pre_at, x.post_at)")} ${inProject}
-          ORDER BY ${toolOrder} LIMIT ${CANDIDATES}
-        ) x, query`
-        : sql``
-    }
+      ${messages ? ranked("message", messages) : sql``}
+      ${messages && tools ? sql`UNION ALL` : sql``}
+      ${tools ? ranked("tool", tools) : sql``}
     ),
     page AS (
-      SELECT hits.*, c.session_id, c.project_dir FROM hits
-      JOIN conversations c ON c.id = hits.conversation_id
+      SELECT hits.* FROM hits
       WHERE true
         ${
       after
-        ? sql`AND (hits.rank < ${after[0]}::real OR (hits.rank = ${after[0]}::real
-            AND (hits.tbl > ${after[1]} OR (hits.tbl = ${after[1]} AND hits.id < ${
-          after[2]
-        }::bigint))))`
+        ? sql`AND (hits.rank < ${after.rank}::real OR (hits.rank = ${after.rank}::real
+            AND (hits.tbl > ${after.tbl} OR (hits.tbl = ${after.tbl}
+              AND hits.id < ${after.id}::bigint))))`
         : sql``
     }
       ORDER BY hits.rank DESC, hits.tbl, hits.id DESC
       LIMIT ${limit + 1}
     )
-    SELECT page.tbl, page.id::text, page.kind, page.session_id, page.project_dir, page.tool_name,
-      page.at, page.rank,
-      (SELECT coalesce(bool_or(n >= ${CANDIDATES}), false)
-        FROM (SELECT count(*) AS n FROM hits GROUP BY tbl) counts) AS capped,
+    SELECT page.tbl, page.id::text, page.rank,
+      CASE WHEN page.tbl = 'message'
+        THEN CASE WHEN m.role = 'user' THEN 'prompt' ELSE 'reply' END
+        ELSE CASE WHEN t.status = 'failure' THEN 'error' ELSE 'tool' END
+      END AS kind,
+      c.session_id, c.project_dir, t.tool_name,
+      CASE WHEN page.tbl = 'message' THEN m.occurred_at ELSE coalesce(t.pre_at, t.post_at) END AS at,
       ts_headline('english',
         CASE WHEN page.tbl = 'message' THEN ${stripped("m.content")}
           ELSE ${stripped("arrakis_tool_text(t.tool_name, t.tool_input, t.tool_response, t.error)")}
@@ -234,23 +233,27 @@ export async function search(
     FROM page CROSS JOIN query
     LEFT JOIN messages m ON page.tbl = 'message' AND m.id = page.id
     LEFT JOIN tool_uses t ON page.tbl = 'tool' AND t.id = page.id
+    JOIN conversations c ON c.id = coalesce(m.conversation_id, t.conversation_id)
     ORDER BY page.rank DESC, page.tbl, page.id DESC`;
+    const shown = rows.slice(0, limit);
+    const last = shown.at(-1);
+    const ceiling = (found: Candidates | null) => String(found?.ceiling ?? 0);
+    return {
+      hits: shown.map((row) => ({
+        kind: row.kind,
+        id: row.id,
+        session_id: row.session_id,
+        project_dir: row.project_dir,
+        tool_name: row.tool_name,
+        at: row.at,
+        rank: row.rank,
+        snippet: splitSnippet(row.headline ?? ""),
+        anchor: anchorOf(row.tbl, row.id),
+      })),
+      nextCursor: rows.length > limit && last
+        ? encodeCursor([last.rank, last.tbl, last.id, ceiling(messages), ceiling(tools)])
+        : null,
+      capped: Boolean(messages?.capped || tools?.capped),
+    };
   });
-  const shown = rows.slice(0, limit);
-  const last = shown.at(-1);
-  return {
-    hits: shown.map((row) => ({
-      kind: row.kind,
-      id: row.id,
-      session_id: row.session_id,
-      project_dir: row.project_dir,
-      tool_name: row.tool_name,
-      at: row.at,
-      rank: row.rank,
-      snippet: splitSnippet(row.headline ?? ""),
-      anchor: anchorOf(row.tbl, row.id),
-    })),
-    nextCursor: rows.length > limit && last ? encodeCursor([last.rank, last.tbl, last.id]) : null,
-    capped: rows[0]?.capped ?? false,
-  };
 }
