@@ -158,3 +158,75 @@ storeTest(
     }
   },
 );
+
+storeTest(
+  "search: the newest candidates are found past newer rows without the words, and later pages rank the first page's rows",
+  async ({ db }) => {
+    const server = await startInProcessServer(db);
+    const page = async (q: string, cursor: string) => {
+      const response = await fetch(
+        `${server.url}/api/search?q=${q}&limit=100${cursor ? `&cursor=${cursor}` : ""}`,
+        { headers: { authorization: `Bearer ${server.apiKey}` } },
+      );
+      assert.equal(response.status, 200);
+      return await response.json();
+    };
+    try {
+      const events = [envelope("UserPromptSubmit", "s-old", { prompt: "start" })];
+      assert.equal((await post(server, "/api/claude-hooks/batch", events)).status, 200);
+      const [{ id }] = await server.sql`SELECT id FROM conversations WHERE session_id = 's-old'`;
+      const insert = (word: string, from: number, to: number) =>
+        server.sql`
+          INSERT INTO messages (conversation_id, session_id, role, source, dedupe_key, content)
+          SELECT ${id}, 's-old', 'user', 'prompt', ${word} || '-' || g, ${word} || ' number ' || g
+          FROM generate_series(${from}::int, ${to}::int) g`;
+      // More matches than are ranked, all older than many rows without the word: the first
+      // window the estimate sizes holds none of them.
+      const matches = CANDIDATES * 2 + CANDIDATES / 2;
+      await insert("walrus", 1, matches);
+      await insert("filler", 1, CANDIDATES * 10);
+      await server.sql`ANALYZE messages`;
+      const [{ newest }] = await server.sql`
+        SELECT max(id)::text AS newest FROM messages WHERE content LIKE 'walrus %'`;
+
+      const seen: { id: string; kind: string; snippet: { text: string }[] }[] = [];
+      let cursor = "";
+      for (let pageNo = 0; pageNo < 20; pageNo++) {
+        const body = await page("walrus", cursor);
+        assert.equal(body.capped, true);
+        seen.push(...body.hits);
+        // Rows that arrive while a person pages on are not among the ranked ones.
+        if (pageNo === 0) await insert("walrus", matches + 1, matches + 5);
+        if (!body.nextCursor) break;
+        cursor = body.nextCursor;
+      }
+      assert.equal(seen.length, CANDIDATES, "the newest CANDIDATES matches, each once");
+      assert.equal(new Set(seen.map((hit) => hit.id)).size, CANDIDATES);
+      assert.equal(seen[0].id, newest, "equal ranks: newest first");
+      assert.ok(seen.every((hit) => hit.snippet.map((p) => p.text).join("").includes("walrus")));
+      const oldest = Math.min(...seen.map((hit) => Number(hit.id)));
+      const [{ older }] = await server.sql`
+        SELECT count(*)::int AS older FROM messages
+        WHERE content LIKE 'walrus %' AND id >= ${oldest} AND id <= ${newest}`;
+      assert.equal(older, CANDIDATES, "no match between the oldest and newest ranked is left out");
+
+      // A phrase is checked on the rows that hold its words: a phrase of two words found in
+      // more rows than are ranked says so, and its hits are the rows with the phrase.
+      await server.sql`
+        INSERT INTO messages (conversation_id, session_id, role, source, dedupe_key, content)
+        SELECT ${id}, 's-old', 'user', 'prompt', 'pair-' || g,
+          CASE WHEN g % 10 = 0 THEN 'narwhal tusk ' || g ELSE 'tusk of the narwhal ' || g END
+        FROM generate_series(1, ${CANDIDATES + 100}) g`;
+      const phrase = await page(encodeURIComponent('"narwhal tusk"'), "");
+      assert.equal(phrase.capped, true);
+      assert.ok(phrase.hits.length > 0);
+      assert.ok(
+        phrase.hits.every((hit: Hit) =>
+          /narwhal tusk/i.test(hit.snippet.map((p) => p.text).join(""))
+        ),
+      );
+    } finally {
+      await server.stop();
+    }
+  },
+);

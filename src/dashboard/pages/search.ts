@@ -59,7 +59,7 @@ ${
           result.capped
             ? h`<p class="sub">So many matches that the newest ${
               CANDIDATES.toLocaleString("en-US")
-            } of each kind are ranked: add words or a "phrase" to narrow.</p>`
+            } of each kind are ranked: add words or a filter to narrow.</p>`
             : ""
         }<ol class="hits">${
           result.hits.length === 0
