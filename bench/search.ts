@@ -14,9 +14,11 @@ import { type BenchRow, percentile, table } from "./report.ts";
 const ADMIN_URL = Deno.env.get("BENCH_DATABASE_URL") ??
   "postgres://postgres@127.0.0.1:5432/postgres";
 const MESSAGES = Number(Deno.env.get("BENCH_SEARCH_MESSAGES") ?? 1_000_000);
-const QUERY_RUNS = 30;
+export const QUERY_RUNS = 30;
 
-async function withDatabase<T>(fn: (sql: postgres.Sql, url: string) => Promise<T>): Promise<T> {
+export async function withDatabase<T>(
+  fn: (sql: postgres.Sql, url: string) => Promise<T>,
+): Promise<T> {
   const name = `arrakis_bench_search_${crypto.randomUUID().slice(0, 8)}`;
   const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
   await admin.unsafe(`CREATE DATABASE ${name}`);
@@ -87,7 +89,7 @@ export async function generate(sql: postgres.Sql): Promise<void> {
   await sql`VACUUM ANALYZE tool_uses`;
 }
 
-const QUERIES: [label: string, query: Omit<SearchQuery, "limit">][] = [
+export const QUERIES: [label: string, query: Omit<SearchQuery, "limit">][] = [
   ["one common word", { q: "test" }],
   ["one rare word", { q: "latency" }],
   ["two words", { q: "payment timeout" }],
