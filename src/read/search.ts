@@ -148,12 +148,13 @@ export async function search(
     query.project
       ? sql`AND x.conversation_id IN (SELECT id FROM conversations WHERE project_dir = ${query.project})`
       : sql``;
-  // Each table's filters after a match condition.
+  // Each table's filters after a match condition: the kind, then the others.
+  const messageKind = () => sql`AND x.role IN ${sql(roles)}`;
+  const toolKind = () => statuses ? sql`AND x.status IN ${sql(statuses)}` : sql``;
   const messagesWhere = (match: Fragment) =>
-    sql`${match} AND x.role IN ${sql(roles)} ${bounds("x.occurred_at")} ${inProject()}`;
+    sql`${match} ${messageKind()} ${bounds("x.occurred_at")} ${inProject()}`;
   const toolsWhere = (match: Fragment) =>
-    sql`${match} ${statuses ? sql`AND x.status IN ${sql(statuses)}` : sql``}
-      ${bounds("coalesce(x.pre_at, x.post_at)")} ${inProject()}`;
+    sql`${match} ${toolKind()} ${bounds("coalesce(x.pre_at, x.post_at)")} ${inProject()}`;
 
   // The words as asked, a constant when planning so the planner sees them (a CTE's column would
   // hide them).
@@ -178,6 +179,7 @@ export async function search(
       ? await candidates(tx, {
         table: "messages",
         where: messagesWhere(relaxed()),
+        dense: sql`${relaxed()} ${messageKind()}`,
         hit: sql`x.search_tsv @@ ${words()} AND NOT ${isStopCopy(sql, "x")}`,
         rank: rank(),
         limit: CANDIDATES,
@@ -188,6 +190,7 @@ export async function search(
       ? await candidates(tx, {
         table: "tool_uses",
         where: toolsWhere(relaxed()),
+        dense: sql`${relaxed()} ${toolKind()}`,
         hit: sql`x.search_tsv @@ ${words()}`,
         rank: rank(),
         limit: CANDIDATES,

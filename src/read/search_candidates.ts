@@ -20,6 +20,13 @@ export interface CandidateQuery {
   table: SearchTable;
   /** A condition the GIN index answers (the words, a phrase as its words) with the filters. */
   where: Fragment;
+  /**
+   * The words with only the filters every row of a walk is checked against (the kind): how
+   * densely rows hold them decides between walking and the index. A session, project or time
+   * filter is left out: their rows are found by their own indexes, or are the newest ones (a
+   * walk's first), so a word common in all rows is walked for even when few rows pass them.
+   */
+  dense: Fragment;
   /** Whether a candidate is a hit (the exact words: a phrase checked on the row). */
   hit: Fragment;
   /** A hit's rank. */
@@ -62,13 +69,13 @@ export async function candidates(
   query: CandidateQuery,
 ): Promise<Candidates | null> {
   const { table, where, hit, rank, limit } = query;
-  const { matching, rows } = await estimates(tx, table, where);
+  const { matching, dense, rows } = await estimates(tx, table, where, query.dense);
   // Index scans off for the index's way: the planner would otherwise walk the primary key
   // through the window (or all of it) reading rows that hold none of the words. Bitmap scans
   // stay, of the GIN index and of the window's primary key range, which it may intersect. Set
   // in a statement that the setting does not change (the planner has planned it already), and
   // set back by the last window's, so the page's query finds its rows by index again.
-  const scan = matching / rows > WALK_DENSITY ? "on" : "off";
+  const scan = dense / rows > WALK_DENSITY ? "on" : "off";
   const [span] = await tx<{ lowest: number | null; highest: number | null }[]>`
     SELECT min(id)::float8 AS lowest, max(id)::float8 AS highest,
       set_config('enable_indexscan', ${scan}, true)
@@ -111,20 +118,21 @@ export async function candidates(
 }
 
 /**
- * The planner's estimates of the rows of `table` matching `where` and of all its rows: one
- * EXPLAIN, no execution.
+ * The planner's estimates of the rows of `table` matching `where`, matching `dense`, and of all
+ * its rows: one EXPLAIN, no execution.
  */
 async function estimates(
   tx: postgres.TransactionSql,
   table: SearchTable,
   where: Fragment,
-): Promise<{ matching: number; rows: number }> {
+  dense: Fragment,
+): Promise<{ matching: number; dense: number; rows: number }> {
   const [row] = await tx`EXPLAIN (FORMAT JSON)
-    SELECT 1 FROM ${tx(table)} x WHERE ${where} UNION ALL SELECT 1 FROM ${tx(table)}`;
+    SELECT 1 FROM ${tx(table)} x WHERE ${where}
+    UNION ALL SELECT 1 FROM ${tx(table)} x WHERE ${dense}
+    UNION ALL SELECT 1 FROM ${tx(table)}`;
   type Node = { "Plan Rows": number; Plans?: Node[] };
-  const [matching, all] = (row["QUERY PLAN"] as { Plan: Node }[])[0].Plan.Plans ?? [];
-  return {
-    matching: Math.max(1, matching?.["Plan Rows"] ?? 1),
-    rows: Math.max(1, all?.["Plan Rows"] ?? 1),
-  };
+  const branches = (row["QUERY PLAN"] as { Plan: Node }[])[0].Plan.Plans ?? [];
+  const [matching, common, all] = branches.map((node) => Math.max(1, node["Plan Rows"]));
+  return { matching: matching ?? 1, dense: common ?? 1, rows: all ?? 1 };
 }
