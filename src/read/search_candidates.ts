@@ -5,7 +5,7 @@
 // Why: a row the index finds costs a heap visit (to rank it, to recheck a phrase), and those rows
 // lie all over the table. Sorting every match to keep the newest visits them all: 20k visits for a
 // word in 2% of a million messages, 25k for a phrase of two common words of which 1.5k were the
-// phrase (measured, 240–500 ms). Walking the table newest first instead reads rows that do not
+// phrase (240–500 ms on a loaded machine). Walking the table newest first instead reads rows that do not
 // match: 50k of them per 1,000 matches of that word. So the newest rows are searched in id
 // windows sized from the planner's estimate to hold about twice the matches needed, each window
 // walked newest first when most rows match, else found through the GIN index (intersected with
@@ -54,9 +54,9 @@ const WINDOW_MARGIN = 2;
 const WINDOW_GROWTH = 4;
 /**
  * Above this share of rows matching, a window is walked newest first (each row read is a match
- * this often); below it, the GIN index finds the window's matches. Measured on 1M messages: a
- * walk reads a row in 1.5 µs, a bitmap costs 0.2 µs per id of the window and 5 µs per match read,
- * so walking wins above about 1 row in 10. The planner, left to choose, walked 150k rows for a
+ * this often); below it, the GIN index finds the window's matches. Measured on 1M messages (a
+ * loaded machine; the ratios are what count): a walk reads a row in 1.5 µs, a bitmap costs 0.2 µs
+ * per id of the window and 5 µs per match read, so walking wins above about 1 row in 10. The planner, left to choose, walked 150k rows for a
  * pair of words in 0.7% of them (220 ms, against 40 through the index).
  */
 const WALK_DENSITY = 0.1;
