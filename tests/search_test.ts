@@ -180,11 +180,12 @@ storeTest(
           INSERT INTO messages (conversation_id, session_id, role, source, dedupe_key, content)
           SELECT ${id}, 's-old', 'user', 'prompt', ${word} || '-' || g, ${word} || ' number ' || g
           FROM generate_series(${from}::int, ${to}::int) g`;
-      // More matches than are ranked, all older than many rows without the word: the first
-      // window the estimate sizes holds none of them.
+      // More matches than are ranked, nearly all older than many rows without the word: the
+      // first window the estimate sizes holds only the few newest, the next one the rest.
       const matches = CANDIDATES * 2 + CANDIDATES / 2;
       await insert("walrus", 1, matches);
       await insert("filler", 1, CANDIDATES * 10);
+      await insert("walrus", matches + 1, matches + 10);
       await server.sql`ANALYZE messages`;
       const [{ newest }] = await server.sql`
         SELECT max(id)::text AS newest FROM messages WHERE content LIKE 'walrus %'`;
@@ -196,7 +197,7 @@ storeTest(
         assert.equal(body.capped, true);
         seen.push(...body.hits);
         // Rows that arrive while a person pages on are not among the ranked ones.
-        if (pageNo === 0) await insert("walrus", matches + 1, matches + 5);
+        if (pageNo === 0) await insert("walrus", matches + 11, matches + 15);
         if (!body.nextCursor) break;
         cursor = body.nextCursor;
       }

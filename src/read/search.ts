@@ -228,7 +228,8 @@ export async function search(
         ELSE CASE WHEN t.status = 'failure' THEN 'error' ELSE 'tool' END
       END AS kind,
       c.session_id, c.project_dir, t.tool_name,
-      CASE WHEN page.tbl = 'message' THEN m.occurred_at ELSE coalesce(t.pre_at, t.post_at) END AS at,
+      CASE WHEN page.tbl = 'message' THEN m.occurred_at
+        ELSE coalesce(t.pre_at, t.post_at) END AS at,
       ts_headline('english',
         CASE WHEN page.tbl = 'message' THEN ${stripped("m.content")}
           ELSE ${stripped("arrakis_tool_text(t.tool_name, t.tool_input, t.tool_response, t.error)")}

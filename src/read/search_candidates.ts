@@ -5,12 +5,12 @@
 // Why: a row the index finds costs a heap visit (to rank it, to recheck a phrase), and those rows
 // lie all over the table. Sorting every match to keep the newest visits them all: 20k visits for a
 // word in 2% of a million messages, 25k for a phrase of two common words of which 1.5k were the
-// phrase (240–500 ms on a loaded machine). Walking the table newest first instead reads rows that do not
-// match: 50k of them per 1,000 matches of that word. So the newest rows are searched in id
-// windows sized from the planner's estimate to hold about twice the matches needed, each window
+// phrase (240–500 ms on a loaded machine). Walking the table newest first instead reads rows that
+// do not match: 50k of them per 1,000 matches of that word. So the newest rows are searched in id
+// windows sized from the planner's estimate to hold a few more matches than needed, each window
 // walked newest first when most rows match, else found through the GIN index (intersected with
-// the window's primary key range when the planner sees fit), and older windows, four times
-// larger each, only when the first did not hold enough.
+// the window's primary key range when the planner sees fit), and older windows, sized from what
+// the last one held, only when it did not hold enough.
 import type postgres from "postgres";
 
 export type SearchTable = "messages" | "tool_uses";
@@ -48,16 +48,21 @@ export interface Candidates {
   capped: boolean;
 }
 
-/** Each window holds about this many times the matches it is meant to find. */
-const WINDOW_MARGIN = 2;
-/** A window that fell short is followed by one this many times larger. */
+/**
+ * Each window is sized to hold this many times the matches it is meant to find: the planner's
+ * estimate of a word is close (its statistics sample 30k rows), and a window that falls short is
+ * followed by one sized from what it found, so a small margin costs little when it fails.
+ */
+const WINDOW_MARGIN = 1.25;
+/** A window that found no match at all is followed by one this many times larger. */
 const WINDOW_GROWTH = 4;
 /**
  * Above this share of rows matching, a window is walked newest first (each row read is a match
  * this often); below it, the GIN index finds the window's matches. Measured on 1M messages (a
  * loaded machine; the ratios are what count): a walk reads a row in 1.5 µs, a bitmap costs 0.2 µs
- * per id of the window and 5 µs per match read, so walking wins above about 1 row in 10. The planner, left to choose, walked 150k rows for a
- * pair of words in 0.7% of them (220 ms, against 40 through the index).
+ * per id of the window and 5 µs per match read, so walking wins above about 1 row in 10. The
+ * planner, left to choose, walked 150k rows for a pair of words in 0.7% of them (220 ms, against
+ * 40 through the index).
  */
 const WALK_DENSITY = 0.1;
 
@@ -111,9 +116,12 @@ export async function candidates(
       if (ids.length === 0 && !capped) return null;
       return { ids: `{${ids.join(",")}}`, ranks: `{${ranks.join(",")}}`, ceiling: top, capped };
     }
+    // The next window from the density this one showed, or larger when it showed none.
+    window = found.n > 0
+      ? Math.ceil(window * WINDOW_MARGIN * (need - found.n) / found.n)
+      : window * WINDOW_GROWTH;
     need -= found.n;
     high = low;
-    window *= WINDOW_GROWTH;
   }
 }
 

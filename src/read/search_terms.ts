@@ -36,7 +36,7 @@ export function relaxedTsquery(tsquery: string): string {
       out.push(token);
       continue;
     }
-    // An operand of this phrase that is negated: `!'a' <-> 'b'` or `!( … ) <-> 'b'` or `'a' <-> !'b'`.
+    // An operand of this phrase is negated: `!'a' <-> 'b'`, `!( … ) <-> 'b'`, `'a' <-> !'b'`.
     const before = tokens[i - 1] === ")" ? openerOf(tokens, i - 1) - 1 : i - 2;
     const negatedOperand = tokens[before] === "!" || tokens[i + 1] === "!";
     out.push(negatedOperand ? token : "&");
