@@ -94,7 +94,7 @@ export async function candidates(
   let need = limit;
   while (true) {
     const low = Math.max(bottom, high - window);
-    // The hits come back as two strings, so a thousand of them cost one row to parse; a rank
+    // The hits come back as two strings, so hundreds of them cost one row to parse; a rank
     // as text is the exact float4 (shortest round-trip form).
     const [found] = await tx<{ n: number; ids: string | null; ranks: string | null }[]>`
       SELECT count(*)::int AS n,
