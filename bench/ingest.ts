@@ -270,6 +270,7 @@ export async function run(): Promise<BenchRow[]> {
             Array.from({ length: 100 }, (_, k) => envelope(mix, `rawb${tag}`, i * 100 + k)),
           ),
       );
+      const tripsBefore = await counter(server.base, "arrakis_ingest_round_trips_total");
       const cpu = await cpuMeter(admin, name, server.pid);
       const http = await load(4, batches, (i) =>
         send(
@@ -278,6 +279,7 @@ export async function run(): Promise<BenchRow[]> {
           "SUCCESS",
         ));
       const cpuUsed = await cpu();
+      const trips = await counter(server.base, "arrakis_ingest_round_trips_total") - tripsBefore;
       row(`batches of 100, ${mix}, c=4: events/s`, rate(http, 100), "events/s", {
         metric: "raw: 1 multi-row INSERT of 100",
         value: rate(raw, 100),
@@ -286,6 +288,11 @@ export async function run(): Promise<BenchRow[]> {
         `batches of 100, ${mix}, c=4: server+PostgreSQL CPU per event`,
         (cpuUsed / (batches * 100)) * 1000,
         "ms",
+      );
+      row(
+        `batches of 100, ${mix}, c=4: database round trips per event`,
+        trips / (batches * 100),
+        "round trips",
       );
     }
 
