@@ -7,7 +7,7 @@ import { envelope } from "../tests/helpers/queue.ts";
 import { newRecord, openSpool } from "../src/queue/spool.ts";
 import { encodeRecord, spoolKey } from "../src/queue/spool-file.ts";
 import { localPaths } from "../src/config-core.ts";
-import { drain } from "../src/queue/drain.ts";
+import { drain, IN_FLIGHT } from "../src/queue/drain.ts";
 import { type BenchRow, table } from "./report.ts";
 
 const BACKLOG = Number(Deno.env.get("BENCH_DRAIN_EVENTS") ?? 10_000);
@@ -81,6 +81,19 @@ export async function run(): Promise<BenchRow[]> {
     const b = await drain({ spool: batched.spool, target, batchSize: BATCH, timeoutMs: 60_000 });
     if (b.delivered !== BACKLOG) throw new Error(`batched drain delivered ${b.delivered}`);
 
+    // The same backlog with one batch in flight at a time (what drain did before pipelining).
+    const serial = await spoolOf(BACKLOG);
+    const one = await drain({
+      spool: serial.spool,
+      target,
+      batchSize: BATCH,
+      inFlight: 1,
+      timeoutMs: 60_000,
+    });
+    if (one.delivered !== BACKLOG) {
+      throw new Error(`one-in-flight drain delivered ${one.delivered}`);
+    }
+
     const single = await spoolOf(ONE_BY_ONE_SAMPLE);
     const s = await drain({
       spool: single.spool,
@@ -106,6 +119,16 @@ export async function run(): Promise<BenchRow[]> {
         value: batchedRate,
         unit: "events/s",
         reference,
+      },
+      {
+        benchmark: "drain",
+        metric: `${BACKLOG} spooled events, batches of ${BATCH}, ${IN_FLIGHT} in flight`,
+        value: batchedRate,
+        unit: "events/s",
+        reference: {
+          metric: "one batch in flight at a time",
+          value: one.delivered / (one.elapsedMs / 1000),
+        },
       },
       {
         benchmark: "drain",
