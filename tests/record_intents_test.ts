@@ -24,7 +24,7 @@ function env(
 
 function intents(envelopes: Envelope[]) {
   return recordIntents(
-    envelopes.map((envelope) => ({ envelope, events: eventRows(envelope), conversationId: "7" })),
+    envelopes.map((envelope) => ({ envelope, events: eventRows(envelope) })),
   );
 }
 

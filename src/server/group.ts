@@ -8,7 +8,7 @@ import { classifyFailure, errorMessage, sqlState } from "./errors.ts";
 import type { Prepared } from "./prepare.ts";
 import { type Clock, decide, failureFinal, successFinal } from "./outcome.ts";
 import { extract, mergeIntents } from "./rows.ts";
-import { writeConversations, writeRows } from "./write.ts";
+import { writeRows } from "./write.ts";
 import { writeRecordRows } from "./process_record.ts";
 import { recordIntents } from "./record_intents.ts";
 import { eventRows } from "../record/event_rows.ts";
@@ -67,9 +67,9 @@ function clockOf(item: GroupItem): Clock {
 }
 
 /**
- * One transaction for the group: BEGIN, the dedupe read, the conversations, then the set-based
- * writes of the hook rows and of the record rows (src/record/, merged across the group: one
- * statement per table and kind) pipelined with the audit rows, COMMIT: five round trips and a
+ * One transaction for the group: BEGIN, the dedupe read, then the set-based writes of the
+ * conversations, the hook rows and the record rows (src/record/, merged across the group: one
+ * statement per table and kind) pipelined with the audit rows, COMMIT: four round trips and a
  * bounded number of statements whatever the group's size.
  */
 async function writeGroup(sql: Sql, items: GroupItem[], count: () => void): Promise<Settled[]> {
@@ -102,18 +102,9 @@ async function writeGroup(sql: Sql, items: GroupItem[], count: () => void): Prom
     const built = performance.now();
     for (const item of items) item.timings.process = built - read;
     count();
-    const conversationIds = await writeConversations(tx, rows.conversations);
-    count();
     const writes = writeRows(tx, rows);
     // The record rows of every envelope, merged per key: one statement per table and kind.
-    const record = writeRecordRows(
-      tx,
-      recordIntents(processed.map(({ envelope, events }) => ({
-        envelope,
-        events,
-        conversationId: conversationIds.get(envelope.sessionId)!,
-      }))),
-    );
+    const record = writeRecordRows(tx, recordIntents(processed));
     // Sent last: the audit rows find the conversations written before them.
     const ids = insertAuditRows(
       tx,

@@ -2,7 +2,8 @@
 // multi-row statement per table and kind over jsonb_to_recordset, whatever the group's size,
 // each an idempotent upsert that applies against the stored row the rule the merge applied
 // within the group. Sent without waiting (pipelined: postgres.js runs a connection's queries
-// in the order sent), after the group's conversations and hook rows (src/server/write.ts).
+// in the order sent), after the group's conversations and hook rows (src/server/write.ts),
+// whose ids they find by session_id.
 import type postgres from "postgres";
 import type { RecordIntents } from "./record_intents.ts";
 import { jsonValue } from "../store/json.ts";
@@ -28,10 +29,10 @@ function sessionEvents(tx: Tx, rows: RecordIntents["sessionEvents"]) {
     INSERT INTO session_events (
       request_id, conversation_id, session_id, agent_id, kind, label, text, detail, occurred_at
     )
-    SELECT x.request_id, x.conversation_id, x.session_id, x.agent_id, x.kind, x.label, x.text,
+    SELECT x.request_id, (SELECT c.id FROM conversations c WHERE c.session_id = x.session_id), x.session_id, x.agent_id, x.kind, x.label, x.text,
       x.detail, x.occurred_at
     FROM jsonb_to_recordset(${jsonValue(rows)}::jsonb) AS x(
-      request_id text, conversation_id bigint, session_id text, agent_id text, kind text,
+      request_id text, session_id text, agent_id text, kind text,
       label text, text text, detail jsonb, occurred_at timestamptz
     )
     ON CONFLICT (request_id) DO NOTHING`;
@@ -43,11 +44,11 @@ function agents(tx: Tx, rows: RecordIntents["agents"]) {
       conversation_id, session_id, agent_id, agent_type, description, parent_tool_use_id,
       parent_agent_id, transcript_path, started_at, ended_at, last_message
     )
-    SELECT x.conversation_id, x.session_id, x.agent_id, x.agent_type, x.description,
+    SELECT (SELECT c.id FROM conversations c WHERE c.session_id = x.session_id), x.session_id, x.agent_id, x.agent_type, x.description,
       x.parent_tool_use_id, x.parent_agent_id, x.transcript_path, x.started_at, x.ended_at,
       x.last_message
     FROM jsonb_to_recordset(${jsonValue(rows)}::jsonb) AS x(
-      conversation_id bigint, session_id text, agent_id text, agent_type text, description text,
+      session_id text, agent_id text, agent_type text, description text,
       parent_tool_use_id text, parent_agent_id text, transcript_path text,
       started_at timestamptz, ended_at timestamptz, last_message text
     )
@@ -69,10 +70,10 @@ function permissions(tx: Tx, rows: RecordIntents["permissions"]) {
       conversation_id, session_id, tool_use_id, tool_name, tool_input, agent_id, permission,
       permission_reason
     )
-    SELECT x.conversation_id, x.session_id, x.tool_use_id, x.tool_name, x.tool_input,
+    SELECT (SELECT c.id FROM conversations c WHERE c.session_id = x.session_id), x.session_id, x.tool_use_id, x.tool_name, x.tool_input,
       x.agent_id, x.permission, x.reason
     FROM jsonb_to_recordset(${jsonValue(rows)}::jsonb) AS x(
-      conversation_id bigint, session_id text, tool_use_id text, tool_name text,
+      session_id text, tool_use_id text, tool_name text,
       tool_input jsonb, agent_id text, permission text, reason text
     )
     ON CONFLICT (session_id, tool_use_id) DO UPDATE SET
@@ -90,10 +91,10 @@ function toolCalls(tx: Tx, rows: RecordIntents["toolCalls"]) {
     INSERT INTO tool_uses AS t (
       conversation_id, session_id, tool_use_id, tool_name, tool_input, agent_id, pre_at
     )
-    SELECT x.conversation_id, x.session_id, x.tool_use_id, x.tool_name, x.tool_input,
+    SELECT (SELECT c.id FROM conversations c WHERE c.session_id = x.session_id), x.session_id, x.tool_use_id, x.tool_name, x.tool_input,
       x.agent_id, x.pre_at
     FROM jsonb_to_recordset(${jsonValue(rows)}::jsonb) AS x(
-      conversation_id bigint, session_id text, tool_use_id text, tool_name text,
+      session_id text, tool_use_id text, tool_name text,
       tool_input jsonb, agent_id text, pre_at timestamptz
     )
     ON CONFLICT (session_id, tool_use_id) DO UPDATE SET
@@ -109,10 +110,10 @@ function toolResults(tx: Tx, rows: RecordIntents["toolResults"]) {
       conversation_id, session_id, tool_use_id, tool_response, error, status, agent_id,
       post_at
     )
-    SELECT x.conversation_id, x.session_id, x.tool_use_id, x.tool_response, x.error, x.status,
+    SELECT (SELECT c.id FROM conversations c WHERE c.session_id = x.session_id), x.session_id, x.tool_use_id, x.tool_response, x.error, x.status,
       x.agent_id, x.post_at
     FROM jsonb_to_recordset(${jsonValue(rows)}::jsonb) AS x(
-      conversation_id bigint, session_id text, tool_use_id text, tool_response jsonb,
+      session_id text, tool_use_id text, tool_response jsonb,
       error jsonb, status text, agent_id text, post_at timestamptz
     )
     ON CONFLICT (session_id, tool_use_id) DO UPDATE SET
@@ -132,11 +133,11 @@ function assistant(tx: Tx, rows: RecordIntents["assistant"]) {
       conversation_id, session_id, agent_id, role, source, dedupe_key, content, content_json,
       model, message_id, api_request_id, transcript_uuid, parent_uuid, request_id, occurred_at
     )
-    SELECT x.conversation_id, x.session_id, x.agent_id, 'assistant', 'transcript',
+    SELECT (SELECT c.id FROM conversations c WHERE c.session_id = x.session_id), x.session_id, x.agent_id, 'assistant', 'transcript',
       x.dedupe_key, x.content, x.content_json, x.model, x.message_id, x.api_request_id,
       x.transcript_uuid, x.parent_uuid, x.request_id, x.occurred_at
     FROM jsonb_to_recordset(${jsonValue(rows)}::jsonb) AS x(
-      conversation_id bigint, session_id text, dedupe_key text, agent_id text, content text,
+      session_id text, dedupe_key text, agent_id text, content text,
       content_json jsonb, model text, message_id text, api_request_id text,
       transcript_uuid text, parent_uuid text, request_id text, occurred_at timestamptz
     )
@@ -155,7 +156,7 @@ function hookPrompts(tx: Tx, rows: RecordIntents["hookPrompts"]) {
   return tx`
     WITH x AS (
       SELECT * FROM jsonb_to_recordset(${jsonValue(rows)}::jsonb) AS x(
-        session_id text, conversation_id bigint, dedupe_key text, content text,
+        session_id text, dedupe_key text, content text,
         request_id text, occurred_at timestamptz
       )
     ), target AS (
@@ -179,7 +180,7 @@ function hookPrompts(tx: Tx, rows: RecordIntents["hookPrompts"]) {
     INSERT INTO messages (
       conversation_id, session_id, role, source, dedupe_key, content, request_id, occurred_at
     )
-    SELECT x.conversation_id, x.session_id, 'user', 'prompt', x.dedupe_key, x.content,
+    SELECT (SELECT c.id FROM conversations c WHERE c.session_id = x.session_id), x.session_id, 'user', 'prompt', x.dedupe_key, x.content,
       x.request_id, x.occurred_at
     FROM x
     WHERE NOT EXISTS (
@@ -211,11 +212,11 @@ function lines(tx: Tx, rows: RecordIntents["lines"]) {
         conversation_id, session_id, agent_id, role, source, dedupe_key, content, content_json,
         transcript_uuid, parent_uuid, request_id, occurred_at
       )
-      SELECT x.conversation_id, x.session_id, x.agent_id, 'user', 'transcript', x.dedupe_key,
+      SELECT (SELECT c.id FROM conversations c WHERE c.session_id = x.session_id), x.session_id, x.agent_id, 'user', 'transcript', x.dedupe_key,
         x.content, x.content_json, x.transcript_uuid, x.parent_uuid, x.request_id,
         x.occurred_at
       FROM jsonb_to_recordset(${x}::jsonb) AS x(
-        conversation_id bigint, session_id text, dedupe_key text, agent_id text, content text,
+        session_id text, dedupe_key text, agent_id text, content text,
         content_json jsonb, transcript_uuid text, parent_uuid text, request_id text,
         occurred_at timestamptz
       )
@@ -237,12 +238,12 @@ function usage(tx: Tx, rows: RecordIntents["usage"]) {
       output_tokens, cache_creation_input_tokens, cache_creation_5m_input_tokens,
       cache_creation_1h_input_tokens, cache_read_input_tokens, occurred_at
     )
-    SELECT x.message_id, x.api_request_id, x.conversation_id, x.session_id, x.agent_id,
+    SELECT x.message_id, x.api_request_id, (SELECT c.id FROM conversations c WHERE c.session_id = x.session_id), x.session_id, x.agent_id,
       x.model, x.input_tokens, x.output_tokens, x.cache_creation_input_tokens,
       x.cache_creation_5m_input_tokens, x.cache_creation_1h_input_tokens,
       x.cache_read_input_tokens, x.occurred_at
     FROM jsonb_to_recordset(${jsonValue(rows)}::jsonb) AS x(
-      message_id text, api_request_id text, conversation_id bigint, session_id text,
+      message_id text, api_request_id text, session_id text,
       agent_id text, model text, input_tokens bigint, output_tokens bigint,
       cache_creation_input_tokens bigint, cache_creation_5m_input_tokens bigint,
       cache_creation_1h_input_tokens bigint, cache_read_input_tokens bigint,
@@ -273,9 +274,9 @@ function bounds(tx: Tx, rows: RecordIntents["bounds"]) {
       last_event_at = greatest(c.last_event_at, x.last),
       model = coalesce(c.model, x.model)
     FROM jsonb_to_recordset(${jsonValue(rows)}::jsonb) AS x(
-      conversation_id bigint, first timestamptz, last timestamptz, model text
+      session_id text, first timestamptz, last timestamptz, model text
     )
-    WHERE c.id = x.conversation_id`;
+    WHERE c.session_id = x.session_id`;
 }
 
 /**

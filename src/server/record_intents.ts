@@ -21,7 +21,6 @@ import { isoOrNull } from "./rows.ts";
 /** Where a row belongs, and which delivery wrote it. */
 interface Owned {
   session_id: string;
-  conversation_id: string;
   request_id: string;
 }
 
@@ -29,7 +28,6 @@ interface Owned {
 export interface RecordInput {
   envelope: Envelope;
   events: EventRows;
-  conversationId: string;
 }
 
 /**
@@ -62,7 +60,7 @@ export interface PermissionRow extends Omit<Owned, "request_id"> {
 
 /** A conversation's bounds from its transcript lines, and the model they name. */
 export interface BoundsRow {
-  conversation_id: string;
+  session_id: string;
   first: string;
   last: string | null;
   model: string | null;
@@ -145,13 +143,9 @@ export function recordIntents(inputs: RecordInput[]): RecordIntents {
   const sessionEvents: SessionEventRow[] = [];
   const bounds: BoundsRow[] = [];
 
-  for (const { envelope: env, events, conversationId } of ordered) {
-    const owned: Owned = {
-      session_id: env.sessionId,
-      conversation_id: conversationId,
-      request_id: env.requestId,
-    };
-    const place = { session_id: env.sessionId, conversation_id: conversationId };
+  for (const { envelope: env, events } of ordered) {
+    const owned: Owned = { session_id: env.sessionId, request_id: env.requestId };
+    const place = { session_id: env.sessionId };
     const p = env.payload as Record<string, unknown>;
     if (env.event === "UserPromptSubmit") {
       hookPrompts.push({
@@ -181,7 +175,7 @@ export function recordIntents(inputs: RecordInput[]): RecordIntents {
     if (rows.first) {
       // Its first assistant model names the session when no SessionStart did.
       const model = rows.messages.find((m) => m.model && m.agent_id === null)?.model ?? null;
-      bounds.push({ conversation_id: conversationId, first: rows.first, last: rows.last, model });
+      bounds.push({ session_id: env.sessionId, first: rows.first, last: rows.last, model });
     }
   }
 
@@ -260,13 +254,13 @@ export function recordIntents(inputs: RecordInput[]): RecordIntents {
     ),
     sessionEvents: sorted(fold(sessionEvents, (e) => e.request_id, (e) => e), (e) => e.request_id),
     bounds: sorted(
-      fold(bounds, (b) => b.conversation_id, (b, x) => ({
-        conversation_id: b.conversation_id,
+      fold(bounds, (b) => b.session_id, (b, x) => ({
+        session_id: b.session_id,
         first: least(b.first, x.first)!,
         last: greatest(b.last, x.last),
         model: b.model ?? x.model,
       })),
-      (b) => b.conversation_id,
+      (b) => b.session_id,
     ),
   };
 }
