@@ -242,7 +242,12 @@ export async function drain(options: DrainOptions): Promise<DrainResult> {
     while (
       queue.length < (proven ? inFlight : 1) && !empty && result.stoppedBy === null &&
       !options.signal?.aborted
-    ) queue.push(launch());
+    ) {
+      const next = launch();
+      // Awaited in its turn; until then a failure must not count as unhandled.
+      next.catch(() => {});
+      queue.push(next);
+    }
   };
   fill();
   try {
