@@ -167,8 +167,11 @@ function hookPrompts(tx: Tx, rows: RecordIntents["hookPrompts"]) {
           AND o.agent_id IS NULL AND o.content = x.content AND ${near(tx, "o", "x")}
         ORDER BY o.occurred_at NULLS LAST, o.id LIMIT 1
       ) o
-      WHERE NOT EXISTS (
-        SELECT 1 FROM messages k WHERE k.session_id = x.session_id AND k.dedupe_key = x.dedupe_key)
+      -- A key already stored is not claimed again (the rename would break its uniqueness).
+      -- Asked as a scalar subquery, so it is an index probe for the few prompts that found a
+      -- line: as NOT EXISTS it became an anti join reading every message of the table.
+      WHERE (SELECT 1 FROM messages k
+        WHERE k.session_id = x.session_id AND k.dedupe_key = x.dedupe_key) IS NULL
       ORDER BY o.id, x.occurred_at NULLS LAST, x.dedupe_key
     ), claimed AS (
       UPDATE messages m SET dedupe_key = x.dedupe_key, source = 'prompt',
