@@ -3,7 +3,7 @@
 // isolated by bisecting its group, never with a savepoint per item.
 import type { Sql } from "../store/open.ts";
 import type { RequestMeta } from "./deps.ts";
-import { type AuditFinal, findSucceeded, insertAuditRows, type Succeeded } from "./audit.ts";
+import { type AuditFinal, findSucceeded, insertAuditRows } from "./audit.ts";
 import { classifyFailure, errorMessage, sqlState } from "./errors.ts";
 import type { Prepared } from "./prepare.ts";
 import { type Clock, decide, failureFinal, successFinal } from "./outcome.ts";
@@ -67,12 +67,10 @@ function clockOf(item: GroupItem): Clock {
 }
 
 /**
- * One transaction for the group in two round trips whatever its size, on a connection of its
- * own: BEGIN pipelined with the dedupe read; then the set-based writes of the conversations,
- * the hook rows and the record rows (src/record/, merged across the group: one statement per
- * table and kind) and the audit rows, pipelined with COMMIT. A statement that fails aborts the
- * transaction, and PostgreSQL answers the COMMIT behind it with a rollback: nothing of the
- * group is stored, and the error is what the caller retries or bisects on.
+ * One transaction for the group: BEGIN, the dedupe read, then the set-based writes of the
+ * conversations, the hook rows and the record rows (src/record/, merged across the group: one
+ * statement per table and kind) pipelined with the audit rows, COMMIT: four round trips and a
+ * bounded number of statements whatever the group's size.
  */
 async function writeGroup(sql: Sql, items: GroupItem[], count: () => void): Promise<Settled[]> {
   const requestIds = [
@@ -80,15 +78,10 @@ async function writeGroup(sql: Sql, items: GroupItem[], count: () => void): Prom
   ];
   const started = performance.now();
   for (const item of items) item.timings.queue = started - item.submittedAt;
-  const tx = await sql.reserve();
-  const sent: Promise<unknown>[] = [];
-  try {
-    sent.push(tx.unsafe("BEGIN").execute());
-    let known = new Map<string, Succeeded>();
-    if (requestIds.length > 0) {
-      count(); // BEGIN and the read
-      known = await findSucceeded(tx, requestIds);
-    }
+  count(); // BEGIN
+  const settled = await sql.begin(async (tx) => {
+    if (requestIds.length > 0) count();
+    const known = await findSucceeded(tx, requestIds);
     const read = performance.now();
     for (const item of items) item.timings.dedupe = read - started;
     const finals = items.map((item) => {
@@ -108,32 +101,20 @@ async function writeGroup(sql: Sql, items: GroupItem[], count: () => void): Prom
     );
     const built = performance.now();
     for (const item of items) item.timings.process = built - read;
-    count(); // the writes and COMMIT
-    sent.push(...writeRows(tx, rows));
+    count();
+    const writes = writeRows(tx, rows);
     // The record rows of every envelope, merged per key: one statement per table and kind.
-    sent.push(...writeRecordRows(tx, recordIntents(processed)));
+    const record = writeRecordRows(tx, recordIntents(processed));
     // Sent last: the audit rows find the conversations written before them.
     const ids = insertAuditRows(
       tx,
       items.map((item, i) => ({ fields: item.prepared.fields, meta: item.meta, final: finals[i] })),
     );
-    const commit = tx.unsafe("COMMIT").execute();
-    sent.push(ids, commit);
-    // Every answer before the connection goes back: the first failure is the group's.
-    const answers = await Promise.allSettled(sent);
-    const failed = answers.find((answer) => answer.status === "rejected");
-    if (failed) throw failed.reason;
-    if ((await commit).command !== "COMMIT") throw new Error("the group's transaction rolled back");
-    const stored = await ids;
-    return items.map((_, i) => ({ final: finals[i], id: stored[i] }));
-  } catch (error) {
-    // Whatever failed, no transaction stays open on a connection the pool hands out again.
-    await Promise.allSettled(sent);
-    await tx.unsafe("ROLLBACK").catch(() => {});
-    throw error;
-  } finally {
-    tx.release();
-  }
+    const done = await Promise.all([...writes, ...record, ids]);
+    return { finals, ids: done.at(-1) as string[] };
+  });
+  count(); // COMMIT
+  return items.map((_, i) => ({ final: settled.finals[i], id: settled.ids[i] }));
 }
 
 export function createCommitter(sql: Sql, options: CommitterOptions = {}): Committer {

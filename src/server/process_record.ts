@@ -6,8 +6,9 @@
 // whose ids they find by session_id.
 import type postgres from "postgres";
 import type { RecordIntents } from "./record_intents.ts";
-import type { Tx } from "./write.ts";
 import { jsonValue } from "../store/json.ts";
+
+type Tx = postgres.TransactionSql;
 
 /**
  * A prompt event and a transcript user line with the same text this close together are one

@@ -4,7 +4,7 @@
 // one statement per table whatever the group holds. Each merge folds the group's intents in
 // event time with the rule its upsert applies against a stored row, so a group leaves the rows
 // its envelopes would leave written one by one.
-import type { Envelope, PermissionDecision } from "../schema.ts";
+import type { Envelope } from "../schema.ts";
 import type { EventRows, SessionEventIntent } from "../record/event_rows.ts";
 import {
   type AgentIntent,
@@ -15,15 +15,12 @@ import {
   transcriptRows,
   type UsageIntent,
 } from "../record/transcript_rows.ts";
+import type { PermissionDecision } from "../schema.ts";
 import { isoOrNull } from "./rows.ts";
 
-/** Where a row belongs (its conversation is found by session_id when written). */
-interface Placed {
+/** Where a row belongs, and which delivery wrote it. */
+interface Owned {
   session_id: string;
-}
-
-/** ... and which delivery wrote it. */
-interface Owned extends Placed {
   request_id: string;
 }
 
@@ -46,13 +43,13 @@ export interface HookPromptRow extends Owned {
 
 export type AssistantRow = MessageIntent & Owned;
 export type LineRow = PromptIntent & Owned;
-export type ToolCallRow = ToolCallIntent & Placed;
-export type ToolResultRow = ToolResultIntent & Placed;
-export type UsageRow = UsageIntent & Placed;
-export type AgentRow = AgentIntent & Placed;
+export type ToolCallRow = ToolCallIntent & Omit<Owned, "request_id">;
+export type ToolResultRow = ToolResultIntent & Omit<Owned, "request_id">;
+export type UsageRow = UsageIntent & Omit<Owned, "request_id">;
+export type AgentRow = AgentIntent & Omit<Owned, "request_id">;
 export type SessionEventRow = SessionEventIntent & Owned & { occurred_at: string };
 
-export interface PermissionRow extends Placed {
+export interface PermissionRow extends Omit<Owned, "request_id"> {
   tool_use_id: string;
   agent_id: string | null;
   tool_name: string | null;
