@@ -98,6 +98,12 @@ export function rotatingFileWriter(path: string, options: RotatingFileOptions): 
 }
 
 /**
+ * How long a stream's first pending line waits for others: each write is an async op (a thread
+ * hop), and requests end one per turn of the event loop, so without it every line went alone.
+ */
+const STREAM_COALESCE_MS = 20;
+
+/**
  * A stream (stdout, stderr) written asynchronously, one write in flight: lines that arrive
  * meanwhile go out together in the next one. A pipe nobody reads must neither block the server
  * nor grow without bound: past maxPendingChars, lines are dropped; a closed pipe drops them all
@@ -106,6 +112,7 @@ export function rotatingFileWriter(path: string, options: RotatingFileOptions): 
 export function streamWriter(
   target: { write(bytes: Uint8Array): Promise<number> },
   maxPendingChars = 4 * 1024 * 1024,
+  coalesceMs = STREAM_COALESCE_MS,
 ): LineWriter {
   const encoder = new TextEncoder();
   let lines: string[] = [];
@@ -115,8 +122,7 @@ export function streamWriter(
 
   const pump = async () => {
     try {
-      // Lines logged in the same turn of the event loop share the first write too.
-      await null;
+      await new Promise((resolve) => setTimeout(resolve, coalesceMs));
       while (lines.length > 0 && !broken) {
         const bytes = encoder.encode(lines.join(""));
         lines = [];
