@@ -5,6 +5,17 @@ import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import { dirname, join } from "node:path";
 import { ensurePrivateDir } from "../durable.ts";
+import { loadMigrations } from "./migrate.ts";
+import type { BuildMessage, BuildRequest } from "./initdb_protocol.ts";
+import {
+  DATA_DIR_MARKER,
+  readEngine,
+  readTemplate,
+  removeUnfinished,
+  templateKey,
+  templatePath,
+  unpackDataDir,
+} from "./template.ts";
 
 export class StoreLockedError extends Error {
   override name = "StoreLockedError";
@@ -75,36 +86,99 @@ async function makePrivate(dataDir: string, home: string | undefined): Promise<v
   }
 }
 
-/** Runs initdb for a new data directory in a worker (see initdb_worker.ts for why). */
-async function initDataDir(dataDir: string): Promise<void> {
-  try {
-    await Deno.stat(join(dataDir, "PG_VERSION"));
-    return;
-  } catch { /* a new store */ }
+/** Runs the worker that makes a new store's tar (initdb_worker.ts), and ends it. */
+async function buildInWorker(request: BuildRequest): Promise<Uint8Array> {
   const worker = new Worker(new URL("./initdb_worker.ts", import.meta.url), { type: "module" });
   try {
-    const outcome = await new Promise<{ ok: boolean; message?: string }>((resolve, reject) => {
-      worker.onmessage = (event) => resolve(event.data);
+    const message = await new Promise<BuildMessage>((resolve, reject) => {
+      worker.onmessage = (event: MessageEvent<BuildMessage>) => resolve(event.data);
       worker.onerror = (event) => {
         event.preventDefault();
         reject(new Error(`initdb worker failed: ${event.message}`));
       };
-      worker.postMessage({ dataDir });
+      worker.postMessage(request);
     });
-    if (!outcome.ok) throw new Error(`could not create the embedded store: ${outcome.message}`);
+    if (message.kind === "failed") {
+      throw new Error(`could not create the embedded store: ${message.message}`);
+    }
+    if (message.saveError !== undefined) {
+      console.error(`arrakis: could not save the store template: ${message.saveError}`);
+    }
+    return message.tar;
   } finally {
     worker.terminate();
   }
 }
 
 /**
- * Opens the data directory (creating it on first use) and serves it on a Unix socket beside
- * it, `<dataDir>.run/.s.PGSQL.5432` (as the lock is `<dataDir>.lock`). `home`, when given, is
- * the ARRAKIS_HOME to keep private.
+ * A store holds PG_VERSION. A directory without it is no store: an empty one is replaced, and
+ * anything else in it is moved aside (never deleted) before a store is made in its place.
+ */
+function needsCreating(dataDir: string): boolean {
+  try {
+    Deno.statSync(join(dataDir, DATA_DIR_MARKER));
+    return false;
+  } catch { /* no store there */ }
+  let entries: string[];
+  try {
+    entries = [...Deno.readDirSync(dataDir)].map((entry) => entry.name);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return true;
+    throw error;
+  }
+  if (entries.length === 0) {
+    Deno.removeSync(dataDir);
+  } else {
+    const aside = `${dataDir}.incomplete-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+    Deno.renameSync(dataDir, aside);
+    console.error(`arrakis: ${dataDir} held no complete store; moved to ${aside}`);
+  }
+  return true;
+}
+
+/**
+ * Makes a new data directory: from the cached template when there is one for these migrations
+ * and this engine, else initdb and the migrations in a worker (saving the template for next
+ * time). PGlite's WebAssembly is compiled meanwhile, and handed to the PGlite that opens it.
+ */
+async function createDataDir(
+  dataDir: string,
+  socketDir: string,
+  templateDir: string | undefined,
+): Promise<WebAssembly.Module | undefined> {
+  const [migrations, engine] = await Promise.all([loadMigrations(), readEngine()]);
+  const compiling = engine
+    ? WebAssembly.compile(engine.wasm as Uint8Array<ArrayBuffer>)
+    : undefined;
+  // An unhandled rejection would end the process; a failed compile only means PGlite compiles.
+  compiling?.catch(() => {});
+  const path = engine && templateDir !== undefined
+    ? templatePath(templateDir, await templateKey(engine.digest, migrations))
+    : undefined;
+  const tar = (path ? await readTemplate(path) : undefined) ??
+    await buildInWorker({
+      migrations,
+      socketPath: join(socketDir, "init.sock"),
+      templatePath: path,
+    });
+  unpackDataDir(tar, dataDir);
+  return await compiling?.catch(() => undefined);
+}
+
+export interface EmbeddedOptions {
+  /** The ARRAKIS_HOME to keep private. */
+  home?: string;
+  /** Where new stores' templates are cached (template.ts); none is used or saved without it. */
+  templateDir?: string;
+}
+
+/**
+ * Opens the data directory (creating it, migrated, on first use) and serves it on a Unix socket
+ * beside it, `<dataDir>.run/.s.PGSQL.5432` (as the lock is `<dataDir>.lock`).
  */
 export async function startEmbedded(
   dataDir: string,
-  options: { home?: string } = {},
+  options: EmbeddedOptions = {},
 ): Promise<EmbeddedServer> {
   const socketDir = `${dataDir}.run`;
   // psql finds a socket by directory and port: `psql -h <dataDir>.run`.
@@ -118,13 +192,18 @@ export async function startEmbedded(
   await makePrivate(dataDir, options.home);
   const lock = await lockDataDir(dataDir);
   let db: PGlite | undefined;
+  let wasmModule: WebAssembly.Module | undefined;
   try {
     await ensurePrivateDir(socketDir);
     await Deno.chmod(socketDir, 0o700);
     // A socket left by a killed server: ours to remove, since we hold the lock.
     await Deno.remove(socketPath).catch(() => {});
-    await initDataDir(dataDir);
+    removeUnfinished(dataDir);
+    if (needsCreating(dataDir)) {
+      wasmModule = await createDataDir(dataDir, socketDir, options.templateDir);
+    }
     db = await PGlite.create(dataDir, {
+      ...(wasmModule ? { pgliteWasmModule: wasmModule } : {}),
       startParams: [
         ...PGlite.defaultStartParams,
         ...Object.entries(EMBEDDED_SETTINGS).flatMap(([name, value]) => ["-c", `${name}=${value}`]),

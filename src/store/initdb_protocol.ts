@@ -1,0 +1,15 @@
+// What embedded.ts and its initdb worker say to each other.
+import type { Migration } from "./migrate.ts";
+
+export interface BuildRequest {
+  migrations: Migration[];
+  /** A Unix socket path in a private directory, served only while the migrations run. */
+  socketPath: string;
+  /** Where to save the tar as the store template, if anywhere. */
+  templatePath?: string;
+}
+
+export type BuildMessage =
+  /** saveError: why the template could not be saved (the store is made all the same). */
+  | { kind: "built"; tar: Uint8Array; saveError?: string }
+  | { kind: "failed"; message: string };
