@@ -87,7 +87,9 @@ async function makePrivate(dataDir: string, home: string | undefined): Promise<v
 }
 
 /** Runs the worker that makes a new store's tar (initdb_worker.ts), and ends it. */
-async function buildInWorker(request: BuildRequest): Promise<Uint8Array> {
+async function buildInWorker(
+  request: BuildRequest,
+): Promise<{ tar: Uint8Array; saveError?: string }> {
   const worker = new Worker(new URL("./initdb_worker.ts", import.meta.url), { type: "module" });
   try {
     const message = await new Promise<BuildMessage>((resolve, reject) => {
@@ -101,10 +103,7 @@ async function buildInWorker(request: BuildRequest): Promise<Uint8Array> {
     if (message.kind === "failed") {
       throw new Error(`could not create the embedded store: ${message.message}`);
     }
-    if (message.saveError !== undefined) {
-      console.error(`arrakis: could not save the store template: ${message.saveError}`);
-    }
-    return message.tar;
+    return { tar: message.tar, saveError: message.saveError };
   } finally {
     worker.terminate();
   }
@@ -155,14 +154,45 @@ async function createDataDir(
   const path = engine && templateDir !== undefined
     ? templatePath(templateDir, await templateKey(engine.digest, migrations))
     : undefined;
-  const tar = (path ? await readTemplate(path) : undefined) ??
-    await buildInWorker({
+  let tar = path ? await readTemplate(path) : undefined;
+  if (tar === undefined) {
+    const built = await buildInWorker({
       migrations,
       socketPath: join(socketDir, "init.sock"),
       templatePath: path,
     });
+    // The store is made all the same; only the next new one will not be quicker.
+    if (built.saveError !== undefined) {
+      console.error(`arrakis: could not save the store template: ${built.saveError}`);
+    }
+    tar = built.tar;
+  }
   unpackDataDir(tar, dataDir);
   return await compiling?.catch(() => undefined);
+}
+
+/**
+ * Makes sure `templateDir` holds the template for this engine and these migrations, so that the
+ * next new store is unpacked from it (`arrakis install --self` calls this). Returns its path;
+ * undefined where PGlite's WebAssembly cannot be read as files (no template is used there).
+ */
+export async function prepareTemplate(templateDir: string): Promise<string | undefined> {
+  const [migrations, engine] = await Promise.all([loadMigrations(), readEngine()]);
+  if (!engine) return undefined;
+  const path = templatePath(templateDir, await templateKey(engine.digest, migrations));
+  if (await readTemplate(path)) return path;
+  const socketDir = await Deno.makeTempDir({ prefix: "arrakis-template-" }); // 0700
+  try {
+    const saveError = await buildInWorker({
+      migrations,
+      socketPath: join(socketDir, "init.sock"),
+      templatePath: path,
+    }).then((built) => built.saveError);
+    if (saveError !== undefined) throw new Error(`could not save the store template: ${saveError}`);
+    return path;
+  } finally {
+    await Deno.remove(socketDir, { recursive: true }).catch(() => {});
+  }
 }
 
 export interface EmbeddedOptions {
