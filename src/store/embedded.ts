@@ -45,6 +45,13 @@ export const EMBEDDED_SETTINGS: Record<string, string> = {
   temp_buffers: "2MB",
 };
 
+function startParams(): string[] {
+  return [
+    ...PGlite.defaultStartParams,
+    ...Object.entries(EMBEDDED_SETTINGS).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
+  ];
+}
+
 /**
  * Takes an exclusive lock beside the data directory. PGlite has no multi-process guard and
  * two writers corrupt it; an flock is released by the kernel even when its holder is killed.
@@ -159,6 +166,7 @@ async function createDataDir(
     const built = await buildInWorker({
       migrations,
       socketPath: join(socketDir, "init.sock"),
+      startParams: startParams(),
       templatePath: path,
     });
     // The store is made all the same; only the next new one will not be quicker.
@@ -186,6 +194,7 @@ export async function prepareTemplate(templateDir: string): Promise<string | und
     const saveError = await buildInWorker({
       migrations,
       socketPath: join(socketDir, "init.sock"),
+      startParams: startParams(),
       templatePath: path,
     }).then((built) => built.saveError);
     if (saveError !== undefined) throw new Error(`could not save the store template: ${saveError}`);
@@ -234,10 +243,7 @@ export async function startEmbedded(
     }
     db = await PGlite.create(dataDir, {
       ...(wasmModule ? { pgliteWasmModule: wasmModule } : {}),
-      startParams: [
-        ...PGlite.defaultStartParams,
-        ...Object.entries(EMBEDDED_SETTINGS).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
-      ],
+      startParams: startParams(),
     });
     await Deno.chmod(dataDir, 0o700);
     const server = new PGLiteSocketServer({ db, path: socketPath });

@@ -5,6 +5,8 @@ export interface BuildRequest {
   migrations: Migration[];
   /** A Unix socket path in a private directory, served only while the migrations run. */
   socketPath: string;
+  /** PostgreSQL's start parameters: the store's own small caches keep the worker's peak down. */
+  startParams: string[];
   /** Where to save the tar as the store template, if anywhere. */
   templatePath?: string;
 }

@@ -39,7 +39,7 @@ async function applyMigrations(db: PGlite, request: BuildRequest): Promise<void>
 }
 
 async function build(request: BuildRequest): Promise<Uint8Array> {
-  const db = await PGlite.create();
+  const db = await PGlite.create({ startParams: request.startParams });
   try {
     await applyMigrations(db, request);
     // Writes every dirty page into the files the dump reads; without it they live only in
