@@ -93,24 +93,39 @@ async function makePrivate(dataDir: string, home: string | undefined): Promise<v
   }
 }
 
-/** Runs the worker that makes a new store's tar (initdb_worker.ts), and ends it. */
+/**
+ * Runs the worker that makes a new store's tar (initdb_worker.ts): `use` gets the tar as soon as
+ * it is built, while the worker saves the template. Resolves once the worker is done (and ended,
+ * which frees its memory), with why the template could not be saved, if it could not.
+ */
 async function buildInWorker(
   request: BuildRequest,
-): Promise<{ tar: Uint8Array; saveError?: string }> {
+  use: (tar: Uint8Array) => void,
+): Promise<string | undefined> {
   const worker = new Worker(new URL("./initdb_worker.ts", import.meta.url), { type: "module" });
   try {
-    const message = await new Promise<BuildMessage>((resolve, reject) => {
-      worker.onmessage = (event: MessageEvent<BuildMessage>) => resolve(event.data);
+    return await new Promise<string | undefined>((resolve, reject) => {
+      worker.onmessage = (event: MessageEvent<BuildMessage>) => {
+        const message = event.data;
+        try {
+          if (message.kind === "failed") {
+            reject(new Error(`could not create the embedded store: ${message.message}`));
+          } else if (message.kind === "saved") {
+            resolve(message.error);
+          } else {
+            use(message.tar);
+            if (request.templatePath === undefined) resolve(undefined);
+          }
+        } catch (error) {
+          reject(error);
+        }
+      };
       worker.onerror = (event) => {
         event.preventDefault();
         reject(new Error(`initdb worker failed: ${event.message}`));
       };
       worker.postMessage(request);
     });
-    if (message.kind === "failed") {
-      throw new Error(`could not create the embedded store: ${message.message}`);
-    }
-    return { tar: message.tar, saveError: message.saveError };
   } finally {
     worker.terminate();
   }
@@ -161,21 +176,21 @@ async function createDataDir(
   const path = engine && templateDir !== undefined
     ? templatePath(templateDir, await templateKey(engine.digest, migrations))
     : undefined;
-  let tar = path ? await readTemplate(path) : undefined;
-  if (tar === undefined) {
-    const built = await buildInWorker({
+  const tar = path ? await readTemplate(path) : undefined;
+  if (tar !== undefined) {
+    unpackDataDir(tar, dataDir);
+  } else {
+    const saveError = await buildInWorker({
       migrations,
       socketPath: join(socketDir, "init.sock"),
       startParams: startParams(),
       templatePath: path,
-    });
+    }, (built) => unpackDataDir(built, dataDir));
     // The store is made all the same; only the next new one will not be quicker.
-    if (built.saveError !== undefined) {
-      console.error(`arrakis: could not save the store template: ${built.saveError}`);
+    if (saveError !== undefined) {
+      console.error(`arrakis: could not save the store template: ${saveError}`);
     }
-    tar = built.tar;
   }
-  unpackDataDir(tar, dataDir);
   return await compiling?.catch(() => undefined);
 }
 
@@ -196,7 +211,7 @@ export async function prepareTemplate(templateDir: string): Promise<string | und
       socketPath: join(socketDir, "init.sock"),
       startParams: startParams(),
       templatePath: path,
-    }).then((built) => built.saveError);
+    }, () => {});
     if (saveError !== undefined) throw new Error(`could not save the store template: ${saveError}`);
     return path;
   } finally {

@@ -12,6 +12,7 @@ export interface BuildRequest {
 }
 
 export type BuildMessage =
-  /** saveError: why the template could not be saved (the store is made all the same). */
-  | { kind: "built"; tar: Uint8Array; saveError?: string }
+  | { kind: "built"; tar: Uint8Array }
+  /** After "built", when a template path was given; error: why it could not be saved. */
+  | { kind: "saved"; error?: string }
   | { kind: "failed"; message: string };

@@ -2,7 +2,7 @@
 // run on an in-memory PGlite (its file system is JavaScript memory, so initdb and the DDL write
 // no file on disk), then the directory is dumped. initdb's WebAssembly memory (hundreds of MiB,
 // never returned while its instance lives) goes away with the worker. With a template path, the
-// tar is also saved there as the store template.
+// tar is also saved there as the store template, while the caller unpacks its copy.
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import postgres from "postgres";
@@ -60,11 +60,13 @@ scope.onmessage = async (event: MessageEvent<BuildRequest>) => {
     scope.postMessage({ kind: "failed", message: message(error) });
     return;
   }
-  // Saved before it is handed over (a fraction of initdb's time): once the tar is posted this
-  // worker is ended, and its memory with it, before the caller opens the store.
-  let saveError: string | undefined;
-  if (request.templatePath !== undefined) {
-    await writeTemplate(request.templatePath, tar).catch((error) => saveError = message(error));
+  if (request.templatePath === undefined) {
+    scope.postMessage({ kind: "built", tar }, [tar.buffer as ArrayBuffer]);
+    return;
   }
-  scope.postMessage({ kind: "built", tar, saveError }, [tar.buffer as ArrayBuffer]);
+  // A copy is handed over first: the caller unpacks it while this worker compresses and saves.
+  scope.postMessage({ kind: "built", tar });
+  let error: string | undefined;
+  await writeTemplate(request.templatePath, tar).catch((e) => error = message(e));
+  scope.postMessage({ kind: "saved", error });
 };

@@ -12,6 +12,7 @@ import { readTar, TarError } from "./tar.ts";
 const TEMPLATE_FORMAT = "1";
 const PREFIX = "store-";
 const SUFFIX = ".tar.gz";
+const STALE_TEMPORARY_MS = 60 * 60 * 1000;
 
 /** A file every complete data directory holds (PGlite itself tests for it). */
 export const DATA_DIR_MARKER = "PG_VERSION";
@@ -103,7 +104,8 @@ export async function readTemplate(path: string): Promise<Uint8Array | undefined
 
 /**
  * Saves a template: written beside its final name and renamed, so a reader finds the whole file
- * or none. Templates of other keys are removed (they are for other migrations or engines).
+ * or none. Templates of other keys are removed (they are for other migrations or engines), and
+ * so are temporaries older than an hour.
  */
 export async function writeTemplate(path: string, tar: Uint8Array): Promise<void> {
   const dir = dirname(path);
@@ -118,8 +120,15 @@ export async function writeTemplate(path: string, tar: Uint8Array): Promise<void
   }
   for await (const entry of Deno.readDir(dir)) {
     const name = entry.name;
-    if (name.startsWith(PREFIX) && name.endsWith(SUFFIX) && join(dir, name) !== path) {
-      await Deno.remove(join(dir, name)).catch(() => {});
+    const other = join(dir, name);
+    if (name.startsWith(PREFIX) && name.endsWith(SUFFIX) && other !== path) {
+      await Deno.remove(other).catch(() => {});
+    } else if (name.startsWith(PREFIX) && name.endsWith(".tmp")) {
+      // One a killed writer left; a writer that is still at it is younger than this.
+      const mtime = (await Deno.stat(other).catch(() => undefined))?.mtime?.getTime();
+      if (mtime !== undefined && Date.now() - mtime > STALE_TEMPORARY_MS) {
+        await Deno.remove(other).catch(() => {});
+      }
     }
   }
 }
