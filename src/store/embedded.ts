@@ -6,9 +6,10 @@ import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import { dirname, join } from "node:path";
 import { ensurePrivateDir } from "../durable.ts";
 import { loadMigrations } from "./migrate.ts";
-import type { BuildMessage, BuildRequest } from "./initdb_protocol.ts";
+import type { BuildMessage, BuildRequest, CompiledEngine } from "./initdb_protocol.ts";
 import {
   DATA_DIR_MARKER,
+  type Engine,
   readEngine,
   readTemplate,
   removeUnfinished,
@@ -99,11 +100,13 @@ async function makePrivate(dataDir: string, home: string | undefined): Promise<v
  * which frees its memory), with why the template could not be saved, if it could not.
  */
 async function buildInWorker(
-  request: BuildRequest,
+  requested: BuildRequest | Promise<BuildRequest>,
   use: (tar: Uint8Array) => void,
 ): Promise<string | undefined> {
+  // Started before the request is ready: the worker loads its modules meanwhile.
   const worker = new Worker(new URL("./initdb_worker.ts", import.meta.url), { type: "module" });
   try {
+    const request = await requested;
     return await new Promise<string | undefined>((resolve, reject) => {
       worker.onmessage = (event: MessageEvent<BuildMessage>) => {
         const message = event.data;
@@ -160,7 +163,8 @@ function needsCreating(dataDir: string): boolean {
 /**
  * Makes a new data directory: from the cached template when there is one for these migrations
  * and this engine, else initdb and the migrations in a worker (saving the template for next
- * time). PGlite's WebAssembly is compiled meanwhile, and handed to the PGlite that opens it.
+ * time). PGlite's WebAssembly is compiled once, meanwhile, for the worker and for the PGlite
+ * that opens the store.
  */
 async function createDataDir(
   dataDir: string,
@@ -168,11 +172,7 @@ async function createDataDir(
   templateDir: string | undefined,
 ): Promise<WebAssembly.Module | undefined> {
   const [migrations, engine] = await Promise.all([loadMigrations(), readEngine()]);
-  const compiling = engine
-    ? WebAssembly.compile(engine.wasm as Uint8Array<ArrayBuffer>)
-    : undefined;
-  // An unhandled rejection would end the process; a failed compile only means PGlite compiles.
-  compiling?.catch(() => {});
+  const compiling = compileEngine(engine);
   const path = engine && templateDir !== undefined
     ? templatePath(templateDir, await templateKey(engine.digest, migrations))
     : undefined;
@@ -180,18 +180,36 @@ async function createDataDir(
   if (tar !== undefined) {
     unpackDataDir(tar, dataDir);
   } else {
-    const saveError = await buildInWorker({
-      migrations,
-      socketPath: join(socketDir, "init.sock"),
-      startParams: startParams(),
-      templatePath: path,
-    }, (built) => unpackDataDir(built, dataDir));
+    const saveError = await buildInWorker(
+      compiling.then((modules) => ({
+        migrations,
+        socketPath: join(socketDir, "init.sock"),
+        startParams: startParams(),
+        templatePath: path,
+        modules,
+      })),
+      (built) => unpackDataDir(built, dataDir),
+    );
     // The store is made all the same; only the next new one will not be quicker.
     if (saveError !== undefined) {
       console.error(`arrakis: could not save the store template: ${saveError}`);
     }
   }
-  return await compiling?.catch(() => undefined);
+  return (await compiling)?.pgliteWasmModule;
+}
+
+/** PGlite's WebAssembly compiled once for this process and its worker; undefined if it fails. */
+async function compileEngine(engine: Engine | undefined): Promise<CompiledEngine | undefined> {
+  if (!engine) return undefined;
+  try {
+    const [pgliteWasmModule, initdbWasmModule] = await Promise.all([
+      WebAssembly.compile(engine.wasm as Uint8Array<ArrayBuffer>),
+      WebAssembly.compile(engine.initdbWasm as Uint8Array<ArrayBuffer>),
+    ]);
+    return { pgliteWasmModule, initdbWasmModule };
+  } catch {
+    return undefined; // PGlite compiles them itself
+  }
 }
 
 /**
@@ -206,12 +224,16 @@ export async function prepareTemplate(templateDir: string): Promise<string | und
   if (await readTemplate(path)) return path;
   const socketDir = await Deno.makeTempDir({ prefix: "arrakis-template-" }); // 0700
   try {
-    const saveError = await buildInWorker({
-      migrations,
-      socketPath: join(socketDir, "init.sock"),
-      startParams: startParams(),
-      templatePath: path,
-    }, () => {});
+    const saveError = await buildInWorker(
+      compileEngine(engine).then((modules) => ({
+        migrations,
+        socketPath: join(socketDir, "init.sock"),
+        startParams: startParams(),
+        templatePath: path,
+        modules,
+      })),
+      () => {},
+    );
     if (saveError !== undefined) throw new Error(`could not save the store template: ${saveError}`);
     return path;
   } finally {

@@ -39,7 +39,8 @@ async function applyMigrations(db: PGlite, request: BuildRequest): Promise<void>
 }
 
 async function build(request: BuildRequest): Promise<Uint8Array> {
-  const db = await PGlite.create({ startParams: request.startParams });
+  // The modules reach initdb's own PGlite too: PGlite.create passes its options on to it.
+  const db = await PGlite.create({ startParams: request.startParams, ...request.modules });
   try {
     await applyMigrations(db, request);
     // Writes every dirty page into the files the dump reads; without it they live only in

@@ -25,8 +25,9 @@ async function sha256Hex(data: Uint8Array | string): Promise<string> {
 
 /** PGlite's WebAssembly, read once: its bytes are compiled and hashed into the key. */
 export interface Engine {
-  /** pglite.wasm, for WebAssembly.compile. */
+  /** pglite.wasm and initdb.wasm, for WebAssembly.compile. */
   wasm: Uint8Array;
+  initdbWasm: Uint8Array;
   /** sha256 of pglite.wasm and initdb.wasm (the catalog initdb writes comes from both). */
   digest: string;
 }
@@ -40,7 +41,7 @@ export async function readEngine(): Promise<Engine | undefined> {
       Deno.readFile(new URL("./initdb.wasm", dist)),
     ]);
     const digest = await sha256Hex(`${await sha256Hex(wasm)} ${await sha256Hex(initdb)}`);
-    return { wasm, digest };
+    return { wasm, initdbWasm: initdb, digest };
   } catch {
     return undefined;
   }
