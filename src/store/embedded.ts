@@ -108,6 +108,8 @@ async function buildInWorker(
   try {
     const request = await requested;
     return await new Promise<string | undefined>((resolve, reject) => {
+      // Once the store is unpacked, whatever befalls the worker concerns only the template.
+      let used = false;
       worker.onmessage = (event: MessageEvent<BuildMessage>) => {
         const message = event.data;
         try {
@@ -117,6 +119,7 @@ async function buildInWorker(
             resolve(message.error);
           } else {
             use(message.tar);
+            used = true;
             if (request.templatePath === undefined) resolve(undefined);
           }
         } catch (error) {
@@ -125,7 +128,8 @@ async function buildInWorker(
       };
       worker.onerror = (event) => {
         event.preventDefault();
-        reject(new Error(`initdb worker failed: ${event.message}`));
+        if (used) resolve(`the worker failed: ${event.message}`);
+        else reject(new Error(`initdb worker failed: ${event.message}`));
       };
       worker.postMessage(request);
     });
