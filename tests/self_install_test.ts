@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { APP_ENTRIES, INSTALL_RECORD } from "../src/install/self.ts";
+import { bundledImports, HOOK_BUNDLE } from "../src/install/hook-bundle.ts";
 import { loadConfig } from "../src/config.ts";
 import { VERSION } from "../src/version.ts";
 import { freePort, waitForHttp } from "./helpers/net.ts";
@@ -99,6 +100,10 @@ Deno.test("installed arrakis runs without the clone, with an empty DENO_DIR and 
     const script = await Deno.readTextFile(launcher);
     assert.match(script, /--cached-only/);
     assert.ok(script.includes(Deno.execPath()), "the launcher names deno by its absolute path");
+    // The hook runs from its bundle, one JavaScript file that loads no npm: or node: module.
+    const bundle = join(appDir, HOOK_BUNDLE);
+    assert.match(script, new RegExp(`--no-config [^\n]*${bundle} "\$@"`));
+    assert.deepEqual(bundledImports(await Deno.readTextFile(bundle)), []);
 
     // The clone is gone; the Deno cache the developer has is not offered to the hook.
     await Deno.remove(clone, { recursive: true });
@@ -223,4 +228,15 @@ Deno.test("deno task compile builds a binary, or says in one line that it cannot
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("bundledImports sees static and unconditional dynamic imports, not the Windows-only one", () => {
+  const text = `
+import { a } from "node:path";
+export { b } from "npm:zod@4";
+import "jsr:@std/x";
+const w = Deno.build.os === "windows" ? await import("node:url") : void 0;
+const later = () => import("./other.js");
+`;
+  assert.deepEqual(bundledImports(text), ["node:path", "npm:zod@4", "jsr:@std/x", "./other.js"]);
 });

@@ -41,28 +41,15 @@ export async function readStdin(
  * directories and key are made ready before it starts reading), and an async read is a hop to
  * Deno's blocking thread pool and back: 0.4-6 ms for one small event on a loaded machine (its
  * first use starts the pool), against 0.1 ms for readSync (measured). `Deno.stdin.readable`
- * costs more still. A stdin that refuses a blocking read (a non-blocking pipe: WouldBlock) is
- * read asynchronously from there on, so no byte is lost.
+ * costs more still. readSync waits for data on a pipe its writer made non-blocking too
+ * (tests/hook_stdin_test.ts).
  */
-export async function* readChunks(
-  reader: {
-    readSync(buffer: Uint8Array): number | null;
-    read(buffer: Uint8Array): Promise<number | null>;
-  },
-): AsyncGenerator<Uint8Array> {
+function* readChunks(
+  reader: { readSync(buffer: Uint8Array): number | null },
+): Generator<Uint8Array> {
   const buffer = new Uint8Array(64 * 1024);
-  let sync = true;
   for (;;) {
-    let n: number | null;
-    if (sync) {
-      try {
-        n = reader.readSync(buffer);
-      } catch (error) {
-        if (!(error instanceof Deno.errors.WouldBlock)) throw error;
-        sync = false;
-        continue;
-      }
-    } else n = await reader.read(buffer);
+    const n = reader.readSync(buffer);
     if (n === null) return;
     yield buffer.slice(0, n);
   }

@@ -14,8 +14,8 @@ export const HOOK_ENTRY = join("src", "cli", "hook-main.ts");
 export type HookBundle = { ok: true; path: string } | { ok: false; reason: string };
 
 /**
- * Builds `<appDir>/hook.js` and checks it: it must load no npm: or node: module (those would
- * bring back the costs the bundle removes, or a download) and must run (checkHookBundle). Never
+ * Builds `<appDir>/hook.js` and checks it: it must import nothing (no npm: or node: module
+ * above all) and must run (checkHookBundle). Never
  * throws: a hook that cannot be bundled (esbuild neither in the Deno cache nor reachable) still
  * runs, from main.ts.
  */
@@ -41,12 +41,12 @@ export async function buildHookBundle(
   } catch (error) {
     return { ok: false, reason: (error as Error).message };
   }
-  const foreign = bundledImports(text).filter((specifier) =>
-    /^(npm|node|jsr|https?):/.test(specifier)
-  );
-  if (foreign.length > 0) {
+  // Everything must be inside: an npm: or node: module would bring back what the bundle
+  // saves (or a download), and any other import would be a file the bundle does not carry.
+  const imports = bundledImports(text);
+  if (imports.length > 0) {
     await Deno.remove(path).catch(() => {});
-    return { ok: false, reason: `the bundle imports ${foreign.join(", ")}` };
+    return { ok: false, reason: `the bundle still imports ${imports.join(", ")}` };
   }
   const check = await checkHookBundle(deno, appDir, runFlags);
   if (!check.ok) await Deno.remove(path).catch(() => {});
