@@ -52,3 +52,62 @@ export function tryDrainLock(queueDir: string): Promise<SpoolLock | undefined> {
 export function tryShipperLock(queueDir: string): Promise<SpoolLock | undefined> {
   return trySpoolLock(queueDir, SHIPPER_LOCK);
 }
+
+/**
+ * Held, shared, by every hook from before its spool write until it is done, so the shipper can
+ * start a pass once no hook runs (hooksDone): a delivery then never competes for the CPU and the
+ * disk with the hook whose event it carries, whose exit Claude Code is waiting for (under load
+ * that overlap cost hooks more than anything they do themselves: measured in bench/hook.ts).
+ */
+export const HOOKS_LOCK = "hooks.lock";
+
+/**
+ * Takes the hooks lock shared, without waiting. Undefined when it cannot be had (the shipper
+ * checking it at that instant): the hook goes on without it, it only makes a delivery wait.
+ */
+export async function holdHooksLock(queueDir: string): Promise<SpoolLock | undefined> {
+  const { file } = await openPrivateFile(join(queueDir, HOOKS_LOCK), { read: true });
+  let locked = false;
+  try {
+    locked = file.tryLockSync(false);
+  } finally {
+    if (!locked) file.close();
+  }
+  if (!locked) return undefined;
+  return {
+    release() {
+      try {
+        file.close();
+      } catch {
+        // Already closed.
+      }
+    },
+  };
+}
+
+/**
+ * Waits until no hook holds the hooks lock (a try for it exclusive succeeds, and is let go at
+ * once), polling every `pollMs`, for at most `maxMs`: a hook stuck on something else never
+ * holds deliveries back for long. True when no hook was running at the end.
+ */
+export async function hooksDone(queueDir: string, maxMs: number, pollMs = 2): Promise<boolean> {
+  let file: Deno.FsFile;
+  try {
+    ({ file } = await openPrivateFile(join(queueDir, HOOKS_LOCK), { read: true }));
+  } catch {
+    return true; // no usable lock file: nothing to wait for
+  }
+  try {
+    const deadline = performance.now() + maxMs;
+    for (;;) {
+      if (file.tryLockSync(true)) {
+        file.unlockSync();
+        return true;
+      }
+      if (performance.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+    }
+  } finally {
+    file.close();
+  }
+}
