@@ -102,7 +102,8 @@ Deno.test("installed arrakis runs without the clone, with an empty DENO_DIR and 
     assert.ok(script.includes(Deno.execPath()), "the launcher names deno by its absolute path");
     // The hook runs from its bundle, one JavaScript file that loads no npm: or node: module.
     const bundle = join(appDir, HOOK_BUNDLE);
-    assert.match(script, new RegExp(`--no-config [^\n]*${bundle} "\$@"`));
+    const hookLine = script.split("\n").find((line) => line.includes(`${bundle} "$@"`));
+    assert.ok(hookLine?.includes("--no-config"), script);
     assert.deepEqual(bundledImports(await Deno.readTextFile(bundle)), []);
 
     // The clone is gone; the Deno cache the developer has is not offered to the hook.
