@@ -225,8 +225,12 @@ export async function run(): Promise<BenchRow[]> {
         ARRAKIS_API_KEY: KEY,
         ARRAKIS_HOME: join(work, `${name}-home`),
         ARRAKIS_LOG_LEVEL: "debug",
-        // The shipper a hook starts outlives the run by this much at most.
-        ARRAKIS_SHIPPER_IDLE: "2s",
+        // The steady state of a session: its shipper stays resident between events (default
+        // idle 5 min). With 2 s, a round of the run under load outlasted it: the up modes' shippers
+        // (pending empty) went idle and exited between runs, and the next hook paid a shipper's
+        // spawn and start-up, which the down and hanging modes (never empty) did not. Once the
+        // run's directories are removed the shippers stop at their next pass.
+        ARRAKIS_SHIPPER_IDLE: "30s",
         ...options.extra,
       };
       await Deno.mkdir(env.CLAUDE_PROJECT_DIR);
