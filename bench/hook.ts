@@ -142,6 +142,28 @@ function closedPort(): number {
 }
 
 /**
+ * SIGTERMs the shippers of this run: `queue ship` processes whose ARRAKIS_HOME is one of the
+ * run's (found in /proc; elsewhere they are left to stop by themselves).
+ */
+function stopShippers(homes: Set<string>): void {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync("/proc")].filter((entry) => /^\d+$/.test(entry.name));
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    try {
+      const cmdline = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).split("\0");
+      if (!cmdline.includes("queue") || !cmdline.includes("ship")) continue;
+      const home = Deno.readTextFileSync(`/proc/${entry.name}/environ`).split("\0")
+        .find((variable) => variable.startsWith("ARRAKIS_HOME="))?.slice("ARRAKIS_HOME=".length);
+      if (home !== undefined && homes.has(home)) Deno.kill(Number(entry.name), "SIGTERM");
+    } catch { /* gone, or not ours to read */ }
+  }
+}
+
+/**
  * Waits (at most 2 s) until nothing is left in a spool's pending/ or processing/: the event
  * just spooled is delivered, and the server's work storing it is done.
  */
@@ -346,6 +368,8 @@ export async function run(): Promise<BenchRow[]> {
     return rows;
   } finally {
     for (const mode of modes) mode.lock?.release();
+    // A spool that never empties (server down, hanging) keeps its shipper resident: stop them.
+    stopShippers(new Set(modes.map((mode) => mode.env.ARRAKIS_HOME)));
     for (const proxy of proxies) await proxy.close();
     server.stop();
     hanging.close();
