@@ -131,6 +131,19 @@ Deno.test("installed arrakis runs without the clone, with an empty DENO_DIR and 
     assert.ok(spooled.includes("toolu_self_1"));
     assert.ok(await isEmpty(emptyDenoDir), "the hook used the DENO_DIR it was given");
 
+    // A copy whose bundle went missing still captures, from its main.ts.
+    await Deno.rename(bundle, `${bundle}.aside`);
+    const second = JSON.stringify({ ...fixturePayload("PreToolUse"), tool_use_id: "toolu_self_2" });
+    const fallback = CAN_UNSHARE
+      ? await run("unshare", ["-n", launcher, "hook"], env, { stdin: second, cwd: project })
+      : await run(launcher, ["hook"], env, { stdin: second, cwd: project });
+    assert.equal(fallback.code, 0, fallback.stderr);
+    assert.doesNotMatch(fallback.stderr, /Download|cached-only|not found in cache/);
+    const both = [...Deno.readDirSync(join(queueDir, "pending"))]
+      .filter((entry) => entry.name.endsWith(".json"));
+    assert.equal(both.length, 2, "the main.ts hook spooled too");
+    await Deno.rename(`${bundle}.aside`, bundle);
+
     // `arrakis install` from the installed copy writes the launcher's absolute path.
     const git = await new Deno.Command("git", { args: ["init", "-q", project] }).output();
     assert.equal(git.code, 0);

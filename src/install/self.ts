@@ -140,22 +140,29 @@ function launcherScript(deno: string, appDir: string, version: string, bundled: 
       ...launcherPermissions(deno, { net }),
       join(appDir, "main.ts"),
     ].map(q).join(" ");
+  const bundle = join(appDir, HOOK_BUNDLE);
+  const runBundle = ["run", ...hookRunFlags(deno), bundle].map(q).join(" ");
+  // The bundle when it is there (a copy whose hook.js went missing still captures, from main.ts).
   const hook = bundled
-    ? `  shift
-  exec ${q(deno)} ${
-      ["run", ...hookRunFlags(deno), join(appDir, HOOK_BUNDLE)].map(q).join(" ")
-    } "$@"`
-    : `  exec ${q(deno)} ${argsWith(false)} "$@"`;
+    ? `if [ "$1" = hook ] && [ -f ${q(bundle)} ]; then
+  shift
+  exec ${q(deno)} ${runBundle} "$@"
+fi
+`
+    : "";
   return `#!/bin/sh
 # arrakis ${version}, written by 'arrakis install --self'. Runs the copy in ${appDir}
 # with its own module cache and --cached-only: it needs neither the clone nor the network for
-# code. The hook runs without network permission: it only spools${
-    bundled ? `, from ${HOOK_BUNDLE}, the copy's hook in one file` : ""
-  }. Install a newer clone with 'deno task install' to upgrade.
+# code. The hook runs without network permission: it only spools.${
+    bundled
+      ? `\n# It runs from ${HOOK_BUNDLE}, the copy's hook in one file (main.ts if that is missing).`
+      : ""
+  }
+# Install a newer clone with 'deno task install' to upgrade.
 DENO_DIR=${q(join(appDir, "deno"))}
 export DENO_DIR
-if [ "$1" = hook ]; then
-${hook}
+${hook}if [ "$1" = hook ]; then
+  exec ${q(deno)} ${argsWith(false)} "$@"
 fi
 exec ${q(deno)} ${argsWith(true)} "$@"
 `;
