@@ -4,14 +4,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ensureShipper, waitForDelivery } from "../src/queue/ensure-shipper.ts";
-import { holdHooksLock, hooksDone, SHIPPER_LOCK, tryShipperLock } from "../src/queue/lock.ts";
+import { SHIPPER_LOCK, tryShipperLock } from "../src/queue/lock.ts";
 import { ensureSpoolDirs } from "../src/queue/spool-file.ts";
-import { localPaths } from "../src/config-core.ts";
-import { childEnv, CONFIG } from "./helpers/cli.ts";
-import { PERMISSIONS } from "../src/permissions.ts";
-import { fileURLToPath } from "node:url";
-
-const STEPS_ENTRY = fileURLToPath(new URL("./helpers/hook_steps.ts", import.meta.url));
 
 async function freshSpool(): Promise<string> {
   const root = await Deno.makeTempDir({ prefix: "arrakis-ship-" });
@@ -86,63 +80,4 @@ Deno.test("waitForDelivery: true once the files leave pending/ and processing/, 
   assert.equal(await waitForDelivery(queueDir, [id], 10_000), true);
   assert.equal(await waitForDelivery(queueDir, [], 10), true);
   await Deno.remove(join(queueDir, ".."), { recursive: true });
-});
-
-Deno.test("hooksDone waits while hooks hold the hooks lock (shared, several at once), and not after", async () => {
-  const queueDir = await freshSpool();
-  assert.equal(await hooksDone(queueDir, 0), true, "no hook running");
-  const first = await holdHooksLock(queueDir);
-  const second = await holdHooksLock(queueDir);
-  assert.ok(first && second, "hooks share the lock");
-  assert.equal(await hooksDone(queueDir, 20), false);
-  first.release();
-  assert.equal(await hooksDone(queueDir, 20), false, "one hook still runs");
-  second.release();
-  assert.equal(await hooksDone(queueDir, 20), true);
-  // And a hook is let in again at once: the check let go of its exclusive try.
-  const third = await holdHooksLock(queueDir);
-  assert.ok(third);
-  third.release();
-});
-
-Deno.test("a hook process holds the hooks lock across its spool write; killed, it holds nothing", async () => {
-  const root = await Deno.makeTempDir({ prefix: "arrakis-hooks-lock-" });
-  const project = join(root, "project");
-  await Deno.mkdir(project);
-  const env = { ARRAKIS_HOME: join(root, "home"), CLAUDE_PROJECT_DIR: project };
-  const { queueDir } = localPaths({ ...env, HOME: root });
-  // The real capture, stopped by its step callback once the record is in pending/.
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "--config", CONFIG, ...PERMISSIONS, STEPS_ENTRY, "spooled"],
-    env: childEnv(env),
-    clearEnv: true,
-    stdin: "piped",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  try {
-    const writer = child.stdin.getWriter();
-    await writer.write(
-      new TextEncoder().encode(
-        JSON.stringify({ session_id: "hooks-lock", hook_event_name: "PreToolUse" }),
-      ),
-    );
-    await writer.close();
-    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-    let said = "";
-    while (!said.includes("arrakis-step:spooled")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      said += value;
-    }
-    assert.match(said, /arrakis-step:spooled/);
-    assert.equal(await hooksDone(queueDir, 0), false, "held while the hook works");
-    child.kill("SIGKILL");
-    await child.status;
-    reader.releaseLock();
-    await child.stderr.cancel().catch(() => {});
-    assert.equal(await hooksDone(queueDir, 0), true, "a killed hook holds nothing");
-  } finally {
-    await Deno.remove(root, { recursive: true });
-  }
 });

@@ -13,7 +13,7 @@ import {
 } from "../queue/spool.ts";
 import { drain, type DrainResult } from "../queue/drain.ts";
 import { createBreaker } from "../queue/breaker.ts";
-import { hooksDone, tryDrainLock, tryShipperLock } from "../queue/lock.ts";
+import { tryDrainLock, tryShipperLock } from "../queue/lock.ts";
 import { ship, type ShipperOptions, type ShipperResult } from "../queue/shipper.ts";
 import { formatDuration, progressReporter } from "../queue/progress.ts";
 import { parseFlags, UsageError } from "./args.ts";
@@ -500,12 +500,6 @@ function waitingSummary(waiting: Waiting): string {
     `'arrakis queue drain --now' sends ${waiting.count === 1 ? "it" : "them"} at once`;
 }
 
-/**
- * The longest a pass waits for running hooks to finish: a hook takes a few milliseconds, one
- * waiting on another hook's transcript lock up to 2 s; deliveries must not wait that long.
- */
-const HOOKS_WAIT_MS = 250;
-
 export interface ShipperHooks {
   /** Foreground: lines for the person watching (stderr). */
   notice?: (line: string) => void;
@@ -544,7 +538,6 @@ export async function runShipper(
       onNotice: hooks.notice,
       onClaimed: hooks.onClaimed,
       onAnswered: hooks.onAnswered,
-      hooksDone: () => hooksDone(config.queueDir, HOOKS_WAIT_MS),
     });
   } catch (error) {
     logger.error("shipper failed: {error}", { error: String(error) });

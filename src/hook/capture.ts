@@ -10,7 +10,6 @@ import { createRedactor, type Redactor } from "../redact.ts";
 import { UnsafePathError } from "../durable.ts";
 import { ensureSpoolDirs, putRecord, spoolKey } from "../queue/spool-file.ts";
 import { ensureShipper, waitForDelivery } from "../queue/ensure-shipper.ts";
-import { holdHooksLock, type SpoolLock } from "../queue/lock.ts";
 import { readStdin, stubForOversizedInput } from "./stdin.ts";
 import { buildEnvelope, normalizePayload } from "./envelope.ts";
 import { createJournal, describeError, type Journal } from "./journal.ts";
@@ -60,8 +59,6 @@ export async function captureWith(options: CaptureOptions): Promise<void> {
     await options.onStep?.(name);
   };
   let settings: HookSettings | undefined;
-  // The hooks lock, held while this hook works: the shipper delivers once no hook runs.
-  const running: { lock?: SpoolLock } = {};
   try {
     const loaded = hookSettings(env);
     settings = loaded.settings;
@@ -71,9 +68,9 @@ export async function captureWith(options: CaptureOptions): Promise<void> {
       });
     }
     // The spool's directories and key are made ready while stdin is read.
-    const spoolReady = prepareSpool(settings, running);
+    const spoolReady = prepareSpool(settings);
     spoolReady.catch(() => {});
-    await captureEvent(settings, env, options, journal, step, spoolReady, running);
+    await captureEvent(settings, env, options, journal, step, spoolReady);
   } catch (error) {
     journal.add("error", "hook", "capture failed: nothing spooled", {
       error: describeError(error),
@@ -82,7 +79,6 @@ export async function captureWith(options: CaptureOptions): Promise<void> {
   timings.done = Math.round(performance.now());
   journal.add("debug", "hook", "done in {ms} ms", { ms: timings.done, timings });
   await journal.flush(settings);
-  running.lock?.release();
 }
 
 async function captureEvent(
@@ -92,7 +88,6 @@ async function captureEvent(
   journal: Journal,
   step: (name: CaptureStep) => Promise<void>,
   spoolReady: Promise<CryptoKey>,
-  running: { lock?: SpoolLock },
 ): Promise<void> {
   const input = await readInput(options.stdin, journal);
   await step("read");
@@ -129,7 +124,7 @@ async function captureEvent(
     transcript?.release();
   }
 
-  await startShipper(settings, env, envelope, options, journal, step, running);
+  await startShipper(settings, env, envelope, options, journal, step);
 }
 
 /** Phase 1: stdin as a JSON object (an oversized one cut to its identity), else undefined. */
@@ -170,17 +165,9 @@ async function readInput(
   return { value: value as Record<string, unknown>, bytes: read.total };
 }
 
-/**
- * The spool's directories (checked: ours, no symlinks), the hooks lock (before anything lands in
- * pending/) and the signing key.
- */
-async function prepareSpool(
-  settings: HookSettings,
-  running: { lock?: SpoolLock },
-): Promise<CryptoKey> {
+/** The spool's directories (checked: ours, no symlinks) and its signing key. */
+async function prepareSpool(settings: HookSettings): Promise<CryptoKey> {
   await ensureSpoolDirs(settings.queueDir, settings.queueRoot, ["pending"]);
-  // Advice for the shipper only: a lock that cannot be had never costs the event.
-  running.lock = await holdHooksLock(settings.queueDir).catch(() => undefined);
   return await spoolKey(settings.spoolKeyFile);
 }
 
@@ -244,7 +231,6 @@ async function startShipper(
   options: CaptureOptions,
   journal: Journal,
   step: (name: CaptureStep) => Promise<void>,
-  running: { lock?: SpoolLock },
 ): Promise<void> {
   const childEnv = Object.fromEntries(
     Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined),
@@ -262,8 +248,6 @@ async function startShipper(
   }
   await step("shipper");
   if (envelope.event !== "SessionEnd") return;
-  // The shipper waits for running hooks before it delivers: this one is done but for waiting.
-  running.lock?.release();
   const delivered = await waitForDelivery(
     settings.queueDir,
     [envelope.requestId],

@@ -43,11 +43,6 @@ export interface ShipperOptions {
   onAnswered?: (items: SpoolItem[], outcomes: DeliveryOutcome[]) => void | Promise<void>;
   /** Watch pending/ (default true); without it the shipper polls. */
   watch?: boolean;
-  /**
-   * Awaited before each pass: resolves once no hook is running (bounded), so a delivery does not
-   * compete with the hook Claude Code is waiting for (runShipper passes lock.ts's hooksDone).
-   */
-  hooksDone?: () => Promise<unknown>;
 }
 
 export interface ShipperResult {
@@ -93,7 +88,6 @@ export async function ship(options: ShipperOptions): Promise<ShipperResult> {
   /** One drain pass, unless held back; undefined when none ran or it could not finish. */
   const attempt = async (): Promise<DrainResult | undefined> => {
     if (now() < Math.max(breaker.openUntil(), heldUntil)) return undefined;
-    await options.hooksDone?.();
     if (now() - lastSafetyPass >= SAFETY_TICK_MS) {
       // Another process (`queue retry`) may have cleared a backoff this instance remembers.
       spool.forgetBackoff();
