@@ -175,6 +175,12 @@ Deno.test("the installed copy serves and stores what its own hook captured", asy
     );
     assert.equal(installed.code, 0, installed.stderr);
     assert.match(installed.stdout, new RegExp(`${bin} is not on PATH`));
+    // The install made the store template; the installed copy's first serve must find it under
+    // the same key (else it would run initdb and save another, removing this one).
+    const cache = join(home, ".arrakis", "cache");
+    const template = /embedded store template: (\S+store-[0-9a-f]{32}\.tar\.gz)/
+      .exec(installed.stdout)?.[1];
+    assert.ok(template?.startsWith(cache), installed.stdout);
     const launcher = join(bin, "arrakis");
     const port = await freePort();
     const env = {
@@ -209,6 +215,8 @@ Deno.test("the installed copy serves and stores what its own hook captured", asy
       if (!stored) await new Promise((resolve) => setTimeout(resolve, 100));
     }
     assert.ok(stored, "the event never reached the installed server");
+    const templates = [...Deno.readDirSync(cache)].map((entry) => join(cache, entry.name));
+    assert.deepEqual(templates, [template]);
     assert.ok(await isEmpty(emptyDenoDir), "the installed copy used the DENO_DIR it was given");
   } finally {
     if (server) {
