@@ -211,6 +211,11 @@ async function runSelf(binDirFlag: string | undefined): Promise<number> {
     `arrakis ${VERSION} installed in ${installed.appDir} (code, migrations, hooks block and its npm packages: runs without ${source} and without the network)`,
   );
   console.log(`launcher: ${installed.launcher}`);
+  if (installed.bundleProblem) {
+    console.log(
+      `the hook runs from main.ts, a few ms slower per event (no bundle: ${installed.bundleProblem})`,
+    );
+  }
   await prepareStoreTemplate(config.home);
   const onPath = (Deno.env.get("PATH") ?? "").split(delimiter).some((dir) =>
     resolve(dir) === binDir
