@@ -83,9 +83,13 @@ What each compares:
 - **store**: opening the embedded PGlite store (fresh: initdb and the migrations; again: an
   existing directory) against connecting to PostgreSQL.
 - **hook**: wall time of one \`arrakis hook\` process per event as Claude Code waits for it (spawn
-  to exit), server up, down and hanging, interleaved with a bare \`deno run\` of an empty script
-  (the floor for any Deno program); process start to durable spool from the hook's own timings;
-  the spool key load and one record's signature next to its durable write.
+  to exit), run through the launcher of a copy installed for the run (what settings.json names:
+  the hook's bundle), server up, down, hanging and remote over TLS, interleaved with a bare
+  \`deno run\` of an empty script (the floor for any Deno program); each run starts once the
+  previous run's event is delivered, so the local server's work for one mode does not land on the
+  next; one series runs \`deno run main.ts hook\` from the clone for reference; process start to
+  durable spool from the hook's own timings; the spool key load and one record's signature next
+  to its durable write.
 - **ingest**: events/s and latency through \`POST /api/claude-hooks\` (real HTTP, audit row,
   dedupe, validation, processing, commit) against the raw ceiling: the same rows inserted by
   plain postgres.js with no HTTP. Also a duplicate's cost and the batch endpoint.

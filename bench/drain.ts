@@ -7,7 +7,7 @@ import { envelope } from "../tests/helpers/queue.ts";
 import { newRecord, openSpool } from "../src/queue/spool.ts";
 import { encodeRecord, spoolKey } from "../src/queue/spool-file.ts";
 import { localPaths } from "../src/config-core.ts";
-import { drain } from "../src/queue/drain.ts";
+import { drain, IN_FLIGHT } from "../src/queue/drain.ts";
 import { type BenchRow, table } from "./report.ts";
 
 const BACKLOG = Number(Deno.env.get("BENCH_DRAIN_EVENTS") ?? 10_000);
@@ -16,6 +16,9 @@ const ONE_BY_ONE_SAMPLE = Number(Deno.env.get("BENCH_DRAIN_ONE_BY_ONE") ?? 2_000
 const BATCH = 100;
 
 const PUT_SAMPLE = 500;
+/** The in-flight comparison: this many rounds of this many events each way. */
+const AB_ROUNDS = 4;
+const AB_EVENTS = Number(Deno.env.get("BENCH_DRAIN_AB_EVENTS") ?? 1_500);
 
 /**
  * A spool holding `count` events. The backlog is written without fsync (it is the set-up, not
@@ -81,6 +84,29 @@ export async function run(): Promise<BenchRow[]> {
     const b = await drain({ spool: batched.spool, target, batchSize: BATCH, timeoutMs: 60_000 });
     if (b.delivered !== BACKLOG) throw new Error(`batched drain delivered ${b.delivered}`);
 
+    // Two in flight against one (what drain did before pipelining), interleaved in rounds so
+    // that a machine busy with other work slows both alike.
+    const pace: Record<number, { events: number; ms: number }> = {
+      1: { events: 0, ms: 0 },
+      [IN_FLIGHT]: { events: 0, ms: 0 },
+    };
+    for (let round = 0; round < AB_ROUNDS; round++) {
+      for (const inFlight of round % 2 === 0 ? [1, IN_FLIGHT] : [IN_FLIGHT, 1]) {
+        const backlog = await spoolOf(AB_EVENTS);
+        const r = await drain({
+          spool: backlog.spool,
+          target,
+          batchSize: BATCH,
+          inFlight,
+          timeoutMs: 60_000,
+        });
+        if (r.delivered !== AB_EVENTS) throw new Error(`drain delivered ${r.delivered}`);
+        pace[inFlight].events += r.delivered;
+        pace[inFlight].ms += r.elapsedMs;
+      }
+    }
+    const paceOf = (n: number) => pace[n].events / (pace[n].ms / 1000);
+
     const single = await spoolOf(ONE_BY_ONE_SAMPLE);
     const s = await drain({
       spool: single.spool,
@@ -106,6 +132,13 @@ export async function run(): Promise<BenchRow[]> {
         value: batchedRate,
         unit: "events/s",
         reference,
+      },
+      {
+        benchmark: "drain",
+        metric: `batches of ${BATCH}, ${IN_FLIGHT} in flight (${AB_ROUNDS} rounds of ${AB_EVENTS})`,
+        value: paceOf(IN_FLIGHT),
+        unit: "events/s",
+        reference: { metric: "one batch in flight, interleaved with it", value: paceOf(1) },
       },
       {
         benchmark: "drain",

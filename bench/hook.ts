@@ -1,8 +1,17 @@
 // Wall time of one `arrakis hook` process per event, as Claude Code pays it (spawn to exit), in
 // every mode the hook meets, interleaved run by run with a bare `deno run` of an empty script:
-// the floor no Deno program can go under, measured in the same rounds. The hook does local work
+// the floor no Deno program can go under, measured in the same rounds. What runs is what
+// `arrakis install` writes into settings.json: the launcher of a self-contained copy installed
+// for the run (`arrakis install --self`, src/install/self.ts), which runs the copy's hook bundle;
+// one series runs `deno run main.ts hook` from the clone for reference. The hook does local work
 // only, so the server's state should not show in its time; start to durable spool comes from
 // the hook's own timings (its debug log).
+//
+// Each hook run starts once the previous run's event is delivered (modes with a server that
+// answers): the server is on this machine, and its work storing one mode's event would
+// otherwise land on the next mode's hook (measured: a hook right after a server-up run was
+// slower than the same hook after a server-down one). A hook's own delivery still overlaps its
+// last milliseconds, as it does for a user.
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type BenchRow, percentile, table } from "./report.ts";
@@ -19,6 +28,8 @@ import {
 import { buildEnvelope, normalizePayload } from "../src/hook/envelope.ts";
 import { type DelayProxy, startDelayProxy } from "./delay_proxy.ts";
 import { type SpoolLock, tryShipperLock } from "../src/queue/lock.ts";
+import { installSelf } from "../src/install/self.ts";
+import { VERSION } from "../src/version.ts";
 
 const RUNS = Number(Deno.env.get("BENCH_HOOK_RUNS") ?? 40);
 const KEY = "bench-key-0123456789abcdef0123456789";
@@ -34,9 +45,14 @@ async function fixtureInputs(): Promise<Uint8Array[]> {
   return inputs;
 }
 
-async function timedRun(args: string[], env: Record<string, string>, stdin?: Uint8Array) {
+async function timedRun(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  stdin?: Uint8Array,
+) {
   const started = performance.now();
-  const child = new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(command, {
     args,
     env,
     clearEnv: true,
@@ -125,6 +141,50 @@ function closedPort(): number {
   return port;
 }
 
+/**
+ * SIGTERMs the shippers of this run: `queue ship` processes whose ARRAKIS_HOME is one of the
+ * run's (found in /proc; elsewhere they are left to stop by themselves).
+ */
+function stopShippers(homes: Set<string>): void {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync("/proc")].filter((entry) => /^\d+$/.test(entry.name));
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    try {
+      const cmdline = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).split("\0");
+      if (!cmdline.includes("queue") || !cmdline.includes("ship")) continue;
+      const home = Deno.readTextFileSync(`/proc/${entry.name}/environ`).split("\0")
+        .find((variable) => variable.startsWith("ARRAKIS_HOME="))?.slice("ARRAKIS_HOME=".length);
+      if (home !== undefined && homes.has(home)) Deno.kill(Number(entry.name), "SIGTERM");
+    } catch { /* gone, or not ours to read */ }
+  }
+}
+
+/**
+ * Waits (at most 2 s) until nothing is left in a spool's pending/ or processing/: the event
+ * just spooled is delivered, and the server's work storing it is done.
+ */
+async function delivered(queueDir: string): Promise<void> {
+  const until = performance.now() + 2_000;
+  const waiting = () => {
+    let n = 0;
+    for (const state of ["pending", "processing"]) {
+      try {
+        for (const entry of Deno.readDirSync(join(queueDir, state))) {
+          if (entry.name.endsWith(".json")) n++;
+        }
+      } catch { /* not created yet */ }
+    }
+    return n;
+  };
+  while (waiting() > 0 && performance.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 /** Whether this build has the resident shipper (`arrakis queue ship`). */
 async function hasShipper(): Promise<boolean> {
   const { stdout } = await new Deno.Command(Deno.execPath(), {
@@ -138,6 +198,10 @@ async function hasShipper(): Promise<boolean> {
 interface Mode {
   label: string;
   env: Record<string, string>;
+  /** How this mode's hook is run: the installed launcher, or deno on the clone's main.ts. */
+  command: string[];
+  /** A server answers: the next run waits until this run's event has left the spool. */
+  delivers: boolean;
   /** Held for the whole run when there is no real shipper to hold it. */
   lock?: SpoolLock;
   times: number[];
@@ -155,11 +219,26 @@ export async function run(): Promise<BenchRow[]> {
   const modes: Mode[] = [];
   const proxies: DelayProxy[] = [];
   try {
+    const installed = await installSelf({
+      source: fileURLToPath(new URL("..", import.meta.url)),
+      appRoot: join(work, "app"),
+      version: VERSION,
+      binDir: join(work, "bin"),
+      deno: Deno.execPath(),
+    });
+    const launcher = [installed.launcher, "hook"];
+    const how = installed.bundleProblem === undefined
+      ? "installed launcher"
+      : "installed launcher, no bundle";
+    const fromClone = [
+      Deno.execPath(),
+      ...["run", "--quiet", "--config", CONFIG, ...PERMISSIONS, MAIN, "hook"],
+    ];
     const addMode = async (
       label: string,
       name: string,
       url: string,
-      extra: Record<string, string> = {},
+      options: { extra?: Record<string, string>; delivers?: boolean; command?: string[] } = {},
     ) => {
       const env = {
         ...baseEnv(),
@@ -168,9 +247,13 @@ export async function run(): Promise<BenchRow[]> {
         ARRAKIS_API_KEY: KEY,
         ARRAKIS_HOME: join(work, `${name}-home`),
         ARRAKIS_LOG_LEVEL: "debug",
-        // The shipper a hook starts outlives the run by this much at most.
-        ARRAKIS_SHIPPER_IDLE: "2s",
-        ...extra,
+        // The steady state of a session: its shipper stays resident between events (default
+        // idle 5 min). With 2 s, a round of the run under load outlasted it: the up modes' shippers
+        // (pending empty) went idle and exited between runs, and the next hook paid a shipper's
+        // spawn and start-up, which the down and hanging modes (never empty) did not. Once the
+        // run's directories are removed the shippers stop at their next pass.
+        ARRAKIS_SHIPPER_IDLE: "30s",
+        ...options.extra,
       };
       await Deno.mkdir(env.CLAUDE_PROJECT_DIR);
       const paths = localPaths(env);
@@ -181,9 +264,17 @@ export async function run(): Promise<BenchRow[]> {
         await ensureSpoolDirs(paths.queueDir, paths.queueRoot, []);
         lock = await tryShipperLock(paths.queueDir);
       }
-      modes.push({ label, env, lock, times: [], logFile: join(paths.logDir, "debug.jsonl") });
+      modes.push({
+        label: `${label}, ${options.command ? "deno run main.ts hook from the clone" : how}`,
+        env,
+        command: options.command ?? launcher,
+        delivers: options.delivers ?? false,
+        lock,
+        times: [],
+        logFile: join(paths.logDir, "debug.jsonl"),
+      });
     };
-    await addMode(`server up (${server.kind})`, "up", server.url);
+    await addMode(`server up (${server.kind})`, "up", server.url, { delivers: true });
     await addMode("server down (connection refused)", "down", `http://127.0.0.1:${closedPort()}`);
     await addMode("server hanging (accepts, never answers)", "hanging", hanging.url);
     // The real deployment: a remote server over HTTPS (a loopback TLS proxy with a fixed delay
@@ -195,23 +286,32 @@ export async function run(): Promise<BenchRow[]> {
       });
       proxies.push(proxy);
       await addMode(`remote over TLS, ${rttMs} ms RTT`, `tls-${rttMs}`, proxy.url, {
-        DENO_CERT: proxy.certFile,
+        extra: { DENO_CERT: proxy.certFile },
+        delivers: true,
       });
     }
+    // What this bench ran before the hook had a bundle, and what a developer's clone runs.
+    await addMode(`server up (${server.kind})`, "clone-up", server.url, {
+      delivers: true,
+      command: fromClone,
+    });
 
-    const hookArgs = ["run", "--quiet", "--config", CONFIG, ...PERMISSIONS, MAIN, "hook"];
     const floorArgs = ["run", "--quiet", empty];
+    const hookRun = async (mode: Mode, input: Uint8Array) => {
+      const [command, ...args] = mode.command;
+      const elapsed = await timedRun(command, args, mode.env, input);
+      if (mode.delivers) await delivered(localPaths(mode.env).queueDir);
+      return elapsed;
+    };
     // Warm Deno's module and code caches once, so every series starts alike.
-    await timedRun(floorArgs, baseEnv());
+    await timedRun(Deno.execPath(), floorArgs, baseEnv());
     for (const mode of modes) {
-      for (let i = 0; i < 3; i++) await timedRun(hookArgs, mode.env, inputs[i]);
+      for (let i = 0; i < 3; i++) await hookRun(mode, inputs[i]);
     }
     const floor: number[] = [];
     for (let i = 0; i < RUNS; i++) {
-      floor.push(await timedRun(floorArgs, baseEnv()));
-      for (const mode of modes) {
-        mode.times.push(await timedRun(hookArgs, mode.env, inputs[i % inputs.length]));
-      }
+      floor.push(await timedRun(Deno.execPath(), floorArgs, baseEnv()));
+      for (const mode of modes) mode.times.push(await hookRun(mode, inputs[i % inputs.length]));
     }
     floor.sort((a, b) => a - b);
     const floorP50 = percentile(floor, 50);
@@ -268,6 +368,8 @@ export async function run(): Promise<BenchRow[]> {
     return rows;
   } finally {
     for (const mode of modes) mode.lock?.release();
+    // A spool that never empties (server down, hanging) keeps its shipper resident: stop them.
+    stopShippers(new Set(modes.map((mode) => mode.env.ARRAKIS_HOME)));
     for (const proxy of proxies) await proxy.close();
     server.stop();
     hanging.close();

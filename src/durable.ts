@@ -130,6 +130,14 @@ export async function openPrivateFile(
   path: string,
   options: { append?: boolean; read?: boolean } = {},
 ): Promise<PrivateFile> {
+  return openPrivateFileSync(path, options);
+}
+
+/** openPrivateFile for a caller that cannot wait (a log file rotating inside a log call). */
+export function openPrivateFileSync(
+  path: string,
+  options: { append?: boolean; read?: boolean } = {},
+): PrivateFile {
   for (let tries = 0;; tries++) {
     const info = lstatOrUndefined(path);
     if (info === undefined) {

@@ -6,48 +6,42 @@ import {
   dispose,
   type Filter,
   getLogger,
-  getStreamSink,
   getTextFormatter,
   jsonLinesFormatter,
   type Logger,
   type LogLevel,
   type LogRecord,
   type Sink,
-  withFilter,
 } from "@logtape/logtape";
-import { getRotatingFileSink } from "@logtape/file";
 import { join } from "node:path";
 import { ensurePrivateDir, openPrivateFile } from "./durable.ts";
 import { createRedactor } from "./redact.ts";
+import { type LineWriter, rotatingFileWriter, streamWriter } from "./log_sinks.ts";
 
 export const LOG_MAX_BYTES = 10 * 1024 * 1024;
 /** Files kept per log, the live one included (so at most 50 MB per log). */
 export const LOG_MAX_FILES = 5;
-/** Bytes of log lines a file sink holds before it writes and fsyncs them. */
-const LOG_BUFFER_BYTES = 64 * 1024;
+/**
+ * Characters of log lines a file holds before it writes them (~200 request lines), and how long
+ * a line may wait for that: writes are batched, never fsynced (src/log_sinks.ts).
+ */
+const LOG_BUFFER_CHARS = 64 * 1024;
+const LOG_FLUSH_MS = 1_000;
 
 const redactor = createRedactor();
 
-/** A sink that sees the record with secret-named properties and secret-shaped text redacted. */
-function redacting(sink: Sink): Sink {
-  const wrapped: Sink & Partial<AsyncDisposable & Disposable> = (record: LogRecord) =>
-    sink({
-      ...record,
-      rawMessage: typeof record.rawMessage === "string"
-        ? redactor.string(record.rawMessage)
-        : record.rawMessage,
-      message: record.message.map((part) =>
-        typeof part === "string" ? redactor.string(part) : redactor.value(part)
-      ),
-      properties: redactor.value(record.properties),
-    });
-  // dispose() flushes file sinks through these: a wrapper without them loses buffered lines.
-  const disposable = sink as Sink & Partial<AsyncDisposable & Disposable>;
-  if (disposable[Symbol.dispose]) wrapped[Symbol.dispose] = disposable[Symbol.dispose];
-  if (disposable[Symbol.asyncDispose]) {
-    wrapped[Symbol.asyncDispose] = disposable[Symbol.asyncDispose];
-  }
-  return wrapped;
+/** The record with secret-named properties and secret-shaped text redacted. */
+function redacted(record: LogRecord): LogRecord {
+  return {
+    ...record,
+    rawMessage: typeof record.rawMessage === "string"
+      ? redactor.string(record.rawMessage)
+      : record.rawMessage,
+    message: record.message.map((part) =>
+      typeof part === "string" ? redactor.string(part) : redactor.value(part)
+    ),
+    properties: redactor.value(record.properties),
+  };
 }
 
 export interface LogFile {
@@ -79,69 +73,80 @@ export function inCategory(...prefix: string[]): Filter {
   return (record: LogRecord) => prefix.every((part, index) => record.category[index + 1] === part);
 }
 
+/** One destination of log lines: which records, in which format. */
+interface Target {
+  filter?: Filter;
+  json: boolean;
+  writer: LineWriter;
+}
+
+const textFormatter = getTextFormatter({ timestamp: "time", value: "bare" });
+const urgent = atLeast("warning");
+
+/**
+ * The one sink: each record is redacted once and formatted once per format, whatever number of
+ * files and streams take it (each had its own redaction and formatting before).
+ */
+function fanOut(targets: Target[]): Sink & AsyncDisposable {
+  const sink = (record: LogRecord) => {
+    const wanted = targets.filter((target) => !target.filter || target.filter(record));
+    if (wanted.length === 0) return;
+    const clean = redacted(record);
+    const now = urgent(record);
+    let json: string | undefined;
+    let text: string | undefined;
+    for (const target of wanted) {
+      target.writer.write(
+        target.json ? (json ??= jsonLinesFormatter(clean)) : (text ??= textFormatter(clean)),
+        now,
+      );
+    }
+  };
+  // dispose() (closeLogging) writes what the files and streams still buffer.
+  return Object.assign(sink, {
+    async [Symbol.asyncDispose]() {
+      await Promise.all(targets.map((target) => target.writer.close()));
+    },
+  });
+}
+
 /** Configures LogTape for this process. Safe to call again (it resets). */
 export async function setupLogging(options: LoggingOptions): Promise<void> {
-  const sinks: Record<string, Sink> = {};
+  const targets: Target[] = [];
   if (options.dir && options.files?.length) {
     await ensurePrivateDir(options.dir, options.root);
     for (const file of options.files) {
       const path = join(options.dir, file.name);
-      // Created 0600 up front, and refused when it is a link (the sink follows links): the sink
-      // appends to it and keeps its mode.
+      // Created 0600 up front, and refused when it is a link.
       (await openPrivateFile(path, { append: true })).file.close();
-      const sink = getRotatingFileSink(path, {
-        maxSize: LOG_MAX_BYTES,
-        // LogTape counts rotated files only.
-        maxFiles: LOG_MAX_FILES - 1,
-        // The sink fsyncs each full buffer inside the event loop: 8 KiB (its default) is an
-        // fsync every ~20 request lines. A line is still written by the next fill or the 5 s
-        // check, and at closeLogging().
-        bufferSize: LOG_BUFFER_BYTES,
-        formatter: jsonLinesFormatter,
+      const writer = rotatingFileWriter(path, {
+        maxBytes: LOG_MAX_BYTES,
+        keep: LOG_MAX_FILES - 1,
+        bufferChars: LOG_BUFFER_CHARS,
+        flushMs: LOG_FLUSH_MS,
+        onError: (error) =>
+          console.error(`arrakis: log file ${path}: ${error}; its log lines are dropped`),
       });
-      sinks[`file:${file.name}`] = file.filter ? withFilter(sink, file.filter) : sink;
+      targets.push({ filter: file.filter, json: true, writer });
     }
   }
   if (options.console) {
     const { stream, format, level } = options.console;
-    const sink = getStreamSink(ignoringWriteErrors(stream), {
-      formatter: format === "json"
-        ? jsonLinesFormatter
-        : getTextFormatter({ timestamp: "time", value: "bare" }),
+    targets.push({
+      filter: level ? atLeast(level) : undefined,
+      json: format === "json",
+      writer: streamWriter(stream === "stdout" ? Deno.stdout : Deno.stderr),
     });
-    sinks.console = level ? withFilter(sink, atLeast(level)) : sink;
   }
-  const redacted = Object.fromEntries(
-    Object.entries(sinks).map(([id, sink]) => [id, redacting(sink)]),
-  );
-  const ids = Object.keys(redacted);
+  const sinks: Record<string, Sink> = targets.length > 0 ? { all: fanOut(targets) } : {};
+  const ids = Object.keys(sinks);
   await configure({
     reset: true,
-    sinks: redacted,
+    sinks,
     loggers: [
       { category: ["arrakis"], lowestLevel: options.level, sinks: ids },
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ids },
     ],
-  });
-}
-
-/**
- * The console stream, where a closed pipe (a log collector gone, `| head`) loses log lines
- * instead of crashing the process with an unhandled rejection.
- */
-function ignoringWriteErrors(stream: "stderr" | "stdout"): WritableStream<Uint8Array> {
-  const target = stream === "stdout" ? Deno.stdout : Deno.stderr;
-  let broken = false;
-  return new WritableStream({
-    async write(chunk) {
-      if (broken) return;
-      try {
-        let written = 0;
-        while (written < chunk.length) written += await target.write(chunk.subarray(written));
-      } catch {
-        broken = true;
-      }
-    },
   });
 }
 

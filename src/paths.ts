@@ -3,9 +3,13 @@
 // which is most of what the hook may cost over the floor. POSIX rules here; on Windows the
 // real node:path does the work. tests/paths_test.ts holds these to node:path's answers.
 type PathModule = typeof import("node:path");
+type UrlModule = typeof import("node:url");
 
 const windows: PathModule | undefined = Deno.build.os === "windows"
   ? await import("node:path")
+  : undefined;
+const windowsUrl: UrlModule | undefined = Deno.build.os === "windows"
+  ? await import("node:url")
   : undefined;
 
 export const sep: string = windows?.sep ?? "/";
@@ -63,4 +67,14 @@ export function relative(from: string, to: string): string {
   let common = 0;
   while (common < a.length && common < b.length && a[common] === b[common]) common++;
   return [...Array(a.length - common).fill(".."), ...b.slice(common)].join("/");
+}
+
+/** The path a file: URL names (node:url's fileURLToPath, POSIX rules here). */
+export function fromFileUrl(url: string | URL): string {
+  if (windowsUrl) return windowsUrl.fileURLToPath(url);
+  const parsed = url instanceof URL ? url : new URL(url);
+  if (parsed.protocol !== "file:") throw new TypeError(`${parsed.href} is not a file: URL`);
+  if (parsed.hostname !== "") throw new TypeError(`${parsed.href} names a host`);
+  if (/%2f/i.test(parsed.pathname)) throw new TypeError(`${parsed.href} encodes a '/'`);
+  return decodeURIComponent(parsed.pathname);
 }

@@ -9,7 +9,7 @@ const envelopes = sessionEnvelopes().map((raw) => Envelope.parse(raw));
 const byEvent = (event: string) => envelopes.filter((e) => e.event === event);
 
 Deno.test("rows: each event asks for its rows", () => {
-  // A prompt's own row is matched to transcript lines per envelope (src/server/process.ts).
+  // A prompt's own row is matched to transcript lines apart (src/server/record_intents.ts).
   const [prompt] = byEvent("UserPromptSubmit").map((e) => extract(e));
   assert.deepEqual([prompt.conversations.length, prompt.messages.length], [1, 0]);
   const [start] = byEvent("SessionStart").map((e) => extract(e, "startup"));

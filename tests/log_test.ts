@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { atLeast, closeLogging, log, LOG_MAX_BYTES, setupLogging } from "../src/log.ts";
+import { streamWriter } from "../src/log_sinks.ts";
 
 Deno.test("log lines are JSON with their ids, secrets removed, files private", async () => {
   const dir = join(await Deno.makeTempDir(), "logs");
@@ -52,6 +53,58 @@ Deno.test("log files rotate at 10 MB and keep 5", async () => {
     for (const name of names) {
       assert.ok((await Deno.stat(join(dir, name))).size <= LOG_MAX_BYTES + 16 * 1024, name);
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a file's buffered line is written without a close; a warning at once", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await setupLogging({ level: "info", dir, files: [{ name: "live.jsonl" }] });
+    const read = async () => {
+      const text = await Deno.readTextFile(join(dir, "live.jsonl"));
+      return text.split("\n").filter(Boolean).map((line) => JSON.parse(line).message);
+    };
+    log("live").warn("first warning");
+    // Written by the call itself: a process that dies next keeps it.
+    assert.deepEqual(await read(), ["first warning"]);
+    log("live").info("an info line");
+    // Written by the flush timer, with no log call after it and no close.
+    for (let i = 0; i < 200 && (await read()).length < 2; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.deepEqual(await read(), ["first warning", "an info line"]);
+    await closeLogging();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a stream writer keeps every line in order, batched, and survives a failing target", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = await Deno.open(join(dir, "out"), { write: true, create: true });
+    const writes: number[] = [];
+    const writer = streamWriter({
+      write: (bytes) => (writes.push(bytes.length), file.write(bytes)),
+    });
+    for (let i = 0; i < 1000; i++) writer.write(`${i}\n`);
+    await writer.close();
+    file.close();
+    const lines = (await Deno.readTextFile(join(dir, "out"))).trim().split("\n");
+    assert.deepEqual(lines, Array.from({ length: 1000 }, (_, i) => String(i)));
+    assert.ok(writes.length < 10, `${writes.length} writes for 1000 lines`);
+
+    let calls = 0;
+    const broken = streamWriter({
+      write: () => (calls++, Promise.reject(new Deno.errors.BrokenPipe("closed"))),
+    });
+    broken.write("a\n");
+    await broken.close();
+    broken.write("b\n");
+    await broken.close();
+    assert.equal(calls, 1, "a broken stream is not written again");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

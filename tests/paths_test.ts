@@ -1,6 +1,7 @@
 // The hook's node:path-free path functions give node:path's answers.
 import assert from "node:assert/strict";
 import * as node from "node:path";
+import { fileURLToPath } from "node:url";
 import * as ours from "../src/paths.ts";
 
 const PATHS = [
@@ -38,4 +39,22 @@ Deno.test("join, dirname, basename, resolve, relative, isAbsolute agree with nod
   }
   assert.equal(ours.join("/a", "b", "", "c.json"), node.join("/a", "b", "", "c.json"));
   assert.equal(ours.join(), node.join());
+});
+
+Deno.test("fromFileUrl gives node:url's fileURLToPath answers", () => {
+  for (
+    const url of [
+      "file:///",
+      "file:///a/b/main.ts",
+      "file:///home/d%C3%A9v/a%20b/hook.js",
+      "file:///tmp/50%25/x",
+      new URL("file:///x/y#frag"),
+    ]
+  ) {
+    assert.equal(ours.fromFileUrl(url), fileURLToPath(url), String(url));
+  }
+  for (const url of ["https://example.com/a", "file://host/a", "file:///a%2Fb"]) {
+    assert.throws(() => ours.fromFileUrl(url), TypeError, url);
+    assert.throws(() => fileURLToPath(url), TypeError, url);
+  }
 });

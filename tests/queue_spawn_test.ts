@@ -2,6 +2,7 @@
 // that delivers the spooled backlog after the hook itself has exited, then exits when idle.
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { pathToFileURL as toFileUrl } from "node:url";
 import { storeTest } from "./helpers/stores.ts";
 import { startInProcessServer } from "./helpers/server.ts";
 import { runArrakis } from "./helpers/cli.ts";
@@ -84,4 +85,22 @@ Deno.test("selfCommand re-runs deno with this main module, its config and permis
   assert.equal(args[0], "run");
   assert.ok(args.includes("--allow-net") && args.includes("--allow-write"));
   assert.deepEqual(args.slice(-3), ["queue", "ship", "--quiet"]);
+});
+
+Deno.test("selfCommand from the installed hook's bundle re-runs the main.ts beside it", async () => {
+  const appDir = await Deno.makeTempDir({ prefix: "arrakis-bundle-" });
+  try {
+    for (const name of ["main.ts", "deno.json", "hook.js"]) {
+      await Deno.writeTextFile(join(appDir, name), "");
+    }
+    const { command, args } = selfCommand(
+      ["queue", "ship", "--quiet"],
+      toFileUrl(join(appDir, "hook.js")).href,
+    );
+    assert.equal(command, Deno.execPath());
+    assert.deepEqual(args.slice(-4), [join(appDir, "main.ts"), "queue", "ship", "--quiet"]);
+    assert.equal(args[args.indexOf("--config") + 1], join(appDir, "deno.json"));
+  } finally {
+    await Deno.remove(appDir, { recursive: true });
+  }
 });

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { APP_ENTRIES, INSTALL_RECORD } from "../src/install/self.ts";
+import { bundledImports, HOOK_BUNDLE } from "../src/install/hook-bundle.ts";
 import { loadConfig } from "../src/config.ts";
 import { VERSION } from "../src/version.ts";
 import { freePort, waitForHttp } from "./helpers/net.ts";
@@ -99,6 +100,11 @@ Deno.test("installed arrakis runs without the clone, with an empty DENO_DIR and 
     const script = await Deno.readTextFile(launcher);
     assert.match(script, /--cached-only/);
     assert.ok(script.includes(Deno.execPath()), "the launcher names deno by its absolute path");
+    // The hook runs from its bundle, one JavaScript file that loads no npm: or node: module.
+    const bundle = join(appDir, HOOK_BUNDLE);
+    const hookLine = script.split("\n").find((line) => line.includes(`${bundle} "$@"`));
+    assert.ok(hookLine?.includes("--no-config"), script);
+    assert.deepEqual(bundledImports(await Deno.readTextFile(bundle)), []);
 
     // The clone is gone; the Deno cache the developer has is not offered to the hook.
     await Deno.remove(clone, { recursive: true });
@@ -124,6 +130,19 @@ Deno.test("installed arrakis runs without the clone, with an empty DENO_DIR and 
     const spooled = await Deno.readTextFile(join(queueDir, "pending", pending[0].name));
     assert.ok(spooled.includes("toolu_self_1"));
     assert.ok(await isEmpty(emptyDenoDir), "the hook used the DENO_DIR it was given");
+
+    // A copy whose bundle went missing still captures, from its main.ts.
+    await Deno.rename(bundle, `${bundle}.aside`);
+    const second = JSON.stringify({ ...fixturePayload("PreToolUse"), tool_use_id: "toolu_self_2" });
+    const fallback = CAN_UNSHARE
+      ? await run("unshare", ["-n", launcher, "hook"], env, { stdin: second, cwd: project })
+      : await run(launcher, ["hook"], env, { stdin: second, cwd: project });
+    assert.equal(fallback.code, 0, fallback.stderr);
+    assert.doesNotMatch(fallback.stderr, /Download|cached-only|not found in cache/);
+    const both = [...Deno.readDirSync(join(queueDir, "pending"))]
+      .filter((entry) => entry.name.endsWith(".json"));
+    assert.equal(both.length, 2, "the main.ts hook spooled too");
+    await Deno.rename(`${bundle}.aside`, bundle);
 
     // `arrakis install` from the installed copy writes the launcher's absolute path.
     const git = await new Deno.Command("git", { args: ["init", "-q", project] }).output();
@@ -156,6 +175,12 @@ Deno.test("the installed copy serves and stores what its own hook captured", asy
     );
     assert.equal(installed.code, 0, installed.stderr);
     assert.match(installed.stdout, new RegExp(`${bin} is not on PATH`));
+    // The install made the store template; the installed copy's first serve must find it under
+    // the same key (else it would run initdb and save another, removing this one).
+    const cache = join(home, ".arrakis", "cache");
+    const template = /embedded store template: (\S+store-[0-9a-f]{32}\.tar\.gz)/
+      .exec(installed.stdout)?.[1];
+    assert.ok(template?.startsWith(cache), installed.stdout);
     const launcher = join(bin, "arrakis");
     const port = await freePort();
     const env = {
@@ -190,6 +215,8 @@ Deno.test("the installed copy serves and stores what its own hook captured", asy
       if (!stored) await new Promise((resolve) => setTimeout(resolve, 100));
     }
     assert.ok(stored, "the event never reached the installed server");
+    const templates = [...Deno.readDirSync(cache)].map((entry) => join(cache, entry.name));
+    assert.deepEqual(templates, [template]);
     assert.ok(await isEmpty(emptyDenoDir), "the installed copy used the DENO_DIR it was given");
   } finally {
     if (server) {
@@ -223,4 +250,15 @@ Deno.test("deno task compile builds a binary, or says in one line that it cannot
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("bundledImports sees static and unconditional dynamic imports, not the Windows-only one", () => {
+  const text = `
+import { a } from "node:path";
+export { b } from "npm:zod@4";
+import "jsr:@std/x";
+const w = Deno.build.os === "windows" ? await import("node:url") : void 0;
+const later = () => import("./other.js");
+`;
+  assert.deepEqual(bundledImports(text), ["node:path", "npm:zod@4", "jsr:@std/x", "./other.js"]);
 });

@@ -191,7 +191,8 @@ async function runSelf(binDirFlag: string | undefined): Promise<number> {
   }
   const binDir = resolve(binDirFlag ?? join(installRoot ?? join(home!, ".deno"), "bin"));
   const source = dirname(fileURLToPath(Deno.mainModule));
-  const appRoot = join(loadConfig().home, "app");
+  const config = loadConfig();
+  const appRoot = join(config.home, "app");
   let installed;
   try {
     installed = await installSelf({
@@ -210,6 +211,12 @@ async function runSelf(binDirFlag: string | undefined): Promise<number> {
     `arrakis ${VERSION} installed in ${installed.appDir} (code, migrations, hooks block and its npm packages: runs without ${source} and without the network)`,
   );
   console.log(`launcher: ${installed.launcher}`);
+  if (installed.bundleProblem) {
+    console.log(
+      `the hook runs from main.ts, a few ms slower per event (no bundle: ${installed.bundleProblem})`,
+    );
+  }
+  await prepareStoreTemplate(config.home);
   const onPath = (Deno.env.get("PATH") ?? "").split(delimiter).some((dir) =>
     resolve(dir) === binDir
   );
@@ -222,6 +229,25 @@ async function runSelf(binDirFlag: string | undefined): Promise<number> {
     } hook" into .claude/settings.json)`,
   );
   return 0;
+}
+
+/**
+ * The embedded store's template for this version's migrations, made now so that the first
+ * `arrakis serve` unpacks its store instead of running initdb. Optional: a failure only says so.
+ */
+async function prepareStoreTemplate(home: string): Promise<void> {
+  try {
+    // Loaded here: a project's `arrakis install` needs no PGlite.
+    const { prepareTemplate } = await import("../store/embedded.ts");
+    const path = await prepareTemplate(join(home, "cache"));
+    if (path) console.log(`embedded store template: ${path} (a new store starts from it)`);
+  } catch (error) {
+    console.error(
+      `arrakis install --self: no store template (${
+        error instanceof Error ? error.message : String(error)
+      }); the first arrakis serve runs initdb instead`,
+    );
+  }
 }
 
 async function isDirectory(path: string): Promise<boolean> {

@@ -2,7 +2,7 @@
 // directory that cannot be written never stops a capture (warnings and errors also go to
 // stderr, which Claude Code shows in verbose mode).
 import type { HookSettings } from "../config-core.ts";
-import { appendLines, formatLine, type LineLevel } from "./log-writer.ts";
+import { appendLogFiles, formatLine, type LineLevel } from "./log-writer.ts";
 import { createRedactor } from "../redact.ts";
 
 export type JournalLevel = LineLevel;
@@ -93,14 +93,14 @@ export function createJournal(): Journal {
         );
       }
       try {
-        await Promise.all(HOOK_LOG_FILES.map((file) =>
-          appendLines(
-            config.logDir,
-            file.name,
-            kept.filter(file.holds).map((entry) => formatted.get(entry)!),
-            config.logRoot,
-          )
-        ));
+        await appendLogFiles(
+          config.logDir,
+          HOOK_LOG_FILES.map((file) => ({
+            name: file.name,
+            lines: kept.filter(file.holds).map((entry) => formatted.get(entry)!),
+          })),
+          config.logRoot,
+        );
       } catch (error) {
         // One line on stderr per problem: an unwritable spool usually means unwritable logs.
         if (saidSomething) return;

@@ -42,10 +42,34 @@ export async function appendLines(
   lines: string[],
   root?: string,
 ): Promise<void> {
-  if (lines.length === 0) return;
+  await appendLogFiles(dir, [{ name, lines }], root);
+}
+
+/**
+ * appendLines for several files of one directory: the directory is checked once (its chain of
+ * lstats from `root` down is most of a small append's syscalls), then each file with lines is
+ * appended to. Every file is tried; the first failure is thrown once all were.
+ */
+export async function appendLogFiles(
+  dir: string,
+  files: { name: string; lines: string[] }[],
+  root?: string,
+): Promise<void> {
+  const due = files.filter((file) => file.lines.length > 0);
+  if (due.length === 0) return;
   if (await ensurePrivateDir(dir, root)) await writeGitignore(dir);
-  const path = join(dir, name);
-  const bytes = new TextEncoder().encode(lines.join(""));
+  let failure: unknown;
+  for (const file of due) {
+    try {
+      await appendFile(join(dir, file.name), new TextEncoder().encode(file.lines.join("")));
+    } catch (error) {
+      failure ??= error;
+    }
+  }
+  if (failure !== undefined) throw failure;
+}
+
+async function appendFile(path: string, bytes: Uint8Array): Promise<void> {
   let size = 0;
   try {
     size = Deno.lstatSync(path).size;

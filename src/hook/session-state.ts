@@ -89,10 +89,12 @@ export async function openSessionState(
   };
 }
 
+/** Read synchronously, as the rest of the hook's files (src/durable.ts says why). */
+// deno-lint-ignore require-await
 async function loadState(path: string, sessionId: string): Promise<SessionState> {
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = Deno.readTextFileSync(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return { version: 1, sessionId, files: {} };
     throw error;

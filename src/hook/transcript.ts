@@ -22,7 +22,10 @@ export interface TranscriptChunk {
 /**
  * The complete lines of `path` from `from` on, at most maxBytes of them. Undefined when the
  * file does not exist (not flushed yet, or deleted): then nothing is read and nothing moves.
+ * Synchronous file calls, as in src/durable.ts: the hook waits for these bytes anyway, and each
+ * async call is a hop to Deno's thread pool and back (milliseconds on a loaded machine).
  */
+// deno-lint-ignore require-await
 export async function readTranscriptChunk(
   path: string,
   from: number,
@@ -31,7 +34,7 @@ export async function readTranscriptChunk(
 ): Promise<TranscriptChunk | undefined> {
   let file: Deno.FsFile;
   try {
-    file = await Deno.open(path, { read: true });
+    file = Deno.openSync(path, { read: true });
   } catch (error) {
     if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
       return undefined;
@@ -39,7 +42,7 @@ export async function readTranscriptChunk(
     throw error;
   }
   try {
-    const info = await file.stat();
+    const info = file.statSync();
     const ino = info.ino ?? null;
     // A different file at the same path, or one that shrank: its bytes are all new to us.
     const start = (knownIno != null && ino != null && ino !== knownIno) || info.size < from
@@ -48,7 +51,7 @@ export async function readTranscriptChunk(
     const available = info.size - start;
     if (available <= 0) return { path, from: start, to: start, ino, lines: [] };
     const want = Math.min(available, maxBytes);
-    const bytes = await readAt(file, start, want);
+    const bytes = readAt(file, start, want);
     const lastNewline = bytes.lastIndexOf(0x0a);
     if (lastNewline >= 0) {
       const text = new TextDecoder().decode(bytes.subarray(0, lastNewline));
@@ -57,7 +60,7 @@ export async function readTranscriptChunk(
     if (want < maxBytes) return { path, from: start, to: start, ino, lines: [] }; // torn line
     // One line larger than a whole envelope may carry: keep a marker so the gap is visible,
     // and step over it.
-    const end = await findNewline(file, start + want, info.size);
+    const end = findNewline(file, start + want, info.size);
     if (end === undefined) return { path, from: start, to: start, ino, lines: [] };
     const marker: TranscriptLine = {
       type: "arrakis.oversized",
@@ -70,22 +73,22 @@ export async function readTranscriptChunk(
   }
 }
 
-async function readAt(file: Deno.FsFile, offset: number, length: number): Promise<Uint8Array> {
-  await file.seek(offset, Deno.SeekMode.Start);
+function readAt(file: Deno.FsFile, offset: number, length: number): Uint8Array {
+  file.seekSync(offset, Deno.SeekMode.Start);
   const buffer = new Uint8Array(length);
   let filled = 0;
   while (filled < length) {
-    const n = await file.read(buffer.subarray(filled));
+    const n = file.readSync(buffer.subarray(filled));
     if (n === null) break;
     filled += n;
   }
   return buffer.subarray(0, filled);
 }
 
-async function findNewline(file: Deno.FsFile, from: number, size: number) {
+function findNewline(file: Deno.FsFile, from: number, size: number) {
   const step = 1024 * 1024;
   for (let at = from; at < size; at += step) {
-    const bytes = await readAt(file, at, Math.min(step, size - at));
+    const bytes = readAt(file, at, Math.min(step, size - at));
     const index = bytes.indexOf(0x0a);
     if (index >= 0) return at + index;
   }

@@ -1,11 +1,13 @@
 // `arrakis install --self`: a copy of arrakis that stands on its own in a per-user place (code,
 // migrations, hooks block and every npm package in its own Deno cache) plus a launcher that runs
 // it with an absolute deno, that cache and --cached-only. Moving or deleting the clone, or an
-// empty or foreign DENO_DIR, changes nothing; a hook never downloads anything.
+// empty or foreign DENO_DIR, changes nothing; a hook never downloads anything. The hook itself
+// runs from a bundle of the copy (hook-bundle.ts) when one could be built.
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensurePrivateDir, writeFileDurable } from "../durable.ts";
 import { launcherPermissions } from "../permissions.ts";
+import { buildHookBundle, checkHookBundle, HOOK_BUNDLE, type HookBundle } from "./hook-bundle.ts";
 
 /** What a self-contained copy holds (tests, benchmarks and docs stay in the clone). */
 export const APP_ENTRIES = [
@@ -36,6 +38,8 @@ export interface SelfInstallOptions {
 export interface SelfInstall {
   appDir: string;
   launcher: string;
+  /** Why the hook runs from main.ts rather than its bundle, when it does. */
+  bundleProblem?: string;
 }
 
 export class SelfInstallError extends Error {
@@ -47,6 +51,7 @@ export async function installSelf(options: SelfInstallOptions): Promise<SelfInst
   const launcher = join(options.binDir, "arrakis");
   await ensurePrivateDir(options.appRoot);
   const staging = join(options.appRoot, `.staging-${crypto.randomUUID()}`);
+  let bundle: HookBundle;
   try {
     await ensurePrivateDir(staging);
     for (const entry of APP_ENTRIES) {
@@ -56,6 +61,9 @@ export async function installSelf(options: SelfInstallOptions): Promise<SelfInst
     // when they are there), then `deno cache` fetches whatever is missing and checks the rest.
     await seedNpmCache(options.deno, join(staging, "deno.lock"), join(staging, "deno", "npm"));
     await denoCache(options.deno, staging);
+    // In the copy before it goes live, so a launcher of an earlier install of this version that
+    // runs hook.js never finds it missing.
+    bundle = await buildHookBundle(options.deno, staging, hookRunFlags(options.deno));
     const record = {
       version: options.version,
       source: options.source,
@@ -70,10 +78,14 @@ export async function installSelf(options: SelfInstallOptions): Promise<SelfInst
   }
   // Warm the transpile cache at the final path (the one staging filled is keyed by its path).
   await denoCache(options.deno, appDir).catch(() => {});
+  if (bundle.ok) bundle = await checkHookBundle(options.deno, appDir, hookRunFlags(options.deno));
   await Deno.mkdir(options.binDir, { recursive: true });
-  await writeFileDurable(launcher, launcherScript(options.deno, appDir, options.version));
+  await writeFileDurable(
+    launcher,
+    launcherScript(options.deno, appDir, options.version, bundle.ok),
+  );
   await Deno.chmod(launcher, 0o755);
-  return { appDir, launcher };
+  return { appDir, launcher, bundleProblem: bundle.ok ? undefined : bundle.reason };
 }
 
 /** The launcher of the copy this process runs from, when it is an installed one. */
@@ -94,7 +106,27 @@ export function shellQuote(word: string): string {
   return /^[A-Za-z0-9_./:=@%+-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
-function launcherScript(deno: string, appDir: string, version: string): string {
+/**
+ * How the launcher runs the hook's bundle: no deno.json (nothing in it applies to one plain
+ * JavaScript file, and reading it, its lock file and its npm import map is most of what a
+ * config costs a start), nothing fetched, and no network permission: the hook only spools.
+ * `--no-lazy` has V8 compile every function of the bundle up front, so Deno's code cache holds
+ * them all: by default a function is compiled from source the first time it is called, which
+ * for a process that calls each of them once is most of its own work (the hook's own time fell
+ * by about a third, measured interleaved). The install's check run fills that cache.
+ */
+function hookRunFlags(deno: string): string[] {
+  return [
+    "--quiet",
+    "--no-prompt",
+    "--no-config",
+    "--cached-only",
+    "--v8-flags=--no-lazy",
+    ...launcherPermissions(deno, { net: false }),
+  ];
+}
+
+function launcherScript(deno: string, appDir: string, version: string, bundled: boolean): string {
   const q = shellQuote;
   const argsWith = (net: boolean) =>
     [
@@ -108,14 +140,28 @@ function launcherScript(deno: string, appDir: string, version: string): string {
       ...launcherPermissions(deno, { net }),
       join(appDir, "main.ts"),
     ].map(q).join(" ");
+  const bundle = join(appDir, HOOK_BUNDLE);
+  const runBundle = ["run", ...hookRunFlags(deno), bundle].map(q).join(" ");
+  // The bundle when it is there (a copy whose hook.js went missing still captures, from main.ts).
+  const hook = bundled
+    ? `if [ "$1" = hook ] && [ -f ${q(bundle)} ]; then
+  shift
+  exec ${q(deno)} ${runBundle} "$@"
+fi
+`
+    : "";
   return `#!/bin/sh
 # arrakis ${version}, written by 'arrakis install --self'. Runs the copy in ${appDir}
 # with its own module cache and --cached-only: it needs neither the clone nor the network for
-# code. The hook runs without network permission: it only spools. Install a newer clone with
-# 'deno task install' to upgrade.
+# code. The hook runs without network permission: it only spools.${
+    bundled
+      ? `\n# It runs from ${HOOK_BUNDLE}, the copy's hook in one file (main.ts if that is missing).`
+      : ""
+  }
+# Install a newer clone with 'deno task install' to upgrade.
 DENO_DIR=${q(join(appDir, "deno"))}
 export DENO_DIR
-if [ "$1" = hook ]; then
+${hook}if [ "$1" = hook ]; then
   exec ${q(deno)} ${argsWith(false)} "$@"
 fi
 exec ${q(deno)} ${argsWith(true)} "$@"

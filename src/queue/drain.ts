@@ -4,6 +4,7 @@
 // Correctness comes from the spool's rename claims, not from any lock: two drainers over one
 // spool never hold the same file.
 import { type DeliveryOutcome, sendBatch, sendEnvelope, type Target } from "../client.ts";
+import type { Envelope } from "../schema.ts";
 import type { Breaker } from "./breaker.ts";
 import type { Spool, SpoolItem } from "./spool.ts";
 import { log } from "../log.ts";
@@ -32,6 +33,11 @@ export interface DrainOptions {
   ids?: ReadonlySet<string>;
   /** Send each item on its own (the hook's path; the benchmark's reference). */
   oneByOne?: boolean;
+  /**
+   * Batches sent before the first is answered (default IN_FLIGHT; one by one always sends one
+   * at a time).
+   */
+  inFlight?: number;
   breaker?: Breaker;
   signal?: AbortSignal;
   onProgress?: (progress: DrainProgress) => void;
@@ -63,6 +69,20 @@ export interface DrainResult {
   elapsedMs: number;
 }
 
+/**
+ * Batches in flight at once: the next batch is read from the spool (files, signatures) and
+ * sent while the server commits the previous one, whose group it then follows; with one, the
+ * server idled while the drainer read files and the drainer idled while the server committed.
+ */
+export const IN_FLIGHT = 2;
+
+/** A batch sent and answered, not yet recorded in the spool. */
+interface Answered {
+  items: SpoolItem[];
+  envelopes: Envelope[];
+  outcomes: DeliveryOutcome[];
+}
+
 /** Drains until no due item is left, the server is unreachable, or the signal aborts. */
 export async function drain(options: DrainOptions): Promise<DrainResult> {
   const { spool } = options;
@@ -82,33 +102,67 @@ export async function drain(options: DrainOptions): Promise<DrainResult> {
   const tried = new Set<string>();
   let total = options.ids?.size ?? await spool.countPending();
   const batchSize = Math.max(1, options.batchSize);
+  const inFlight = options.oneByOne ? 1 : Math.max(1, options.inFlight ?? IN_FLIGHT);
+  let empty = false;
+  // More than one batch only once the server took one: a server that is down or refuses the
+  // key costs one batch's claim, as before.
+  let proven = false;
+  // One claim at a time (the spool's listing cursor is shared): a batch is claimed once the
+  // one before it is claimed and on its way.
+  let claims: Promise<unknown> = Promise.resolve();
 
-  while (!options.signal?.aborted) {
+  async function claimNext(): Promise<SpoolItem[]> {
     const items = await spool.claim(options.oneByOne ? 1 : batchSize, {
       ignoreBackoff: options.ignoreBackoff,
       ids: options.ids,
       skip: tried,
     });
-    if (items.length === 0) break;
-    result.claimed += items.length;
     for (const item of items) tried.add(item.id);
-    if (options.onClaimed) await options.onClaimed(items);
+    return items;
+  }
 
+  /** Claims the next batch and sends it; null when nothing due is left. */
+  async function launch(): Promise<Answered | null> {
+    const claimed = Promise.withResolvers<void>();
+    const previous = claims;
+    claims = claimed.promise;
+    try {
+      await previous;
+      const items = await claimNext();
+      if (items.length === 0) {
+        empty = true;
+        return null;
+      }
+      result.claimed += items.length;
+      if (options.onClaimed) await options.onClaimed(items);
+      claimed.resolve();
+      return await send(items);
+    } finally {
+      claimed.resolve();
+    }
+  }
+
+  async function send(items: SpoolItem[]): Promise<Answered> {
     const envelopes = items.map((item) => spool.envelopeForSend(item));
     const sendOptions = { timeoutMs: options.timeoutMs, signal: options.signal };
     const outcomes: DeliveryOutcome[] = options.oneByOne
       ? [await sendEnvelope(options.target, envelopes[0], sendOptions)]
       : await sendBatch(options.target, envelopes, sendOptions);
-
     if (options.onAnswered) await options.onAnswered(items, outcomes);
+    return { items, envelopes, outcomes };
+  }
 
+  /** Records one answered batch in the spool; says why the run must stop, if it must. */
+  async function settle({ items, envelopes, outcomes }: Answered): Promise<DrainStop | null> {
     if (outcomes.every((outcome) => isAuthFailure(outcome))) {
       // A wrong or missing key is this machine's problem, not the events': keep them pending
       // untouched instead of dead-lettering the whole spool.
       for (const item of items) await spool.release(item);
-      result.stoppedEarly = `server refused the API key (${describe(outcomes[0])})`;
-      result.stoppedBy = "unauthorized";
-      break;
+      if (result.stoppedBy === null) {
+        result.stoppedEarly = `server refused the API key (${describe(outcomes[0])})`;
+        result.stoppedBy = "unauthorized";
+      }
+      return "unauthorized";
     }
 
     const delivered: SpoolItem[] = [];
@@ -152,7 +206,10 @@ export async function drain(options: DrainOptions): Promise<DrainResult> {
     await spool.completeMany(delivered);
     result.delivered += delivered.length;
 
-    if (delivered.length > 0) options.breaker?.recordSuccess();
+    if (delivered.length > 0) {
+      options.breaker?.recordSuccess();
+      proven = true;
+    }
     const done = result.delivered + result.retrying + result.failed;
     total = Math.max(total, done);
     options.onProgress?.({
@@ -161,8 +218,9 @@ export async function drain(options: DrainOptions): Promise<DrainResult> {
       delivered: result.delivered,
       elapsedMs: performance.now() - started,
     });
-    if (unreachable === items.length) {
-      // The server is down or shedding load: everything else would fail the same way now.
+    if (unreachable < items.length) return null;
+    // The server is down or shedding load: everything else would fail the same way now.
+    if (result.stoppedBy === null) {
       const waits = outcomes.flatMap((outcome) =>
         outcome.kind === "retryable" && outcome.retryAfterMs !== undefined
           ? [outcome.retryAfterMs]
@@ -173,8 +231,35 @@ export async function drain(options: DrainOptions): Promise<DrainResult> {
       const first = outcomes[0];
       result.stoppedEarly = `server unavailable (${first.kind === "retryable" ? first.error : ""})`;
       result.stoppedBy = "unavailable";
-      break;
     }
+    return "unavailable";
+  }
+
+  // Batches settle in the order they were claimed; a stop lets those already sent settle too
+  // (their items are claimed: each is recorded or released, never left in processing/).
+  const queue: Promise<Answered | null>[] = [];
+  const fill = () => {
+    while (
+      queue.length < (proven ? inFlight : 1) && !empty && result.stoppedBy === null &&
+      !options.signal?.aborted
+    ) {
+      const next = launch();
+      // Awaited in its turn; until then a failure must not count as unhandled.
+      next.catch(() => {});
+      queue.push(next);
+    }
+  };
+  fill();
+  try {
+    while (queue.length > 0) {
+      const answered = await queue.shift()!;
+      if (answered) await settle(answered);
+      fill();
+    }
+  } catch (error) {
+    // A spool that fails (disk full, permissions) ends the run; what is in flight ends first.
+    await Promise.allSettled(queue);
+    throw error;
   }
   if (options.signal?.aborted && result.stoppedEarly === null) {
     result.stoppedEarly = "interrupted";

@@ -1,17 +1,26 @@
 // How arrakis re-executes itself (the hook starts the resident shipper this way): the compiled
-// binary alone, or deno with the same main module, config and permissions.
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+// binary alone, or deno with the same main.ts, config and permissions. node:-free (paths.ts),
+// because the hook's bundle holds this module and a node: import would start Deno's Node layer
+// on every hook run.
+import { dirname, fromFileUrl, join } from "../paths.ts";
 import { PERMISSIONS } from "../permissions.ts";
 
-/** The argv that re-runs this program with `args`. */
-export function selfCommand(args: string[]): { command: string; args: string[] } {
-  const main = Deno.mainModule;
+/**
+ * The argv that re-runs this program with `args`. The main module is main.ts, or the hook's
+ * bundle (hook.js, see src/install/hook-bundle.ts), which sits beside the main.ts it was built
+ * from: re-running means that main.ts.
+ */
+export function selfCommand(
+  args: string[],
+  main: string = Deno.mainModule,
+): { command: string; args: string[] } {
   // A compiled binary embeds its modules under a deno-compile- root and runs them by itself.
   if (!main.startsWith("file:") || main.includes("/deno-compile-")) {
     return { command: Deno.execPath(), args };
   }
-  const mainPath = fileURLToPath(main);
+  const entry = fromFileUrl(main);
+  const beside = join(dirname(entry), "main.ts");
+  const mainPath = entry.endsWith(".js") && existsSync(beside) ? beside : entry;
   const config = join(dirname(mainPath), "deno.json");
   const configArgs = existsSync(config) ? ["--config", config] : [];
   return {

@@ -3,6 +3,7 @@
 // must be UTF-8 JSON.
 import type { Context } from "hono";
 import { readLimited } from "../read_limited.ts";
+import { incomingOf, readIncoming } from "./incoming.ts";
 import { countJsonNodes, MAX_BODY_NODES } from "./sanitize.ts";
 
 export type BodyResult =
@@ -47,15 +48,22 @@ export async function readJsonBody(c: Context, maxBytes: number): Promise<BodyRe
     message: `body larger than ${maxBytes} bytes`,
   };
   const declared = Number(c.req.header("content-length") ?? NaN);
+  const incoming = incomingOf(c.env);
   if (declared > maxBytes) {
-    await c.req.raw.body?.cancel().catch(() => {});
+    if (incoming) incoming.destroy();
+    else await c.req.raw.body?.cancel().catch(() => {});
     return tooLarge;
   }
-  const body = c.req.raw.body;
-  if (!body) return { ok: false, httpStatus: 400, code: "EMPTY_BODY", message: "empty body" };
+  const body = incoming ? undefined : c.req.raw.body;
+  if (!incoming && !body) {
+    return { ok: false, httpStatus: 400, code: "EMPTY_BODY", message: "empty body" };
+  }
   let bytes: Uint8Array;
   try {
-    const read = await readLimited(body, maxBytes);
+    // Straight from node:http when the listener served the request (src/server/incoming.ts).
+    const read = incoming
+      ? await readIncoming(incoming, maxBytes)
+      : await readLimited(body!, maxBytes);
     if (read === "too_large") return tooLarge;
     bytes = read;
   } catch (error) {

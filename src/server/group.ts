@@ -8,8 +8,9 @@ import { classifyFailure, errorMessage, sqlState } from "./errors.ts";
 import type { Prepared } from "./prepare.ts";
 import { type Clock, decide, failureFinal, successFinal } from "./outcome.ts";
 import { extract, mergeIntents } from "./rows.ts";
-import { writeConversations, writeRows } from "./write.ts";
-import { storeRecordRows } from "./process.ts";
+import { writeRows } from "./write.ts";
+import { writeRecordRows } from "./process_record.ts";
+import { recordIntents } from "./record_intents.ts";
 import { eventRows } from "../record/event_rows.ts";
 
 /** One envelope (or rejected body) waiting for its group. */
@@ -66,9 +67,10 @@ function clockOf(item: GroupItem): Clock {
 }
 
 /**
- * One transaction for the group: BEGIN, the dedupe read, the conversations, the set-based
- * writes and the record rows of src/record/ (a few statements per envelope that carries them)
- * pipelined with the audit rows, COMMIT: five round trips whatever the group's size.
+ * One transaction for the group: BEGIN, the dedupe read, then the set-based writes of the
+ * conversations, the hook rows and the record rows (src/record/, merged across the group: one
+ * statement per table and kind) pipelined with the audit rows, COMMIT: four round trips and a
+ * bounded number of statements whatever the group's size.
  */
 async function writeGroup(sql: Sql, items: GroupItem[], count: () => void): Promise<Settled[]> {
   const requestIds = [
@@ -100,23 +102,15 @@ async function writeGroup(sql: Sql, items: GroupItem[], count: () => void): Prom
     const built = performance.now();
     for (const item of items) item.timings.process = built - read;
     count();
-    const conversationIds = await writeConversations(tx, rows.conversations);
-    count();
     const writes = writeRows(tx, rows);
-    // The record rows, per envelope and in event time (their upserts do not depend on order).
-    const byTime = [...processed].sort((a, b) =>
-      a.envelope.occurredAt < b.envelope.occurredAt ? -1 : 1
-    );
-    const sent: Promise<unknown>[] = [];
-    for (const { envelope, events } of byTime) {
-      storeRecordRows(tx, envelope, conversationIds.get(envelope.sessionId)!, events, sent);
-    }
+    // The record rows of every envelope, merged per key: one statement per table and kind.
+    const record = writeRecordRows(tx, recordIntents(processed));
     // Sent last: the audit rows find the conversations written before them.
     const ids = insertAuditRows(
       tx,
       items.map((item, i) => ({ fields: item.prepared.fields, meta: item.meta, final: finals[i] })),
     );
-    const done = await Promise.all([...writes, ...sent, ids]);
+    const done = await Promise.all([...writes, ...record, ids]);
     return { finals, ids: done.at(-1) as string[] };
   });
   count(); // COMMIT

@@ -37,6 +37,14 @@ const CAP_LOG_INTERVAL_MS = 10_000;
 const ACCEPT_RETRY_MS = 100;
 /** How long a closing connection keeps reading (and dropping) what its client still sends. */
 const LINGER_MS = 5_000;
+/**
+ * How often the connections' deadlines are checked: one sweep for all of them instead of a
+ * timer set and cleared per request (node:timers, several times per request, cost more than
+ * the listener's own reads). A deadline is kept to within this much.
+ */
+const SWEEP_MS = 100;
+/** Bytes asked of the socket per read; an idle kept-alive connection holds one such buffer. */
+const READ_BYTES = 16 * 1024;
 
 /** One accepted connection as the stream node:http parses, with its own deadline timer. */
 class Connection extends Duplex {
@@ -44,9 +52,8 @@ class Connection extends Duplex {
   readonly remotePort: number;
   /** Requests whose response has not finished yet. */
   active = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #reader: ReadableStreamDefaultReader<Uint8Array>;
-  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  /** When the listener's sweep cuts this connection (performance.now() ms), unless re-armed. */
+  deadlineAt = Infinity;
   #reading = false;
   #lingering = false;
   #answerPending = false;
@@ -58,14 +65,11 @@ class Connection extends Duplex {
     this.remoteAddress = address.hostname;
     this.remotePort = address.port;
     (conn as Deno.TcpConn).setNoDelay?.(true);
-    this.#reader = conn.readable.getReader();
-    this.#writer = conn.writable.getWriter();
   }
 
   /** Closes the connection unless cleared or re-armed within ms. */
   deadline(ms: number | undefined): void {
-    clearTimeout(this.#timer);
-    this.#timer = ms === undefined ? undefined : setTimeout(() => this.kill(), ms);
+    this.deadlineAt = ms === undefined ? Infinity : performance.now() + ms;
   }
 
   /** Closes now, whatever is in flight (deadlines, shutdown). */
@@ -95,19 +99,27 @@ class Connection extends Duplex {
     if (!pending && this.#closeAfterAnswer) this.destroySoon();
   }
 
+  // The Deno.Conn's own read and write, not its web streams: a reader and a writer add a
+  // promise chain per chunk through the streams machinery for nothing node:http uses.
   override _read(): void {
     if (this.#reading) return;
     this.#reading = true;
-    this.#reader.read().then(({ done, value }) => {
+    const buffer = new Uint8Array(READ_BYTES);
+    this.conn.read(buffer).then((n) => {
       this.#reading = false;
-      if (done) this.push(null);
+      if (n === null) this.push(null);
       else if (this.#closeAfterAnswer) this._read(); // the body nobody reads: dropped
-      else if (this.push(value)) this._read();
+      else if (this.push(buffer.subarray(0, n))) this._read();
     }, () => this.kill());
   }
 
   override _write(chunk: Uint8Array, _encoding: string, done: (error?: Error) => void): void {
-    this.#writer.write(chunk).then(() => done(), (error) => done(error));
+    this.#writeAll(chunk).then(() => done(), (error) => done(error));
+  }
+
+  async #writeAll(chunk: Uint8Array): Promise<void> {
+    let written = await this.conn.write(chunk);
+    while (written < chunk.byteLength) written += await this.conn.write(chunk.subarray(written));
   }
 
   /** Headers and body in one write (node:http corks them together). */
@@ -147,7 +159,7 @@ class Connection extends Duplex {
   }
 
   override _destroy(error: Error | null, done: (error: Error | null) => void): void {
-    clearTimeout(this.#timer);
+    this.deadlineAt = Infinity;
     try {
       this.conn.close();
     } catch { /* closed already */ }
@@ -200,6 +212,10 @@ export function listen(
   });
 
   const listener = Deno.listen({ hostname: options.hostname, port: options.port });
+  const sweep = setInterval(() => {
+    const now = performance.now();
+    for (const connection of open) if (connection.deadlineAt <= now) connection.kill();
+  }, SWEEP_MS);
   const address = listener.addr as Deno.NetAddr;
   let wake: (() => void) | undefined;
   let lastCapLog = -Infinity;
@@ -263,6 +279,7 @@ export function listen(
           logger.warn("shutdown deadline passed: closing {n} connections", { n: open.size });
           for (const connection of open) connection.kill();
         }
+        clearInterval(sweep);
       })();
       return closed;
     },

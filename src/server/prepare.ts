@@ -27,12 +27,26 @@ export interface Prepared {
   problem?: Problem;
 }
 
+/** JSON with object keys sorted and undefined members left out, built in one pass. */
 function canonical(value: unknown): string {
   if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-  const entries = Object.entries(value).filter(([, item]) => item !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
+  if (Array.isArray(value)) {
+    let out = "[";
+    for (let i = 0; i < value.length; i++) out += (i > 0 ? "," : "") + canonical(value[i]);
+    return out + "]";
+  }
+  const record = value as Record<string, unknown>;
+  // Sorted by UTF-16 code units, as the comparison operators do.
+  const keys = Object.keys(record).sort();
+  let out = "{";
+  let first = true;
+  for (const key of keys) {
+    const item = record[key];
+    if (item === undefined) continue;
+    out += (first ? "" : ",") + JSON.stringify(key) + ":" + canonical(item);
+    first = false;
+  }
+  return out + "}";
 }
 
 /**

@@ -151,8 +151,8 @@ function message(
 }
 
 /**
- * The set-based rows one valid envelope asks for (the record rows of src/record/ are written
- * per envelope: src/server/process.ts); startSource is what src/record/ found for SessionStart.
+ * The hook rows one valid envelope asks for (the record rows of src/record/ are merged apart:
+ * src/server/record_intents.ts); startSource is what src/record/ found for SessionStart.
  */
 export function extract(env: Envelope, startSource?: string): RowIntents {
   const rows: RowIntents = {
@@ -162,7 +162,7 @@ export function extract(env: Envelope, startSource?: string): RowIntents {
   };
   const p = env.payload as Record<string, unknown>;
   switch (env.event) {
-    // UserPromptSubmit: its prompt may claim a transcript line (src/server/process.ts).
+    // UserPromptSubmit: its prompt may claim a transcript line (src/server/record_intents.ts).
     case "PreToolUse":
     case "PostToolUse":
     case "PostToolUseFailure":
@@ -176,7 +176,7 @@ export function extract(env: Envelope, startSource?: string): RowIntents {
       }
       break;
       // SessionStart and SessionEnd live on the conversation row; the record rows of other
-      // events are written per envelope; every event is kept in the audit trail, linked to it.
+      // events are merged apart; every event is kept in the audit trail, linked to it.
   }
   return rows;
 }

@@ -6,13 +6,12 @@ import { jsonValue } from "../store/json.ts";
 
 export type Tx = postgres.Sql | postgres.ReservedSql | postgres.TransactionSql;
 
-/** Upserts the group's conversations; returns each one's id by session_id. */
-export async function writeConversations(
-  tx: Tx,
-  rows: RowIntents["conversations"],
-): Promise<Map<string, string>> {
-  if (rows.length === 0) return new Map();
-  const ids = await tx<{ id: string; session_id: string }[]>`
+/**
+ * Sends the upsert of the group's conversations without waiting for it: every later statement
+ * of the group finds a conversation by session_id, and postgres.js runs them in the order sent.
+ */
+function conversations(tx: Tx, rows: RowIntents["conversations"]) {
+  return tx`
     INSERT INTO conversations AS c (
       session_id, project_dir, cwd, host, user_name, model, start_source, permission_mode,
       transcript_path, started_at, ended_at, end_reason, last_event_at, start_sources
@@ -59,9 +58,7 @@ export async function writeConversations(
       last_event_at = greatest(c.last_event_at, EXCLUDED.last_event_at),
       start_sources = CASE WHEN EXCLUDED.start_sources <@ c.start_sources THEN c.start_sources
         ELSE ARRAY(SELECT DISTINCT s FROM unnest(c.start_sources || EXCLUDED.start_sources) AS s
-          ORDER BY s) END
-    RETURNING id, session_id`;
-  return new Map(ids.map((row) => [row.session_id, row.id]));
+          ORDER BY s) END`;
 }
 
 function messages(tx: Tx, rows: RowIntents["messages"]) {
@@ -125,13 +122,14 @@ function toolUses(tx: Tx, rows: RowIntents["toolUses"]) {
 }
 
 /**
- * Sends the statements that store a group's merged tool uses and messages (after its
- * conversations, which they find by session_id) without waiting: they travel in one pipelined
- * round trip, and postgres.js runs them in the order sent (a query not executed here would
- * start only when awaited, possibly after a later one).
+ * Sends the statements that store a group's merged conversations, then its tool uses and
+ * messages (which find their conversation by session_id), without waiting: they travel in one
+ * pipelined round trip, and postgres.js runs them in the order sent (a query not executed here
+ * would start only when awaited, possibly after a later one).
  */
 export function writeRows(tx: Tx, rows: RowIntents): Promise<unknown>[] {
   const writes: postgres.PendingQuery<postgres.Row[]>[] = [];
+  if (rows.conversations.length > 0) writes.push(conversations(tx, rows.conversations));
   if (rows.messages.length > 0) writes.push(messages(tx, rows.messages));
   if (rows.toolUses.length > 0) writes.push(toolUses(tx, rows.toolUses));
   return writes.map((query) => query.execute());

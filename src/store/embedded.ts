@@ -5,6 +5,18 @@ import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import { dirname, join } from "node:path";
 import { ensurePrivateDir } from "../durable.ts";
+import { loadMigrations } from "./migrate.ts";
+import type { BuildMessage, BuildRequest, CompiledEngine } from "./initdb_protocol.ts";
+import {
+  DATA_DIR_MARKER,
+  type Engine,
+  readEngine,
+  readTemplate,
+  removeUnfinished,
+  templateKey,
+  templatePath,
+  unpackDataDir,
+} from "./template.ts";
 
 export class StoreLockedError extends Error {
   override name = "StoreLockedError";
@@ -33,6 +45,13 @@ export const EMBEDDED_SETTINGS: Record<string, string> = {
   maintenance_work_mem: "16MB",
   temp_buffers: "2MB",
 };
+
+function startParams(): string[] {
+  return [
+    ...PGlite.defaultStartParams,
+    ...Object.entries(EMBEDDED_SETTINGS).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
+  ];
+}
 
 /**
  * Takes an exclusive lock beside the data directory. PGlite has no multi-process guard and
@@ -75,36 +94,171 @@ async function makePrivate(dataDir: string, home: string | undefined): Promise<v
   }
 }
 
-/** Runs initdb for a new data directory in a worker (see initdb_worker.ts for why). */
-async function initDataDir(dataDir: string): Promise<void> {
-  try {
-    await Deno.stat(join(dataDir, "PG_VERSION"));
-    return;
-  } catch { /* a new store */ }
+/**
+ * Runs the worker that makes a new store's tar (initdb_worker.ts): `use` gets the tar as soon as
+ * it is built, while the worker saves the template. Resolves once the worker is done (and ended,
+ * which frees its memory), with why the template could not be saved, if it could not.
+ */
+async function buildInWorker(
+  requested: BuildRequest | Promise<BuildRequest>,
+  use: (tar: Uint8Array) => void,
+): Promise<string | undefined> {
+  // Started before the request is ready: the worker loads its modules meanwhile.
   const worker = new Worker(new URL("./initdb_worker.ts", import.meta.url), { type: "module" });
   try {
-    const outcome = await new Promise<{ ok: boolean; message?: string }>((resolve, reject) => {
-      worker.onmessage = (event) => resolve(event.data);
+    const request = await requested;
+    return await new Promise<string | undefined>((resolve, reject) => {
+      // Once the store is unpacked, whatever befalls the worker concerns only the template.
+      let used = false;
+      worker.onmessage = (event: MessageEvent<BuildMessage>) => {
+        const message = event.data;
+        try {
+          if (message.kind === "failed") {
+            reject(new Error(`could not create the embedded store: ${message.message}`));
+          } else if (message.kind === "saved") {
+            resolve(message.error);
+          } else {
+            use(message.tar);
+            used = true;
+            if (request.templatePath === undefined) resolve(undefined);
+          }
+        } catch (error) {
+          reject(error);
+        }
+      };
       worker.onerror = (event) => {
         event.preventDefault();
-        reject(new Error(`initdb worker failed: ${event.message}`));
+        if (used) resolve(`the worker failed: ${event.message}`);
+        else reject(new Error(`initdb worker failed: ${event.message}`));
       };
-      worker.postMessage({ dataDir });
+      worker.postMessage(request);
     });
-    if (!outcome.ok) throw new Error(`could not create the embedded store: ${outcome.message}`);
   } finally {
     worker.terminate();
   }
 }
 
 /**
- * Opens the data directory (creating it on first use) and serves it on a Unix socket beside
- * it, `<dataDir>.run/.s.PGSQL.5432` (as the lock is `<dataDir>.lock`). `home`, when given, is
- * the ARRAKIS_HOME to keep private.
+ * A store holds PG_VERSION. A directory without it is no store: an empty one is replaced, and
+ * anything else in it is moved aside (never deleted) before a store is made in its place.
+ */
+function needsCreating(dataDir: string): boolean {
+  try {
+    Deno.statSync(join(dataDir, DATA_DIR_MARKER));
+    return false;
+  } catch { /* no store there */ }
+  let entries: string[];
+  try {
+    entries = [...Deno.readDirSync(dataDir)].map((entry) => entry.name);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return true;
+    throw error;
+  }
+  if (entries.length === 0) {
+    Deno.removeSync(dataDir);
+  } else {
+    const aside = `${dataDir}.incomplete-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+    Deno.renameSync(dataDir, aside);
+    console.error(`arrakis: ${dataDir} held no complete store; moved to ${aside}`);
+  }
+  return true;
+}
+
+/**
+ * Makes a new data directory: from the cached template when there is one for these migrations
+ * and this engine, else initdb and the migrations in a worker (saving the template for next
+ * time). PGlite's WebAssembly is compiled once, meanwhile, for the worker and for the PGlite
+ * that opens the store.
+ */
+async function createDataDir(
+  dataDir: string,
+  socketDir: string,
+  templateDir: string | undefined,
+): Promise<WebAssembly.Module | undefined> {
+  const [migrations, engine] = await Promise.all([loadMigrations(), readEngine()]);
+  const compiling = compileEngine(engine);
+  const path = engine && templateDir !== undefined
+    ? templatePath(templateDir, await templateKey(engine.digest, migrations))
+    : undefined;
+  const tar = path ? await readTemplate(path) : undefined;
+  if (tar !== undefined) {
+    unpackDataDir(tar, dataDir);
+  } else {
+    const saveError = await buildInWorker(
+      compiling.then((modules) => ({
+        migrations,
+        socketPath: join(socketDir, "init.sock"),
+        startParams: startParams(),
+        templatePath: path,
+        modules,
+      })),
+      (built) => unpackDataDir(built, dataDir),
+    );
+    // The store is made all the same; only the next new one will not be quicker.
+    if (saveError !== undefined) {
+      console.error(`arrakis: could not save the store template: ${saveError}`);
+    }
+  }
+  return (await compiling)?.pgliteWasmModule;
+}
+
+/** PGlite's WebAssembly compiled once for this process and its worker; undefined if it fails. */
+async function compileEngine(engine: Engine | undefined): Promise<CompiledEngine | undefined> {
+  if (!engine) return undefined;
+  try {
+    const [pgliteWasmModule, initdbWasmModule] = await Promise.all([
+      WebAssembly.compile(engine.wasm as Uint8Array<ArrayBuffer>),
+      WebAssembly.compile(engine.initdbWasm as Uint8Array<ArrayBuffer>),
+    ]);
+    return { pgliteWasmModule, initdbWasmModule };
+  } catch {
+    return undefined; // PGlite compiles them itself
+  }
+}
+
+/**
+ * Makes sure `templateDir` holds the template for this engine and these migrations, so that the
+ * next new store is unpacked from it (`arrakis install --self` calls this). Returns its path;
+ * undefined where PGlite's WebAssembly cannot be read as files (no template is used there).
+ */
+export async function prepareTemplate(templateDir: string): Promise<string | undefined> {
+  const [migrations, engine] = await Promise.all([loadMigrations(), readEngine()]);
+  if (!engine) return undefined;
+  const path = templatePath(templateDir, await templateKey(engine.digest, migrations));
+  if (await readTemplate(path)) return path;
+  const socketDir = await Deno.makeTempDir({ prefix: "arrakis-template-" }); // 0700
+  try {
+    const saveError = await buildInWorker(
+      compileEngine(engine).then((modules) => ({
+        migrations,
+        socketPath: join(socketDir, "init.sock"),
+        startParams: startParams(),
+        templatePath: path,
+        modules,
+      })),
+      () => {},
+    );
+    if (saveError !== undefined) throw new Error(`could not save the store template: ${saveError}`);
+    return path;
+  } finally {
+    await Deno.remove(socketDir, { recursive: true }).catch(() => {});
+  }
+}
+
+export interface EmbeddedOptions {
+  /** The ARRAKIS_HOME to keep private. */
+  home?: string;
+  /** Where new stores' templates are cached (template.ts); none is used or saved without it. */
+  templateDir?: string;
+}
+
+/**
+ * Opens the data directory (creating it, migrated, on first use) and serves it on a Unix socket
+ * beside it, `<dataDir>.run/.s.PGSQL.5432` (as the lock is `<dataDir>.lock`).
  */
 export async function startEmbedded(
   dataDir: string,
-  options: { home?: string } = {},
+  options: EmbeddedOptions = {},
 ): Promise<EmbeddedServer> {
   const socketDir = `${dataDir}.run`;
   // psql finds a socket by directory and port: `psql -h <dataDir>.run`.
@@ -118,17 +272,19 @@ export async function startEmbedded(
   await makePrivate(dataDir, options.home);
   const lock = await lockDataDir(dataDir);
   let db: PGlite | undefined;
+  let wasmModule: WebAssembly.Module | undefined;
   try {
     await ensurePrivateDir(socketDir);
     await Deno.chmod(socketDir, 0o700);
     // A socket left by a killed server: ours to remove, since we hold the lock.
     await Deno.remove(socketPath).catch(() => {});
-    await initDataDir(dataDir);
+    removeUnfinished(dataDir);
+    if (needsCreating(dataDir)) {
+      wasmModule = await createDataDir(dataDir, socketDir, options.templateDir);
+    }
     db = await PGlite.create(dataDir, {
-      startParams: [
-        ...PGlite.defaultStartParams,
-        ...Object.entries(EMBEDDED_SETTINGS).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
-      ],
+      ...(wasmModule ? { pgliteWasmModule: wasmModule } : {}),
+      startParams: startParams(),
     });
     await Deno.chmod(dataDir, 0o700);
     const server = new PGLiteSocketServer({ db, path: socketPath });

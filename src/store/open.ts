@@ -1,6 +1,7 @@
 // One postgres.js `sql` for everything: a real PostgreSQL when DATABASE_URL is set, the
 // embedded PGlite store otherwise.
 import postgres from "postgres";
+import { join } from "node:path";
 import type { Config } from "../config.ts";
 import { startEmbedded } from "./embedded.ts";
 
@@ -87,7 +88,11 @@ export async function openStore(
       },
     };
   }
-  const embedded = await startEmbedded(config.pgliteDir, { home: config.home });
+  const embedded = await startEmbedded(config.pgliteDir, {
+    home: config.home,
+    // New stores are unpacked from a template kept in the home (src/store/template.ts).
+    ...(config.home === undefined ? {} : { templateDir: join(config.home, "cache") }),
+  });
   // PGlite is one backend: a single connection keeps each transaction whole.
   const sql = connect(
     "postgres://postgres@localhost/postgres",

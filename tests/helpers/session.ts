@@ -67,12 +67,12 @@ export async function dump(sql: Sql) {
         FROM conversations ORDER BY session_id`,
     sql`SELECT session_id, role, source, dedupe_key, content, content_json, model, message_id,
           api_request_id, transcript_uuid, parent_uuid, request_id, occurred_at
-        FROM messages ORDER BY dedupe_key`,
+        FROM messages ORDER BY session_id, dedupe_key`,
     sql`SELECT message_id, api_request_id, session_id, model, input_tokens, output_tokens,
           cache_creation_input_tokens, cache_read_input_tokens, occurred_at
-        FROM token_usage ORDER BY message_id`,
+        FROM token_usage ORDER BY session_id, message_id`,
     sql`SELECT session_id, tool_use_id, tool_name, tool_input, tool_response, error, status,
-          duration_ms, pre_at, post_at FROM tool_uses ORDER BY tool_use_id`,
+          duration_ms, pre_at, post_at FROM tool_uses ORDER BY session_id, tool_use_id`,
     sql`SELECT request_id, event_type, (conversation_id IS NOT NULL) AS linked
         FROM webhook_events WHERE status = 'SUCCESS' ORDER BY request_id`,
   ]);

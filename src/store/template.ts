@@ -1,0 +1,182 @@
+// The embedded store's template: the tarball of a freshly initialised and migrated PGlite data
+// directory. Making one costs initdb (seconds of WebAssembly); unpacking one costs a file write
+// per file. Cached as <templateDir>/store-<key>.tar.gz, where the key hashes what decides its
+// contents (PGlite's WebAssembly and every migration's checksum), so a template is never used
+// for other migrations or another PostgreSQL build: those have another key.
+import { dirname, join } from "node:path";
+import { ensurePrivateDir } from "../durable.ts";
+import type { Migration } from "./migrate.ts";
+import { readTar, TarError } from "./tar.ts";
+
+/** Bumped when the way a template is made changes, so older ones are never used. */
+const TEMPLATE_FORMAT = "1";
+const PREFIX = "store-";
+const SUFFIX = ".tar.gz";
+const STALE_TEMPORARY_MS = 60 * 60 * 1000;
+
+/** A file every complete data directory holds (PGlite itself tests for it). */
+export const DATA_DIR_MARKER = "PG_VERSION";
+
+async function sha256Hex(data: Uint8Array | string): Promise<string> {
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** PGlite's WebAssembly, read once: its bytes are compiled and hashed into the key. */
+export interface Engine {
+  /** pglite.wasm and initdb.wasm, for WebAssembly.compile. */
+  wasm: Uint8Array;
+  initdbWasm: Uint8Array;
+  /** sha256 of pglite.wasm and initdb.wasm (the catalog initdb writes comes from both). */
+  digest: string;
+}
+
+/** Reads PGlite's WebAssembly files; undefined where they cannot be read as files. */
+export async function readEngine(): Promise<Engine | undefined> {
+  try {
+    const dist = import.meta.resolve("@electric-sql/pglite");
+    const [wasm, initdb] = await Promise.all([
+      Deno.readFile(new URL("./pglite.wasm", dist)),
+      Deno.readFile(new URL("./initdb.wasm", dist)),
+    ]);
+    const digest = await sha256Hex(`${await sha256Hex(wasm)} ${await sha256Hex(initdb)}`);
+    return { wasm, initdbWasm: initdb, digest };
+  } catch {
+    return undefined;
+  }
+}
+
+export async function templateKey(engineDigest: string, migrations: Migration[]): Promise<string> {
+  const parts = [
+    TEMPLATE_FORMAT,
+    engineDigest,
+    ...migrations.map((m) => `${m.name}:${m.checksum}`),
+  ];
+  return (await sha256Hex(parts.join("\n"))).slice(0, 32);
+}
+
+export function templatePath(templateDir: string, key: string): string {
+  return join(templateDir, `${PREFIX}${key}${SUFFIX}`);
+}
+
+async function gunzip(data: Uint8Array): Promise<Uint8Array> {
+  const stream = new Blob([data as Uint8Array<ArrayBuffer>]).stream()
+    .pipeThrough(new DecompressionStream("gzip"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+async function gzip(data: Uint8Array): Promise<Uint8Array> {
+  const stream = new Blob([data as Uint8Array<ArrayBuffer>]).stream()
+    .pipeThrough(new CompressionStream("gzip"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/**
+ * The cached template's tar, or undefined when there is none. A template that does not read
+ * whole (gzip checks its CRC and length) is removed, and undefined returned: the caller makes
+ * a new store instead.
+ */
+export async function readTemplate(path: string): Promise<Uint8Array | undefined> {
+  let packed: Uint8Array;
+  try {
+    packed = await Deno.readFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+  try {
+    const tar = await gunzip(packed);
+    // Parsed here as well as when unpacked, so a bad one is found before anything is written.
+    let marker = false;
+    for (const entry of readTar(tar)) marker ||= entry.path === DATA_DIR_MARKER;
+    if (!marker) throw new TarError(`no ${DATA_DIR_MARKER}`);
+    return tar;
+  } catch (error) {
+    console.error(
+      `arrakis: the store template ${path} is damaged (${
+        error instanceof Error ? error.message : String(error)
+      }); removed, making the store from scratch`,
+    );
+    await Deno.remove(path).catch(() => {});
+    return undefined;
+  }
+}
+
+/**
+ * Saves a template: written beside its final name and renamed, so a reader finds the whole file
+ * or none. Templates of other keys are removed (they are for other migrations or engines), and
+ * so are temporaries older than an hour.
+ */
+export async function writeTemplate(path: string, tar: Uint8Array): Promise<void> {
+  const dir = dirname(path);
+  await ensurePrivateDir(dir);
+  const temporary = `${path}.${crypto.randomUUID()}.tmp`;
+  try {
+    await Deno.writeFile(temporary, await gzip(tar), { mode: 0o600 });
+    await Deno.rename(temporary, path);
+  } catch (error) {
+    await Deno.remove(temporary).catch(() => {});
+    throw error;
+  }
+  for await (const entry of Deno.readDir(dir)) {
+    const name = entry.name;
+    const other = join(dir, name);
+    if (name.startsWith(PREFIX) && name.endsWith(SUFFIX) && other !== path) {
+      await Deno.remove(other).catch(() => {});
+    } else if (name.startsWith(PREFIX) && name.endsWith(".tmp")) {
+      // One a killed writer left; a writer that is still at it is younger than this.
+      const mtime = (await Deno.stat(other).catch(() => undefined))?.mtime?.getTime();
+      if (mtime !== undefined && Date.now() - mtime > STALE_TEMPORARY_MS) {
+        await Deno.remove(other).catch(() => {});
+      }
+    }
+  }
+}
+
+/**
+ * Unpacks a data directory's tar into `dataDir`, which must not exist: into a sibling first,
+ * renamed into place once whole, so a crash leaves no directory that looks like a store but is
+ * not one. Directories are 0700 and files 0600, as PostgreSQL wants its data directory.
+ */
+export function unpackDataDir(tar: Uint8Array, dataDir: string): void {
+  const building = `${dataDir}.new-${crypto.randomUUID()}`;
+  Deno.mkdirSync(building, { mode: 0o700 });
+  try {
+    // Synchronous on purpose: a thousand small files, and each async call would add a hop to the
+    // blocking thread pool (see durable.ts).
+    for (const entry of readTar(tar)) {
+      const target = join(building, entry.path);
+      if (entry.kind === "directory") {
+        Deno.mkdirSync(target, { recursive: true, mode: 0o700 });
+      } else {
+        Deno.writeFileSync(target, entry.data, { mode: 0o600 });
+      }
+    }
+    Deno.statSync(join(building, DATA_DIR_MARKER));
+    Deno.renameSync(building, dataDir);
+  } catch (error) {
+    Deno.removeSync(building, { recursive: true });
+    throw error;
+  }
+}
+
+/**
+ * Removes what an interrupted unpack left beside `dataDir` (only this store's own
+ * `<dataDir>.new-*`; the caller holds the store's lock, so none is in progress).
+ */
+export function removeUnfinished(dataDir: string): void {
+  const dir = dirname(dataDir);
+  const prefix = `${dataDir.slice(dir.length + 1)}.new-`;
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(dir)];
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    if (entry.isDirectory && entry.name.startsWith(prefix)) {
+      Deno.removeSync(join(dir, entry.name), { recursive: true });
+    }
+  }
+}
