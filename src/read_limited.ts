@@ -20,6 +20,12 @@ export async function readLimited(
     }
     chunks.push(value);
   }
+  return joinChunks(chunks, total);
+}
+
+/** The chunks as one array of `total` bytes (the chunk itself when there is one). */
+export function joinChunks(chunks: Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
   const bytes = new Uint8Array(total);
   let offset = 0;
   for (const chunk of chunks) {

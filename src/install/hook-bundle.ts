@@ -25,7 +25,7 @@ export async function buildHookBundle(
   runFlags: string[],
 ): Promise<HookBundle> {
   const path = join(appDir, HOOK_BUNDLE);
-  const built = await output(deno, [
+  const built = await denoOutput(deno, [
     "bundle",
     "--quiet",
     "--config",
@@ -64,7 +64,7 @@ export async function checkHookBundle(
   runFlags: string[],
 ): Promise<HookBundle> {
   const path = join(appDir, HOOK_BUNDLE);
-  const smoke = await output(deno, ["run", ...runFlags, path, "--help"], {
+  const smoke = await denoOutput(deno, ["run", ...runFlags, path, "--help"], {
     DENO_DIR: join(appDir, "deno"),
   });
   if (smoke.code !== 0 || !smoke.stdout.startsWith("Usage: arrakis hook")) {
@@ -96,7 +96,12 @@ function firstError(stderr: string): string {
   return (lines.find((line) => /error/i.test(line)) ?? lines[0] ?? "no output").slice(0, 300);
 }
 
-async function output(deno: string, args: string[], env: Record<string, string> = {}) {
+/** A deno subcommand's exit code and decoded output (no colours, no stdin). */
+export async function denoOutput(
+  deno: string,
+  args: string[],
+  env: Record<string, string> = {},
+) {
   const { code, stdout, stderr } = await new Deno.Command(deno, {
     args,
     env: { NO_COLOR: "1", ...env },

@@ -7,7 +7,13 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensurePrivateDir, writeFileDurable } from "../durable.ts";
 import { launcherPermissions } from "../permissions.ts";
-import { buildHookBundle, checkHookBundle, HOOK_BUNDLE, type HookBundle } from "./hook-bundle.ts";
+import {
+  buildHookBundle,
+  checkHookBundle,
+  denoOutput,
+  HOOK_BUNDLE,
+  type HookBundle,
+} from "./hook-bundle.ts";
 
 /** What a self-contained copy holds (tests, benchmarks and docs stay in the clone). */
 export const APP_ENTRIES = [
@@ -202,21 +208,6 @@ async function swapInto(staging: string, target: string): Promise<void> {
   }
   await Deno.rename(staging, target);
   if (moved) await Deno.remove(old, { recursive: true });
-}
-
-async function denoOutput(deno: string, args: string[], env: Record<string, string> = {}) {
-  const { code, stdout, stderr } = await new Deno.Command(deno, {
-    args,
-    env: { NO_COLOR: "1", ...env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code,
-    stdout: new TextDecoder().decode(stdout),
-    stderr: new TextDecoder().decode(stderr),
-  };
 }
 
 /** Copies every npm package of the lock file found in this deno's cache into `npmDir`. */

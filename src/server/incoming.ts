@@ -3,22 +3,12 @@
 // (headers converted again) and a web stream over the node stream, per request: measured, that
 // was most of what reading a body cost the server.
 import type { IncomingMessage } from "node:http";
+import { joinChunks } from "../read_limited.ts";
 
 /** The node:http request under a Hono context, when the listener served it. */
 export function incomingOf(env: unknown): IncomingMessage | undefined {
   const incoming = (env as { incoming?: IncomingMessage } | undefined)?.incoming;
   return typeof incoming?.on === "function" ? incoming : undefined;
-}
-
-function joined(chunks: Uint8Array[], total: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0];
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
 }
 
 /**
@@ -41,7 +31,7 @@ export function readIncoming(
       chunks.push(chunk);
       total += chunk.byteLength;
     }
-    return Promise.resolve(total > maxBytes ? "too_large" : joined(chunks, total));
+    return Promise.resolve(total > maxBytes ? "too_large" : joinChunks(chunks, total));
   }
   return new Promise((resolve, reject) => {
     const chunks: Uint8Array[] = [];
@@ -61,7 +51,7 @@ export function readIncoming(
         incoming.destroy();
       }
     };
-    const onEnd = () => settle(() => resolve(joined(chunks, total)));
+    const onEnd = () => settle(() => resolve(joinChunks(chunks, total)));
     const onError = (error: Error) => settle(() => reject(error));
     const onClose = () =>
       settle(() => reject(new Error("the connection closed before the body ended")));

@@ -5,7 +5,7 @@
 // event time with the rule its upsert applies against a stored row, so a group leaves the rows
 // its envelopes would leave written one by one.
 import type { Envelope } from "../schema.ts";
-import type { EventRows, SessionEventIntent } from "../record/event_rows.ts";
+import type { EventRows, PermissionIntent, SessionEventIntent } from "../record/event_rows.ts";
 import {
   type AgentIntent,
   type MessageIntent,
@@ -15,7 +15,6 @@ import {
   transcriptRows,
   type UsageIntent,
 } from "../record/transcript_rows.ts";
-import type { PermissionDecision } from "../schema.ts";
 import { isoOrNull } from "./rows.ts";
 
 /** Where a row belongs, and which delivery wrote it. */
@@ -49,14 +48,7 @@ export type UsageRow = UsageIntent & Omit<Owned, "request_id">;
 export type AgentRow = AgentIntent & Omit<Owned, "request_id">;
 export type SessionEventRow = SessionEventIntent & Owned & { occurred_at: string };
 
-export interface PermissionRow extends Omit<Owned, "request_id"> {
-  tool_use_id: string;
-  agent_id: string | null;
-  tool_name: string | null;
-  tool_input: unknown;
-  permission: PermissionDecision;
-  reason: string | null;
-}
+export type PermissionRow = PermissionIntent & Omit<Owned, "request_id">;
 
 /** A conversation's bounds from its transcript lines, and the model they name. */
 export interface BoundsRow {
