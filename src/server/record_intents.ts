@@ -15,7 +15,7 @@ import {
   transcriptRows,
   type UsageIntent,
 } from "../record/transcript_rows.ts";
-import { isoOrNull } from "./rows.ts";
+import { greatest, isoOrNull, least, mergeBy, str } from "./rows.ts";
 
 /** Where a row belongs, and which delivery wrote it. */
 interface Owned {
@@ -72,12 +72,6 @@ export interface RecordIntents {
   bounds: BoundsRow[];
 }
 
-const str = (value: unknown): string | null => typeof value === "string" ? value : null;
-
-const least = (a: string | null, b: string | null) =>
-  a === null ? b : b === null ? a : a < b ? a : b;
-const greatest = (a: string | null, b: string | null) =>
-  a === null ? b : b === null ? a : a > b ? a : b;
 const minId = (a: string, b: string) => (b < a ? b : a);
 
 /** Fields a later intent fills where the earlier left null: coalesce(stored, incoming). */
@@ -87,23 +81,6 @@ function fill<T extends object>(known: T, next: T, fields: readonly (keyof T)[])
     if (out[field] === null || out[field] === undefined) out[field] = next[field];
   }
   return out;
-}
-
-/** Folds rows per key in the given (event-time) order; keeps first-seen order of keys. */
-function fold<T>(rows: T[], key: (row: T) => string, merge: (known: T, next: T) => T): T[] {
-  const byKey = new Map<string, T>();
-  for (const row of rows) {
-    const k = key(row);
-    const known = byKey.get(k);
-    byKey.set(k, known === undefined ? row : merge(known, row));
-  }
-  return [...byKey.values()];
-}
-
-/** One global order per statement, so concurrent groups lock rows in the same order. */
-function sorted<T>(rows: T[], key: (row: T) => string): T[] {
-  return rows.map((row) => [key(row), row] as const)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row);
 }
 
 const bySession = (id: string) => (row: { session_id: string }) =>
@@ -173,86 +150,60 @@ export function recordIntents(inputs: RecordInput[]): RecordIntents {
 
   return {
     // A prompt key already taken stays with its first prompt (ON CONFLICT DO NOTHING).
-    hookPrompts: sorted(
-      fold(hookPrompts, bySession("dedupe_key"), (known) => known),
-      bySession("dedupe_key"),
-    ),
-    lines: sorted(fold(lines, bySession("dedupe_key"), mergeOwned), bySession("dedupe_key")),
-    assistant: sorted(
-      fold(assistant, bySession("dedupe_key"), mergeOwned),
-      bySession("dedupe_key"),
-    ),
+    hookPrompts: mergeBy(hookPrompts, bySession("dedupe_key"), (known) => known),
+    lines: mergeBy(lines, bySession("dedupe_key"), mergeOwned),
+    assistant: mergeBy(assistant, bySession("dedupe_key"), mergeOwned),
     // What the hook saw wins; the transcript fills what no hook event delivered.
-    toolCalls: sorted(
-      fold(toolCalls, bySession("tool_use_id"), (t, x) => ({
-        ...fill(t, x, ["tool_name", "tool_input", "agent_id"]),
-        pre_at: least(t.pre_at, x.pre_at),
-      })),
-      bySession("tool_use_id"),
-    ),
+    toolCalls: mergeBy(toolCalls, bySession("tool_use_id"), (t, x) => ({
+      ...fill(t, x, ["tool_name", "tool_input", "agent_id"]),
+      pre_at: least(t.pre_at, x.pre_at),
+    })),
     // A result only fills a pending call: the first one stays.
-    toolResults: sorted(
-      fold(toolResults, bySession("tool_use_id"), (t, x) => fill(t, x, ["agent_id"])),
-      bySession("tool_use_id"),
-    ),
+    toolResults: mergeBy(toolResults, bySession("tool_use_id"), (t, x) => fill(t, x, ["agent_id"])),
     // A denial is final; the latest reason given wins.
-    permissions: sorted(
-      fold(permissions, bySession("tool_use_id"), (t, x) => ({
-        ...fill(t, x, ["tool_name", "tool_input", "agent_id"]),
-        permission: t.permission === "denied" || x.permission === "denied"
-          ? "denied"
-          : x.permission,
-        reason: x.reason ?? t.reason,
-      })),
-      bySession("tool_use_id"),
-    ),
+    permissions: mergeBy(permissions, bySession("tool_use_id"), (t, x) => ({
+      ...fill(t, x, ["tool_name", "tool_input", "agent_id"]),
+      permission: t.permission === "denied" || x.permission === "denied" ? "denied" : x.permission,
+      reason: x.reason ?? t.reason,
+    })),
     // Later blocks of one message may carry grown counts: the largest, whatever the order.
-    usage: sorted(
-      fold(usage, (u) => JSON.stringify([u.message_id, u.api_request_id]), (u, x) => ({
-        ...fill(u, x, ["model", "agent_id"]),
-        input_tokens: Math.max(u.input_tokens, x.input_tokens),
-        output_tokens: Math.max(u.output_tokens, x.output_tokens),
-        cache_creation_input_tokens: Math.max(
-          u.cache_creation_input_tokens,
-          x.cache_creation_input_tokens,
-        ),
-        cache_creation_5m_input_tokens: Math.max(
-          u.cache_creation_5m_input_tokens,
-          x.cache_creation_5m_input_tokens,
-        ),
-        cache_creation_1h_input_tokens: Math.max(
-          u.cache_creation_1h_input_tokens,
-          x.cache_creation_1h_input_tokens,
-        ),
-        cache_read_input_tokens: Math.max(u.cache_read_input_tokens, x.cache_read_input_tokens),
-        occurred_at: least(u.occurred_at, x.occurred_at),
-      })),
-      (u) => JSON.stringify([u.message_id, u.api_request_id]),
-    ),
-    agents: sorted(
-      fold(agents, bySession("agent_id"), (a, x) => ({
-        ...fill(a, x, [
-          "agent_type",
-          "description",
-          "parent_tool_use_id",
-          "parent_agent_id",
-          "transcript_path",
-          "last_message",
-        ]),
-        started_at: least(a.started_at, x.started_at),
-        ended_at: greatest(a.ended_at, x.ended_at),
-      })),
-      bySession("agent_id"),
-    ),
-    sessionEvents: sorted(fold(sessionEvents, (e) => e.request_id, (e) => e), (e) => e.request_id),
-    bounds: sorted(
-      fold(bounds, (b) => b.session_id, (b, x) => ({
-        session_id: b.session_id,
-        first: least(b.first, x.first)!,
-        last: greatest(b.last, x.last),
-        model: b.model ?? x.model,
-      })),
-      (b) => b.session_id,
-    ),
+    usage: mergeBy(usage, (u) => JSON.stringify([u.message_id, u.api_request_id]), (u, x) => ({
+      ...fill(u, x, ["model", "agent_id"]),
+      input_tokens: Math.max(u.input_tokens, x.input_tokens),
+      output_tokens: Math.max(u.output_tokens, x.output_tokens),
+      cache_creation_input_tokens: Math.max(
+        u.cache_creation_input_tokens,
+        x.cache_creation_input_tokens,
+      ),
+      cache_creation_5m_input_tokens: Math.max(
+        u.cache_creation_5m_input_tokens,
+        x.cache_creation_5m_input_tokens,
+      ),
+      cache_creation_1h_input_tokens: Math.max(
+        u.cache_creation_1h_input_tokens,
+        x.cache_creation_1h_input_tokens,
+      ),
+      cache_read_input_tokens: Math.max(u.cache_read_input_tokens, x.cache_read_input_tokens),
+      occurred_at: least(u.occurred_at, x.occurred_at),
+    })),
+    agents: mergeBy(agents, bySession("agent_id"), (a, x) => ({
+      ...fill(a, x, [
+        "agent_type",
+        "description",
+        "parent_tool_use_id",
+        "parent_agent_id",
+        "transcript_path",
+        "last_message",
+      ]),
+      started_at: least(a.started_at, x.started_at),
+      ended_at: greatest(a.ended_at, x.ended_at),
+    })),
+    sessionEvents: mergeBy(sessionEvents, (e) => e.request_id, (e) => e),
+    bounds: mergeBy(bounds, (b) => b.session_id, (b, x) => ({
+      session_id: b.session_id,
+      first: least(b.first, x.first)!,
+      last: greatest(b.last, x.last),
+      model: b.model ?? x.model,
+    })),
   };
 }

@@ -2,56 +2,65 @@
 // that new event types extend the extraction and the SQL writers stay one statement per table.
 // Every merge rule is the one its table's upsert applies (src/server/write.ts), so merging in
 // memory first gives the same rows as writing each envelope on its own, in any order.
-import type { Envelope } from "../schema.ts";
+import type { ConversationRow, Envelope, MessageRow, ToolUseRow } from "../schema.ts";
 
-export interface ConversationIntent {
-  session_id: string;
-  project_dir: string | null;
-  cwd: string | null;
-  host: string | null;
-  user_name: string | null;
-  model: string | null;
-  start_source: string | null;
-  permission_mode: string | null;
-  transcript_path: string | null;
+/** A conversations row as one envelope sees it; times as ISO text, as jsonb_to_recordset reads them. */
+export interface ConversationIntent extends
+  Pick<
+    ConversationRow,
+    | "session_id"
+    | "project_dir"
+    | "cwd"
+    | "host"
+    | "user_name"
+    | "model"
+    | "start_source"
+    | "permission_mode"
+    | "transcript_path"
+    | "end_reason"
+  > {
   started_at: string | null;
   ended_at: string | null;
-  end_reason: string | null;
   last_event_at: string | null;
   /** Every SessionStart source seen (startup, resume, clear, compact), sorted. */
   start_sources: string[];
 }
 
-export interface MessageIntent {
-  session_id: string;
-  role: "user" | "assistant";
-  source: "prompt" | "transcript" | "stop";
-  dedupe_key: string;
-  content: string | null;
-  content_json: unknown;
-  model: string | null;
-  message_id: string | null;
-  api_request_id: string | null;
-  transcript_uuid: string | null;
-  parent_uuid: string | null;
+export interface MessageIntent extends
+  Pick<
+    MessageRow,
+    | "session_id"
+    | "role"
+    | "source"
+    | "dedupe_key"
+    | "content"
+    | "content_json"
+    | "model"
+    | "message_id"
+    | "api_request_id"
+    | "transcript_uuid"
+    | "parent_uuid"
+  > {
   request_id: string;
   occurred_at: string | null;
 }
 
 /** Pre fields are set when a PreToolUse is in the intent (pre_at), Post fields by post_at. */
-export interface ToolUseIntent {
-  session_id: string;
-  tool_use_id: string;
-  tool_name: string | null;
-  tool_input: unknown;
+export interface ToolUseIntent extends
+  Pick<
+    ToolUseRow,
+    | "session_id"
+    | "tool_use_id"
+    | "tool_name"
+    | "tool_input"
+    | "tool_response"
+    | "error"
+    | "status"
+    | "duration_ms"
+    | "agent_id"
+  > {
   pre_at: string | null;
-  tool_response: unknown;
-  error: unknown;
-  status: "pending" | "success" | "failure";
-  duration_ms: number | null;
   post_at: string | null;
-  /** The subagent that made the call, when a subagent did. */
-  agent_id: string | null;
 }
 
 export interface RowIntents {
@@ -66,7 +75,7 @@ export function isoOrNull(text: unknown): string | null {
   return Number.isFinite(ms) ? new Date(ms).toISOString() : null;
 }
 
-function str(value: unknown): string | null {
+export function str(value: unknown): string | null {
   return typeof value === "string" ? value : null;
 }
 
@@ -75,11 +84,11 @@ function later(a: string | null, b: string | null): boolean {
   return a !== null && (b === null || a >= b);
 }
 
-function least(a: string | null, b: string | null): string | null {
+export function least(a: string | null, b: string | null): string | null {
   return a === null ? b : b === null ? a : a < b ? a : b;
 }
 
-function greatest(a: string | null, b: string | null): string | null {
+export function greatest(a: string | null, b: string | null): string | null {
   return a === null ? b : b === null ? a : a > b ? a : b;
 }
 
@@ -241,7 +250,8 @@ export function mergeToolUse(t: ToolUseIntent, x: ToolUseIntent): ToolUseIntent 
   };
 }
 
-function mergeBy<T>(rows: T[], key: (row: T) => string, merge: (a: T, b: T) => T): T[] {
+/** One row per key, merged in the given order, the keys sorted. */
+export function mergeBy<T>(rows: T[], key: (row: T) => string, merge: (a: T, b: T) => T): T[] {
   const byKey = new Map<string, T>();
   for (const row of rows) {
     const k = key(row);
