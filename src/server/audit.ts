@@ -3,7 +3,7 @@
 import type { Sql } from "../store/open.ts";
 import type { IngestAnswer, IngestStage, WebhookStatus } from "../schema.ts";
 import type { RequestMeta } from "./deps.ts";
-import type { Tx } from "./write.ts";
+import { conversationIdBySession, type Tx } from "./write.ts";
 import { jsonValue } from "../store/json.ts";
 
 /** What is known about a request when its audit row is first written. */
@@ -92,7 +92,7 @@ export async function insertAuditRows(
     )
     SELECT x.request_id, x.trace_id, x.span_id, x.session_id, x.event_type,
       CASE WHEN x.link
-        THEN (SELECT c.id FROM conversations c WHERE c.session_id = x.session_id) END,
+        THEN ${conversationIdBySession(sql)} END,
       x.status::webhook_status, x.stage, x.http_status, x.error_code, x.error_message,
       x.payload, x.body_sha256, x.response, x.headers, x.ip, x.user_agent, x.attempt,
       x.batch_id, x.stage_timings, clock_timestamp(),

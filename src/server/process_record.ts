@@ -7,6 +7,7 @@
 import type postgres from "postgres";
 import type { RecordIntents } from "./record_intents.ts";
 import { jsonValue } from "../store/json.ts";
+import { conversationIdBySession } from "./write.ts";
 
 type Tx = postgres.TransactionSql;
 
@@ -29,7 +30,9 @@ function sessionEvents(tx: Tx, rows: RecordIntents["sessionEvents"]) {
     INSERT INTO session_events (
       request_id, conversation_id, session_id, agent_id, kind, label, text, detail, occurred_at
     )
-    SELECT x.request_id, (SELECT c.id FROM conversations c WHERE c.session_id = x.session_id), x.session_id, x.agent_id, x.kind, x.label, x.text,
+    SELECT x.request_id, ${
+    conversationIdBySession(tx)
+  }, x.session_id, x.agent_id, x.kind, x.label, x.text,
       x.detail, x.occurred_at
     FROM jsonb_to_recordset(${jsonValue(rows)}::jsonb) AS x(
       request_id text, session_id text, agent_id text, kind text,
@@ -44,7 +47,7 @@ function agents(tx: Tx, rows: RecordIntents["agents"]) {
       conversation_id, session_id, agent_id, agent_type, description, parent_tool_use_id,
       parent_agent_id, transcript_path, started_at, ended_at, last_message
     )
-    SELECT (SELECT c.id FROM conversations c WHERE c.session_id = x.session_id), x.session_id, x.agent_id, x.agent_type, x.description,
+    SELECT ${conversationIdBySession(tx)}, x.session_id, x.agent_id, x.agent_type, x.description,
       x.parent_tool_use_id, x.parent_agent_id, x.transcript_path, x.started_at, x.ended_at,
       x.last_message
     FROM jsonb_to_recordset(${jsonValue(rows)}::jsonb) AS x(
@@ -70,7 +73,7 @@ function permissions(tx: Tx, rows: RecordIntents["permissions"]) {
       conversation_id, session_id, tool_use_id, tool_name, tool_input, agent_id, permission,
       permission_reason
     )
-    SELECT (SELECT c.id FROM conversations c WHERE c.session_id = x.session_id), x.session_id, x.tool_use_id, x.tool_name, x.tool_input,
+    SELECT ${conversationIdBySession(tx)}, x.session_id, x.tool_use_id, x.tool_name, x.tool_input,
       x.agent_id, x.permission, x.reason
     FROM jsonb_to_recordset(${jsonValue(rows)}::jsonb) AS x(
       session_id text, tool_use_id text, tool_name text,
@@ -91,7 +94,7 @@ function toolCalls(tx: Tx, rows: RecordIntents["toolCalls"]) {
     INSERT INTO tool_uses AS t (
       conversation_id, session_id, tool_use_id, tool_name, tool_input, agent_id, pre_at
     )
-    SELECT (SELECT c.id FROM conversations c WHERE c.session_id = x.session_id), x.session_id, x.tool_use_id, x.tool_name, x.tool_input,
+    SELECT ${conversationIdBySession(tx)}, x.session_id, x.tool_use_id, x.tool_name, x.tool_input,
       x.agent_id, x.pre_at
     FROM jsonb_to_recordset(${jsonValue(rows)}::jsonb) AS x(
       session_id text, tool_use_id text, tool_name text,
@@ -110,7 +113,9 @@ function toolResults(tx: Tx, rows: RecordIntents["toolResults"]) {
       conversation_id, session_id, tool_use_id, tool_response, error, status, agent_id,
       post_at
     )
-    SELECT (SELECT c.id FROM conversations c WHERE c.session_id = x.session_id), x.session_id, x.tool_use_id, x.tool_response, x.error, x.status,
+    SELECT ${
+    conversationIdBySession(tx)
+  }, x.session_id, x.tool_use_id, x.tool_response, x.error, x.status,
       x.agent_id, x.post_at
     FROM jsonb_to_recordset(${jsonValue(rows)}::jsonb) AS x(
       session_id text, tool_use_id text, tool_response jsonb,
@@ -133,7 +138,7 @@ function assistant(tx: Tx, rows: RecordIntents["assistant"]) {
       conversation_id, session_id, agent_id, role, source, dedupe_key, content, content_json,
       model, message_id, api_request_id, transcript_uuid, parent_uuid, request_id, occurred_at
     )
-    SELECT (SELECT c.id FROM conversations c WHERE c.session_id = x.session_id), x.session_id, x.agent_id, 'assistant', 'transcript',
+    SELECT ${conversationIdBySession(tx)}, x.session_id, x.agent_id, 'assistant', 'transcript',
       x.dedupe_key, x.content, x.content_json, x.model, x.message_id, x.api_request_id,
       x.transcript_uuid, x.parent_uuid, x.request_id, x.occurred_at
     FROM jsonb_to_recordset(${jsonValue(rows)}::jsonb) AS x(
@@ -183,7 +188,7 @@ function hookPrompts(tx: Tx, rows: RecordIntents["hookPrompts"]) {
     INSERT INTO messages (
       conversation_id, session_id, role, source, dedupe_key, content, request_id, occurred_at
     )
-    SELECT (SELECT c.id FROM conversations c WHERE c.session_id = x.session_id), x.session_id, 'user', 'prompt', x.dedupe_key, x.content,
+    SELECT ${conversationIdBySession(tx)}, x.session_id, 'user', 'prompt', x.dedupe_key, x.content,
       x.request_id, x.occurred_at
     FROM x
     WHERE NOT EXISTS (
@@ -215,7 +220,9 @@ function lines(tx: Tx, rows: RecordIntents["lines"]) {
         conversation_id, session_id, agent_id, role, source, dedupe_key, content, content_json,
         transcript_uuid, parent_uuid, request_id, occurred_at
       )
-      SELECT (SELECT c.id FROM conversations c WHERE c.session_id = x.session_id), x.session_id, x.agent_id, 'user', 'transcript', x.dedupe_key,
+      SELECT ${
+      conversationIdBySession(tx)
+    }, x.session_id, x.agent_id, 'user', 'transcript', x.dedupe_key,
         x.content, x.content_json, x.transcript_uuid, x.parent_uuid, x.request_id,
         x.occurred_at
       FROM jsonb_to_recordset(${x}::jsonb) AS x(
@@ -241,7 +248,7 @@ function usage(tx: Tx, rows: RecordIntents["usage"]) {
       output_tokens, cache_creation_input_tokens, cache_creation_5m_input_tokens,
       cache_creation_1h_input_tokens, cache_read_input_tokens, occurred_at
     )
-    SELECT x.message_id, x.api_request_id, (SELECT c.id FROM conversations c WHERE c.session_id = x.session_id), x.session_id, x.agent_id,
+    SELECT x.message_id, x.api_request_id, ${conversationIdBySession(tx)}, x.session_id, x.agent_id,
       x.model, x.input_tokens, x.output_tokens, x.cache_creation_input_tokens,
       x.cache_creation_5m_input_tokens, x.cache_creation_1h_input_tokens,
       x.cache_read_input_tokens, x.occurred_at

@@ -7,6 +7,14 @@ import { jsonValue } from "../store/json.ts";
 export type Tx = postgres.Sql | postgres.ReservedSql | postgres.TransactionSql;
 
 /**
+ * The conversation of recordset row `x`, by its session_id: the group's conversations upsert is
+ * sent before every statement that uses this, so no id has to be read back first.
+ */
+export function conversationIdBySession(tx: Tx) {
+  return tx`(SELECT c.id FROM conversations c WHERE c.session_id = x.session_id)`;
+}
+
+/**
  * Sends the upsert of the group's conversations without waiting for it: every later statement
  * of the group finds a conversation by session_id, and postgres.js runs them in the order sent.
  */
@@ -67,7 +75,7 @@ function messages(tx: Tx, rows: RowIntents["messages"]) {
       conversation_id, session_id, role, source, dedupe_key, content, content_json, model,
       message_id, api_request_id, transcript_uuid, parent_uuid, request_id, occurred_at
     )
-    SELECT (SELECT c.id FROM conversations c WHERE c.session_id = x.session_id),
+    SELECT ${conversationIdBySession(tx)},
       x.session_id, x.role, x.source, x.dedupe_key, x.content, x.content_json,
       x.model, x.message_id, x.api_request_id, x.transcript_uuid, x.parent_uuid, x.request_id,
       x.occurred_at
@@ -91,7 +99,7 @@ function toolUses(tx: Tx, rows: RowIntents["toolUses"]) {
       conversation_id, session_id, tool_use_id, tool_name, tool_input, tool_response, error,
       status, duration_ms, pre_at, post_at, agent_id
     )
-    SELECT (SELECT c.id FROM conversations c WHERE c.session_id = x.session_id),
+    SELECT ${conversationIdBySession(tx)},
       x.session_id, x.tool_use_id, x.tool_name, x.tool_input, x.tool_response,
       x.error, x.status, x.duration_ms, x.pre_at, x.post_at, x.agent_id
     FROM jsonb_to_recordset(${jsonValue(rows)}::jsonb) AS x(
