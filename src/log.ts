@@ -14,7 +14,7 @@ import {
   type Sink,
 } from "@logtape/logtape";
 import { join } from "node:path";
-import { ensurePrivateDir, openPrivateFile } from "./durable.ts";
+import { ensurePrivateDir } from "./durable.ts";
 import { createRedactor } from "./redact.ts";
 import { type LineWriter, rotatingFileWriter, streamWriter } from "./log_sinks.ts";
 
@@ -117,8 +117,7 @@ export async function setupLogging(options: LoggingOptions): Promise<void> {
     await ensurePrivateDir(options.dir, options.root);
     for (const file of options.files) {
       const path = join(options.dir, file.name);
-      // Created 0600 up front, and refused when it is a link.
-      (await openPrivateFile(path, { append: true })).file.close();
+      // Opened 0600, and refused when it is a link (openPrivateFileSync).
       const writer = rotatingFileWriter(path, {
         maxBytes: LOG_MAX_BYTES,
         keep: LOG_MAX_FILES - 1,
