@@ -365,15 +365,8 @@ export const ValidationIssue = z.object({
 export type ValidationIssue = z.infer<typeof ValidationIssue>;
 
 export const IngestAnswer = z.object({
-  status: z.enum([
-    "SUCCESS",
-    "DUPLICATE",
-    "CONFLICT",
-    "INVALID",
-    "UNAUTHORIZED",
-    "ERROR",
-    "ABORTED",
-  ]),
+  /** A final status: an answer is never in flight. */
+  status: WebhookStatus.exclude(["RECEIVED", "PROCESSING"]),
   requestId: z.string().optional(),
   traceId: z.string().optional(),
   eventId: z.number().int().optional(),
