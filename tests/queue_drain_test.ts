@@ -87,6 +87,54 @@ storeTest("two concurrent drainers over 1,000 items: each stored exactly once", 
   }
 });
 
+storeTest(
+  "a backlog in large batches is sized to the server's limits and a byte budget: no 413",
+  async ({ db }) => {
+    // The server takes 150 per batch; the drainer would send 1,000 (the client's setting).
+    const server = await startInProcessServer(db, { ARRAKIS_BATCH_MAX: "150" });
+    try {
+      const { spool, ids } = await spoolWith(400);
+      const target = { url: server.url, apiKey: server.apiKey };
+      const sizes: number[] = [];
+      const result = await drain({
+        spool,
+        target,
+        batchSize: 1_000,
+        timeoutMs: 10_000,
+        onClaimed: (items) => void sizes.push(items.length),
+      });
+      assert.equal(result.delivered, 400);
+      assert.deepEqual(sizes, [150, 150, 100]);
+      // Not one batch was refused (each refusal would be an INVALID audit row).
+      const audit = await auditCounts(server.sql, ids);
+      assert.equal(audit.success.size, 400);
+      assert.equal(audit.other, 0);
+      const [row] = await server.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM webhook_events WHERE status <> 'SUCCESS'`;
+      assert.equal(row.n, 0);
+
+      // A byte budget of about 40 files' worth makes batches of at most 40.
+      const more = await spoolWith(120);
+      const name = (await filesIn(join(more.dir, "pending")))[0];
+      const size = (await Deno.stat(join(more.dir, "pending", name))).size;
+      const bySize: number[] = [];
+      const again = await drain({
+        spool: more.spool,
+        target,
+        batchSize: 1_000,
+        maxBatchBytes: size * 40 + 10,
+        timeoutMs: 10_000,
+        onClaimed: (items) => void bySize.push(items.length),
+      });
+      assert.equal(again.delivered, 120);
+      assert.ok(bySize.every((n) => n <= 40), bySize.join(","));
+      assert.equal(bySize.reduce((a, b) => a + b), 120);
+    } finally {
+      await server.stop();
+    }
+  },
+);
+
 /**
  * A real HTTP proxy that forwards one batch to the server, lets the server commit it, and then
  * never answers: the drainer is killed not knowing its batch was stored.

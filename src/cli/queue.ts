@@ -413,6 +413,7 @@ async function runDrain(
       spool,
       target,
       batchSize: options.batchSize ?? config.batchMax,
+      maxBatchBytes: config.maxBodyBytes,
       timeoutMs: sendTimeoutMs(config),
       ignoreBackoff: options.ignoreBackoff,
       ids: options.ids,
@@ -527,6 +528,7 @@ export async function runShipper(
       spool,
       target: () => keyedTarget(config),
       batchSize: config.batchMax,
+      maxBatchBytes: config.maxBodyBytes,
       timeoutMs: sendTimeoutMs(config),
       idleMs: config.shipperIdleMs,
       breaker: createBreaker({

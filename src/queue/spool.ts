@@ -46,7 +46,20 @@ export interface ClaimOptions {
   ids?: ReadonlySet<string>;
   /** Never these requestIds (a drainer skips what it already tried in this run). */
   skip?: ReadonlySet<string>;
+  /**
+   * At most this many bytes of files in one claim (always at least one file): a batch whose
+   * files fit also fits as a request body, the envelopes being smaller than their records.
+   */
+  maxBytes?: number;
 }
+
+/** An item as read, with its file's size. */
+interface Sized {
+  item: SpoolItem;
+  bytes: number;
+}
+
+const utf8 = new TextDecoder();
 
 export interface SpoolStats {
   pending: number;
@@ -207,19 +220,24 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
    * gone or was quarantined.
    */
   function readItem(path: string, name: string, id: string): SpoolItem | undefined {
-    let text: string;
+    return readSized(path, name, id)?.item;
+  }
+
+  /** readItem, with the file's size in bytes (a batch's budget counts them). */
+  function readSized(path: string, name: string, id: string): Sized | undefined {
+    let bytes: Uint8Array;
     try {
-      text = Deno.readTextFileSync(path);
+      bytes = Deno.readFileSync(path);
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
     }
-    const record = parseRecord(text);
+    const record = parseRecord(utf8.decode(bytes));
     if (record === undefined || record.envelope.requestId !== id) {
       quarantine(path, name);
       return undefined;
     }
-    return { id, path, record };
+    return { item: { id, path, record }, bytes: bytes.length };
   }
 
   /**
@@ -314,7 +332,7 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
     id: string,
     at: Date,
     ignoreBackoff: boolean,
-  ): SpoolItem | undefined {
+  ): Sized | undefined {
     const leasedName = `${id}.${at.getTime() + leaseMs}.json`;
     const leased = join(dirs.processing, leasedName);
     try {
@@ -323,14 +341,15 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
       if (isNotFound(error)) return undefined; // another drainer (or a completing hook) won
       throw error;
     }
-    const item = readItem(leased, leasedName, id);
-    if (!item) return undefined;
-    if (!ignoreBackoff && !isDue(item.record, at)) {
-      notDueUntil.set(id, Date.parse(item.record.delivery.nextAttemptAt!));
-      releaseItem(item);
+    const read = readSized(leased, leasedName, id);
+    if (!read) return undefined;
+    const { record } = read.item;
+    if (!ignoreBackoff && !isDue(record, at)) {
+      notDueUntil.set(id, Date.parse(record.delivery.nextAttemptAt!));
+      releaseItem(read.item);
       return undefined;
     }
-    return item;
+    return read;
   }
 
   /** Gives a claimed item back to pending/ untouched (no fsync: like a claim, see claimOne). */
@@ -472,7 +491,8 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
     // deno-lint-ignore require-await
     async claim(limit, options = {}) {
       const claimed: SpoolItem[] = [];
-      if (limit <= 0) return claimed;
+      const maxBytes = options.maxBytes ?? Infinity;
+      let bytes = 0;
       let relisted = false;
       while (claimed.length < limit) {
         if (cursor >= listing.length) {
@@ -483,24 +503,26 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
           relisted = true;
           if (listing.length === 0) break;
         }
+        const name = listing[cursor++];
+        const id = idOf("pending", name);
+        if (id === undefined) {
+          quarantine(join(dirs.pending, name), name);
+          continue;
+        }
+        if (options.ids && !options.ids.has(id)) continue;
+        if (options.skip?.has(id)) continue;
         const at = now();
-        const chunk: { name: string; id: string }[] = [];
-        while (cursor < listing.length && chunk.length < limit - claimed.length) {
-          const name = listing[cursor++];
-          const id = idOf("pending", name);
-          if (id === undefined) {
-            quarantine(join(dirs.pending, name), name);
-            continue;
-          }
-          if (options.ids && !options.ids.has(id)) continue;
-          if (options.skip?.has(id)) continue;
-          if (!options.ignoreBackoff && (notDueUntil.get(id) ?? 0) > at.getTime()) continue;
-          chunk.push({ name, id });
+        if (!options.ignoreBackoff && (notDueUntil.get(id) ?? 0) > at.getTime()) continue;
+        const read = claimOne(name, id, at, options.ignoreBackoff === true);
+        if (!read) continue;
+        if (claimed.length > 0 && bytes + read.bytes > maxBytes) {
+          // Over the budget: back untouched, and first in line for the next claim.
+          releaseItem(read.item);
+          cursor--;
+          break;
         }
-        for (const { name, id } of chunk) {
-          const item = claimOne(name, id, at, options.ignoreBackoff === true);
-          if (item) claimed.push(item);
-        }
+        claimed.push(read.item);
+        bytes += read.bytes;
       }
       return claimed;
     },
