@@ -2,9 +2,9 @@
 // SIGKILLed mid-batch and its lease expiring, corrupt files, the drainer lock.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { storeTest } from "./helpers/stores.ts";
+import { createTestDatabase, storeTest } from "./helpers/stores.ts";
 import { startInProcessServer } from "./helpers/server.ts";
-import { arrakisCommand, runArrakis } from "./helpers/cli.ts";
+import { arrakisArgs, arrakisCommand, childEnv, runArrakis } from "./helpers/cli.ts";
 import { openSpool } from "../src/queue/spool.ts";
 import { drain } from "../src/queue/drain.ts";
 import { tryDrainLock } from "../src/queue/lock.ts";
@@ -217,6 +217,78 @@ storeTest(
   },
   { kinds: ["postgres"] },
 );
+
+/** strace can kill a process at an exact system call (its fault injection); absent, skip. */
+const STRACE = await new Deno.Command("strace", { args: ["-V"], stdout: "null", stderr: "null" })
+  .output().then((out) => out.success, () => false);
+
+Deno.test({
+  name:
+    "a drainer SIGKILLed between a batch's unlinks and its directory fsync: none lost or doubled",
+  ignore: !STRACE,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const db = await createTestDatabase("pglite");
+    const server = await startInProcessServer(db);
+    try {
+      const { dir, ids } = await spoolWith(250);
+      // The drainer's first fsync is its first delivered batch's directory flush: the kernel
+      // kills it on entering that call, after the batch's unlinks, before they are flushed.
+      const child = new Deno.Command("strace", {
+        args: [
+          "-f",
+          "-qq",
+          "-o",
+          "/dev/null",
+          "-e",
+          "trace=fsync",
+          "-e",
+          "inject=fsync:signal=SIGKILL:when=1",
+          Deno.execPath(),
+          ...arrakisArgs(["queue", "drain", "--batch-size", "100", "--quiet"]),
+        ],
+        env: childEnv(clientEnv(dir, server, { ARRAKIS_LEASE: "10m" })),
+        clearEnv: true,
+        stdout: "piped",
+        stderr: "piped",
+      });
+      const killed = await child.output();
+      assert.notEqual(killed.code, 0, new TextDecoder().decode(killed.stderr));
+      const pendingLeft = (await filesIn(join(dir, "pending"))).length;
+      const processingLeft = (await filesIn(join(dir, "processing"))).length;
+      // The first batch is gone from the spool (and stored); the second is under its lease.
+      assert.equal(pendingLeft + processingLeft, 150);
+      assert.ok(processingLeft <= 100, String(processingLeft));
+      const before = await auditCounts(server.sql, ids);
+      assert.ok(ids.slice(0, 100).every((id) => before.success.get(id) === 1));
+
+      // Past the lease (an injected clock) a drain returns the second batch and sends the rest.
+      const later = await openSpool(dir, { now: () => new Date(Date.now() + 11 * 60_000) });
+      const result = await drain({
+        spool: later,
+        target: { url: server.url, apiKey: server.apiKey },
+        batchSize: 100,
+        timeoutMs: 10_000,
+      });
+      assert.equal(result.recovered, processingLeft);
+      assert.equal(result.delivered, 150);
+      for (const state of ["pending", "processing", "failed"]) {
+        assert.deepEqual(await filesIn(join(dir, state)), [], state);
+      }
+      const audit = await auditCounts(server.sql, ids);
+      assert.equal(audit.success.size, 250);
+      assert.ok([...audit.success.values()].every((n) => n === 1));
+      // Only a batch the killed drainer had sent can come back as DUPLICATE.
+      assert.equal(audit.duplicates, result.duplicates);
+      assert.ok(result.duplicates <= processingLeft);
+      assert.equal(audit.other, 0);
+    } finally {
+      await server.stop();
+      await db.destroy();
+    }
+  },
+});
 
 storeTest(
   "torn and garbage files beside good ones: the good are stored, the bad moved aside",
