@@ -6,7 +6,8 @@ import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import { dirname, join } from "node:path";
 import { ensurePrivateDir } from "../durable.ts";
 import { loadMigrations } from "./migrate.ts";
-import type { BuildMessage, BuildRequest, CompiledEngine } from "./initdb_protocol.ts";
+import type { BuildMessage, BuildRequest } from "./initdb_protocol.ts";
+import { findBase, SHIPPED_BASE_DIR } from "./base.ts";
 import {
   DATA_DIR_MARKER,
   type Engine,
@@ -118,6 +119,9 @@ async function buildInWorker(
           } else if (message.kind === "saved") {
             resolve(message.error);
           } else {
+            if (message.baseError !== undefined) {
+              console.error(`arrakis: ${message.baseError}; ran initdb instead`);
+            }
             use(message.tar);
             used = true;
             if (request.templatePath === undefined) resolve(undefined);
@@ -136,6 +140,36 @@ async function buildInWorker(
   } finally {
     worker.terminate();
   }
+}
+
+/**
+ * The request for a worker that makes a new store, from the shipped base when there is one for
+ * this engine, else by initdb (said in one line: it takes seconds).
+ */
+async function buildRequest(
+  engine: Engine | undefined,
+  migrations: BuildRequest["migrations"],
+  socketDir: string,
+  templatePath: string | undefined,
+  compiling: Promise<WebAssembly.Module | undefined>,
+  baseDir: string,
+): Promise<BuildRequest> {
+  const found = engine
+    ? await findBase(baseDir, engine.digest)
+    : { missing: "PGlite's engine files cannot be read as files" };
+  const basePath = "path" in found ? found.path : undefined;
+  if ("missing" in found) {
+    console.error(`arrakis: no shipped store base (${found.missing}); running initdb`);
+  }
+  const pgliteWasmModule = await compiling;
+  return {
+    migrations,
+    socketPath: join(socketDir, "init.sock"),
+    startParams: startParams(),
+    ...(pgliteWasmModule ? { pgliteWasmModule } : {}),
+    ...(basePath === undefined ? {} : { basePath }),
+    ...(templatePath === undefined ? {} : { templatePath }),
+  };
 }
 
 /**
@@ -166,14 +200,15 @@ function needsCreating(dataDir: string): boolean {
 
 /**
  * Makes a new data directory: from the cached template when there is one for these migrations
- * and this engine, else initdb and the migrations in a worker (saving the template for next
- * time). PGlite's WebAssembly is compiled once, meanwhile, for the worker and for the PGlite
- * that opens the store.
+ * and this engine, else from the shipped base (or initdb) and the migrations in a worker (saving
+ * the template for next time). pglite.wasm is compiled once, meanwhile, for the worker and for
+ * the PGlite that opens the store.
  */
 async function createDataDir(
   dataDir: string,
   socketDir: string,
   templateDir: string | undefined,
+  baseDir: string,
 ): Promise<WebAssembly.Module | undefined> {
   const [migrations, engine] = await Promise.all([loadMigrations(), readEngine()]);
   const compiling = compileEngine(engine);
@@ -184,35 +219,30 @@ async function createDataDir(
   if (tar !== undefined) {
     unpackDataDir(tar, dataDir);
   } else {
-    const saveError = await buildInWorker(
-      compiling.then((modules) => ({
-        migrations,
-        socketPath: join(socketDir, "init.sock"),
-        startParams: startParams(),
-        templatePath: path,
-        modules,
-      })),
-      (built) => unpackDataDir(built, dataDir),
+    const request = buildRequest(
+      engine,
+      migrations,
+      socketDir,
+      path,
+      compiling,
+      baseDir,
     );
+    const saveError = await buildInWorker(request, (built) => unpackDataDir(built, dataDir));
     // The store is made all the same; only the next new one will not be quicker.
     if (saveError !== undefined) {
       console.error(`arrakis: could not save the store template: ${saveError}`);
     }
   }
-  return (await compiling)?.pgliteWasmModule;
+  return await compiling;
 }
 
-/** PGlite's WebAssembly compiled once for this process and its worker; undefined if it fails. */
-async function compileEngine(engine: Engine | undefined): Promise<CompiledEngine | undefined> {
+/** pglite.wasm compiled once for this process and its worker; undefined if that fails. */
+async function compileEngine(engine: Engine | undefined): Promise<WebAssembly.Module | undefined> {
   if (!engine) return undefined;
   try {
-    const [pgliteWasmModule, initdbWasmModule] = await Promise.all([
-      WebAssembly.compile(engine.wasm as Uint8Array<ArrayBuffer>),
-      WebAssembly.compile(engine.initdbWasm as Uint8Array<ArrayBuffer>),
-    ]);
-    return { pgliteWasmModule, initdbWasmModule };
+    return await WebAssembly.compile(engine.wasm as Uint8Array<ArrayBuffer>);
   } catch {
-    return undefined; // PGlite compiles them itself
+    return undefined; // PGlite compiles it itself
   }
 }
 
@@ -221,23 +251,25 @@ async function compileEngine(engine: Engine | undefined): Promise<CompiledEngine
  * next new store is unpacked from it (`arrakis install --self` calls this). Returns its path;
  * undefined where PGlite's WebAssembly cannot be read as files (no template is used there).
  */
-export async function prepareTemplate(templateDir: string): Promise<string | undefined> {
+export async function prepareTemplate(
+  templateDir: string,
+  baseDir: string = SHIPPED_BASE_DIR,
+): Promise<string | undefined> {
   const [migrations, engine] = await Promise.all([loadMigrations(), readEngine()]);
   if (!engine) return undefined;
   const path = templatePath(templateDir, await templateKey(engine.digest, migrations));
   if (await readTemplate(path)) return path;
   const socketDir = await Deno.makeTempDir({ prefix: "arrakis-template-" }); // 0700
   try {
-    const saveError = await buildInWorker(
-      compileEngine(engine).then((modules) => ({
-        migrations,
-        socketPath: join(socketDir, "init.sock"),
-        startParams: startParams(),
-        templatePath: path,
-        modules,
-      })),
-      () => {},
+    const request = buildRequest(
+      engine,
+      migrations,
+      socketDir,
+      path,
+      compileEngine(engine),
+      baseDir,
     );
+    const saveError = await buildInWorker(request, () => {});
     if (saveError !== undefined) throw new Error(`could not save the store template: ${saveError}`);
     return path;
   } finally {
@@ -250,6 +282,8 @@ export interface EmbeddedOptions {
   home?: string;
   /** Where new stores' templates are cached (template.ts); none is used or saved without it. */
   templateDir?: string;
+  /** Where the shipped store base is looked for (base.ts); data/store-base/ unless given. */
+  baseDir?: string;
 }
 
 /**
@@ -280,7 +314,12 @@ export async function startEmbedded(
     await Deno.remove(socketPath).catch(() => {});
     removeUnfinished(dataDir);
     if (needsCreating(dataDir)) {
-      wasmModule = await createDataDir(dataDir, socketDir, options.templateDir);
+      wasmModule = await createDataDir(
+        dataDir,
+        socketDir,
+        options.templateDir,
+        options.baseDir ?? SHIPPED_BASE_DIR,
+      );
     }
     db = await PGlite.create(dataDir, {
       ...(wasmModule ? { pgliteWasmModule: wasmModule } : {}),
