@@ -13,11 +13,13 @@ export interface BuildRequest {
   basePath?: string;
   /** Where to save the tar as the store template, if anywhere. */
   templatePath?: string;
+  /** Where to unpack the new store (template.ts unpackDataDir), if anywhere. */
+  dataDir?: string;
 }
 
 export type BuildMessage =
-  /** baseError: why the base could not be used (initdb ran instead). */
-  | { kind: "built"; tar: Uint8Array; baseError?: string }
+  /** The store is unpacked; baseError: why the base could not be used (initdb ran instead). */
+  | { kind: "built"; baseError?: string }
   /** After "built", when a template path was given; error: why it could not be saved. */
   | { kind: "saved"; error?: string }
   | { kind: "failed"; message: string };

@@ -1,0 +1,11 @@
+import process from "node:process";
+const C = () => { const u = process.cpuUsage(); return `cpu ${((u.user + u.system) / 1000).toFixed(0)} wall ${Date.now() % 100000}`; };
+console.error("main boot", C());
+const { startEmbedded } = await import("./src/store/embedded.ts");
+const home = Deno.makeTempDirSync();
+console.error("main t0", C());
+const e = await startEmbedded(`${home}/db`, { templateDir: `${home}/cache` });
+console.error("main started", C());
+await new Promise((r) => setTimeout(r, 3000));
+await e.close();
+Deno.removeSync(home, { recursive: true });
