@@ -240,7 +240,9 @@ async function createDataDir(
     await build.built;
     // The store is made all the same; only the next new one will not be quicker.
     saving = build.saved.then((error) => {
-      if (error !== undefined) console.error(`arrakis: could not save the store template: ${error}`);
+      if (error !== undefined) {
+        console.error(`arrakis: could not save the store template: ${error}`);
+      }
     });
   }
   const wasmModule = await compiling;

@@ -13,7 +13,7 @@ export interface BuildRequest {
   basePath?: string;
   /** Where to save the tar as the store template, if anywhere. */
   templatePath?: string;
-  /** Where to unpack the new store (template.ts unpackDataDir), if anywhere. */
+  /** Where to write the new store (template.ts writeDataDir), if anywhere. */
   dataDir?: string;
 }
 

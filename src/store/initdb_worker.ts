@@ -10,7 +10,7 @@ import postgres from "postgres";
 import { migrate } from "./migrate.ts";
 import { readBase } from "./base.ts";
 import { type TarEntry, writeTar } from "./tar.ts";
-import { unpackDataDir, writeTemplate } from "./template.ts";
+import { writeDataDir, writeTemplate } from "./template.ts";
 import type { BuildMessage, BuildRequest } from "./initdb_protocol.ts";
 
 // The worker's global scope (this module is type-checked with the main program's globals).
@@ -85,7 +85,7 @@ function* dataDirEntries(db: PGlite): Generator<TarEntry> {
   yield* walk(PGDATA, "");
 }
 
-async function build(request: BuildRequest, base: Uint8Array | undefined): Promise<Uint8Array> {
+async function build(request: BuildRequest, base: Uint8Array | undefined): Promise<TarEntry[]> {
   const db = await PGlite.create({
     startParams: request.startParams,
     // The module reaches initdb's own PGlite too: PGlite.create passes its options on to it.
@@ -97,7 +97,7 @@ async function build(request: BuildRequest, base: Uint8Array | undefined): Promi
     // Writes every dirty page into the files read below; without it they live only in shared
     // memory and the WAL.
     await db.exec("CHECKPOINT");
-    return writeTar(dataDirEntries(db));
+    return [...dataDirEntries(db)];
   } finally {
     await db.close();
   }
@@ -107,12 +107,13 @@ scope.onmessage = async (event: MessageEvent<BuildRequest>) => {
   const request = event.data;
   const base = await loadBase(request.basePath);
   try {
-    const tar = await build(request, base.tar);
-    if (request.dataDir !== undefined) unpackDataDir(tar, request.dataDir);
+    const entries = await build(request, base.tar);
+    if (request.dataDir !== undefined) writeDataDir(entries, request.dataDir);
     scope.postMessage({ kind: "built", ...(base.error ? { baseError: base.error } : {}) });
     if (request.templatePath === undefined) return;
+    // Once the caller opens its store: the tar is for the next new store only.
     let error: string | undefined;
-    await writeTemplate(request.templatePath, tar).catch((e) => error = message(e));
+    await writeTemplate(request.templatePath, writeTar(entries)).catch((e) => error = message(e));
     scope.postMessage({ kind: "saved", error });
   } catch (error) {
     scope.postMessage({ kind: "failed", message: message(error) });

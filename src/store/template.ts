@@ -6,7 +6,7 @@
 import { dirname, join } from "node:path";
 import { ensurePrivateDir } from "../durable.ts";
 import type { Migration } from "./migrate.ts";
-import { readTar, TarError } from "./tar.ts";
+import { readTar, type TarEntry, TarError } from "./tar.ts";
 
 /** Bumped when the way a template is made changes, so older ones are never used. */
 const TEMPLATE_FORMAT = "1";
@@ -155,12 +155,17 @@ export async function writeTemplate(path: string, tar: Uint8Array): Promise<void
  * not one. Directories are 0700 and files 0600, as PostgreSQL wants its data directory.
  */
 export function unpackDataDir(tar: Uint8Array, dataDir: string): void {
+  writeDataDir(readTar(tar), dataDir);
+}
+
+/** Writes a data directory's entries into `dataDir` as unpackDataDir does (the same guarantees). */
+export function writeDataDir(entries: Iterable<TarEntry>, dataDir: string): void {
   const building = `${dataDir}.new-${crypto.randomUUID()}`;
   Deno.mkdirSync(building, { mode: 0o700 });
   try {
     // Synchronous on purpose: a thousand small files, and each async call would add a hop to the
     // blocking thread pool (see durable.ts).
-    for (const entry of readTar(tar)) {
+    for (const entry of entries) {
       const target = join(building, entry.path);
       if (entry.kind === "directory") {
         Deno.mkdirSync(target, { recursive: true, mode: 0o700 });
