@@ -119,8 +119,8 @@ function buildInWorker(requested: Promise<BuildRequest>): Build {
   };
   // Whatever befalls the worker once the store is unpacked concerns only the template.
   const fail = (error: string) => {
-    if (isBuilt) saved(error);
-    else built.reject(new Error(`could not create the embedded store: ${error}`));
+    if (!isBuilt) built.reject(new Error(`could not create the embedded store: ${error}`));
+    saved(error);
     worker.terminate();
   };
   requested.then((request) => {
