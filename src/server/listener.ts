@@ -5,6 +5,7 @@
 // holds it), and a failed accept is retried after a pause.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { Duplex } from "node:stream";
+import { Buffer } from "node:buffer";
 import { getRequestListener } from "@hono/node-server";
 import { log } from "../log.ts";
 
@@ -43,7 +44,7 @@ const LINGER_MS = 5_000;
  * the listener's own reads). A deadline is kept to within this much.
  */
 const SWEEP_MS = 100;
-/** Bytes asked of the socket per read; an idle kept-alive connection holds one such buffer. */
+/** Bytes asked of the socket per read: one such buffer per connection, reused for every read. */
 const READ_BYTES = 16 * 1024;
 
 /** One accepted connection as the stream node:http parses, with its own deadline timer. */
@@ -58,6 +59,7 @@ class Connection extends Duplex {
   #lingering = false;
   #answerPending = false;
   #closeAfterAnswer = false;
+  #buffer: Uint8Array | undefined;
 
   constructor(readonly conn: Deno.Conn) {
     super();
@@ -101,15 +103,18 @@ class Connection extends Duplex {
 
   // The Deno.Conn's own read and write, not its web streams: a reader and a writer add a
   // promise chain per chunk through the streams machinery for nothing node:http uses.
+  // One read buffer per connection, and what arrived copied out of it as a Buffer (small ones
+  // from Buffer's pool): a fresh zeroed 16 KiB buffer per read was most of the listener's
+  // garbage, and a Uint8Array pushed is converted to a Buffer by the stream anyway.
   override _read(): void {
     if (this.#reading) return;
     this.#reading = true;
-    const buffer = new Uint8Array(READ_BYTES);
+    const buffer = this.#buffer ??= new Uint8Array(READ_BYTES);
     this.conn.read(buffer).then((n) => {
       this.#reading = false;
       if (n === null) this.push(null);
       else if (this.#closeAfterAnswer) this._read(); // the body nobody reads: dropped
-      else if (this.push(buffer.subarray(0, n))) this._read();
+      else if (this.push(Buffer.from(buffer.subarray(0, n)))) this._read();
     }, () => this.kill());
   }
 
