@@ -8,6 +8,7 @@ import { Duplex } from "node:stream";
 import { Buffer } from "node:buffer";
 import { getRequestListener } from "@hono/node-server";
 import { log } from "../log.ts";
+import { answer } from "./respond.ts";
 
 const logger = log("server", "listener");
 
@@ -188,7 +189,14 @@ export function listen(
 ): Listener {
   const { limits } = options;
   const server = createServer(
-    getRequestListener(options.fetch as never, { overrideGlobalObjects: false }),
+    getRequestListener(
+      // node:http's bindings, as this server is HTTP/1.1 only.
+      async (request, env) => {
+        const bindings = env as { incoming: IncomingMessage; outgoing: ServerResponse };
+        return answer(await options.fetch(request, bindings), bindings.outgoing);
+      },
+      { overrideGlobalObjects: false },
+    ),
   );
   // A malformed request: answer nothing more, free the connection.
   server.on("clientError", (_error: Error, socket: Duplex) => (socket as Connection).kill());
