@@ -80,8 +80,9 @@ ${await machine()}
 ${report}
 
 What each compares:
-- **store**: opening the embedded PGlite store (fresh: initdb and the migrations; again: an
-  existing directory) against connecting to PostgreSQL.
+- **store**: opening the embedded PGlite store (fresh without the shipped base: initdb and the
+  migrations; fresh from the shipped base; fresh from the cached template; again: an existing
+  directory), interleaved, against connecting to PostgreSQL.
 - **hook**: wall time of one \`arrakis hook\` process per event as Claude Code waits for it (spawn
   to exit), run through the launcher of a copy installed for the run (what settings.json names:
   the hook's bundle), server up, down, hanging and remote over TLS, interleaved with a bare

@@ -6,6 +6,8 @@
 // event (from /metrics), the cost of the per-request log line, and the embedded store.
 import postgres from "postgres";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { APP_ENTRIES } from "../src/install/self.ts";
 import { PERMISSIONS } from "../src/permissions.ts";
 import { CONFIG, MAIN } from "../tests/helpers/cli.ts";
 import { loadMigrations, migrate } from "../src/store/migrate.ts";
@@ -21,7 +23,7 @@ const MIXES = { "one session": 1, "32 sessions": 32 } as const;
 type Mix = keyof typeof MIXES;
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 /** Interleaved rounds of the log line's cost (with, without, with, ...). */
-const LOG_ROUNDS = 3;
+const LOG_ROUNDS = 5;
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
 
 function envelope(mix: Mix, tag: string, i: number) {
@@ -132,13 +134,16 @@ interface Served {
   stop(): Promise<void>;
 }
 
-async function serve(env: Record<string, string>): Promise<Served> {
+async function serve(
+  env: Record<string, string>,
+  program: { config: string; main: string } = { config: CONFIG, main: MAIN },
+): Promise<Served> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
   const started = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "--config", CONFIG, ...PERMISSIONS, MAIN, "serve"],
+    args: ["run", "--quiet", "--config", program.config, ...PERMISSIONS, program.main, "serve"],
     env: { ARRAKIS_API_KEY: KEY, PORT: String(port), ARRAKIS_LOG_LEVEL: "info", ...env },
     stdout: "null",
     stderr: "piped",
@@ -301,34 +306,37 @@ export async function run(): Promise<BenchRow[]> {
     }
 
     // The per-request log line: the same load with it (info) and without it (warning), on two
-    // servers of the same database, in interleaved rounds (a long-run server against a fresh
-    // one, one after the other, measured the table's growth and the machine's drift too).
-    const quiet = await serve({
-      DATABASE_URL: databaseUrl,
-      ARRAKIS_HOME: home,
-      ARRAKIS_LOG_LEVEL: "warning",
-    });
+    // servers of the same database started together, in interleaved rounds (a long-run server
+    // against a fresh one, one after the other, measured the table's growth and the machine's
+    // drift too; the long-run one against a fresh one, interleaved, still measured the state
+    // the long run left in its own connections: 0.54x where two fresh servers gave 0.8-0.9x).
+    const [logged, quiet] = await Promise.all([
+      serve({ DATABASE_URL: databaseUrl, ARRAKIS_HOME: home }),
+      serve({ DATABASE_URL: databaseUrl, ARRAKIS_HOME: home, ARRAKIS_LOG_LEVEL: "warning" }),
+    ]);
     try {
-      const quietUrl = `${quiet.base}/api/claude-hooks`;
-      await load(8, 300, (i) => send(quietUrl, envelope("32 sessions", "quietwarm", i), "SUCCESS"));
+      for (const [target, tag] of [[logged, "logwarm"], [quiet, "quietwarm"]] as const) {
+        const url = `${target.base}/api/claude-hooks`;
+        await load(8, 300, (i) => send(url, envelope("32 sessions", tag, i), "SUCCESS"));
+      }
       const withLog: number[] = [];
       const withoutLog: number[] = [];
+      // The server process's own CPU per event: the line costs no database work, and CPU is
+      // what a loaded machine blurs least.
+      const cpuWith: number[] = [];
+      const cpuWithout: number[] = [];
+      const count = COUNTS[8] / 2;
+      const measure = async (target: Served, tag: string, rates: number[], cpus: number[]) => {
+        const before = await cpuSeconds(target.pid);
+        const url = `${target.base}/api/claude-hooks`;
+        rates.push(rate(
+          await load(8, count, (i) => send(url, envelope("32 sessions", tag, i), "SUCCESS")),
+        ));
+        cpus.push(((await cpuSeconds(target.pid) - before) / count) * 1000);
+      };
       for (let round = 0; round < LOG_ROUNDS; round++) {
-        const count = COUNTS[8] / 2;
-        withLog.push(rate(
-          await load(
-            8,
-            count,
-            (i) => send(ingestUrl, envelope("32 sessions", `log${round}`, i), "SUCCESS"),
-          ),
-        ));
-        withoutLog.push(rate(
-          await load(
-            8,
-            count,
-            (i) => send(quietUrl, envelope("32 sessions", `quiet${round}`, i), "SUCCESS"),
-          ),
-        ));
+        await measure(logged, `log${round}`, withLog, cpuWith);
+        await measure(quiet, `quiet${round}`, withoutLog, cpuWithout);
       }
       row(
         `single events c=8 with the per-request log line: events/s (median of ${LOG_ROUNDS})`,
@@ -336,8 +344,14 @@ export async function run(): Promise<BenchRow[]> {
         "events/s",
         { metric: "the same without it", value: median(withoutLog) },
       );
+      row(
+        `single events c=8 with the per-request log line: server CPU per event (median of ${LOG_ROUNDS})`,
+        median(cpuWith),
+        "ms",
+        { metric: "the same without it", value: median(cpuWithout) },
+      );
     } finally {
-      await quiet.stop();
+      await Promise.all([logged.stop(), quiet.stop()]);
     }
     await server.stop();
     server = undefined;
@@ -359,9 +373,26 @@ async function resetPeak(pid: number): Promise<void> {
 }
 
 /**
- * The embedded store: first start (initdb + migrations), first start of a new store from the
- * template the first one cached, idle memory after it and after a restart, throughput at c=8, and the peak RSS under that load (initdb's own peak excluded: it
- * is reported apart, as it happens once per machine).
+ * A copy of arrakis as `arrakis install --self` copies it, without the shipped store base: its
+ * first start is the fallback a PGlite upgrade without a new base would get (initdb).
+ */
+async function copyWithoutBase(into: string): Promise<{ config: string; main: string }> {
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  for (const entry of APP_ENTRIES) {
+    const { code } = await new Deno.Command("cp", { args: ["-a", join(root, entry), into] })
+      .output();
+    if (code !== 0) throw new Error(`could not copy ${entry}`);
+  }
+  await Deno.remove(join(into, "data", "store-base"), { recursive: true });
+  return { config: join(into, "deno.json"), main: join(into, "main.ts") };
+}
+
+/**
+ * The embedded store: a fresh first start (a new clone: the shipped base and the migrations),
+ * a first start of a new store from the template that one cached, a restart, idle memory after
+ * each, throughput at c=8 and the peak RSS under that load (the first start's own peak is
+ * reported apart, as it happens once per machine), then a first start without the shipped base
+ * (initdb + migrations: the fallback).
  */
 async function embedded(
   rateOf: (result: { latencies: number[]; seconds: number }) => number,
@@ -370,21 +401,21 @@ async function embedded(
   const rows: BenchRow[] = [];
   const row = (metric: string, value: number, unit: string) =>
     rows.push({ benchmark: "ingest", metric: `embedded store: ${metric}`, value, unit });
-  let server = await serve({ ARRAKIS_HOME: home });
+  let server = await serve({ ARRAKIS_HOME: join(home, "home") });
   try {
-    row("first start (initdb + migrations) to /ready", server.readyMs, "ms");
+    row("fresh first start (shipped base + migrations) to /ready", server.readyMs, "ms");
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const first = await memoryMiB(server.pid);
     row("peak RSS during the first start", first.peak, "MiB");
     row("idle RSS after the first start", first.rss, "MiB");
     await server.stop();
     // A new store where the template is cached (home/cache, as after `arrakis install --self`
-    // or the first start above): unpacked instead of initdb + migrations.
-    await Deno.remove(join(home, "db"), { recursive: true });
-    server = await serve({ ARRAKIS_HOME: home });
+    // or the first start above): unpacked instead of base + migrations.
+    await Deno.remove(join(home, "home", "db"), { recursive: true });
+    server = await serve({ ARRAKIS_HOME: join(home, "home") });
     row("first start from the cached template to /ready", server.readyMs, "ms");
     await server.stop();
-    server = await serve({ ARRAKIS_HOME: home });
+    server = await serve({ ARRAKIS_HOME: join(home, "home") });
     row("restart to /ready", server.readyMs, "ms");
     await new Promise((resolve) => setTimeout(resolve, 2000));
     row("idle RSS after a restart", (await memoryMiB(server.pid)).rss, "MiB");
@@ -410,6 +441,17 @@ async function embedded(
       "events/s",
     );
     row("peak RSS under this load", (await memoryMiB(server.pid)).peak, "MiB");
+    await server.stop();
+    const app = join(home, "app");
+    await Deno.mkdir(app);
+    server = await serve({ ARRAKIS_HOME: join(home, "cold") }, await copyWithoutBase(app));
+    row(
+      "first start without the shipped base (initdb + migrations) to /ready",
+      server.readyMs,
+      "ms",
+    );
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    row("idle RSS after that first start", (await memoryMiB(server.pid)).rss, "MiB");
     return rows;
   } finally {
     await server.stop();

@@ -135,3 +135,74 @@ Deno.test("listener: shutdown lets a request finish within the deadline, then cu
   await closing;
   assert.ok((await stuck) instanceof Error, "the stuck request was cut at the deadline");
 });
+
+Deno.test("listener: whole bodies are answered with their length, cookies and status as given", async () => {
+  const listener = serve({}, (request) => {
+    if (request.method === "HEAD" || new URL(request.url).pathname === "/json") {
+      const headers = new Headers({ "content-type": "application/json" });
+      headers.append("set-cookie", "a=1; Path=/");
+      headers.append("set-cookie", "b=2; Path=/");
+      return Promise.resolve(
+        new Response(JSON.stringify({ ünï: "cödé" }), { status: 201, headers }),
+      );
+    }
+    return Promise.resolve(new Response(null, { status: 204 }));
+  });
+  try {
+    const json = await fetch(`http://127.0.0.1:${listener.port}/json`);
+    assert.equal(json.status, 201);
+    assert.deepEqual(json.headers.getSetCookie(), ["a=1; Path=/", "b=2; Path=/"]);
+    const bytes = new TextEncoder().encode(JSON.stringify({ ünï: "cödé" })).byteLength;
+    assert.equal(json.headers.get("content-length"), String(bytes));
+    assert.equal(json.headers.get("transfer-encoding"), null);
+    assert.deepEqual(await json.json(), { ünï: "cödé" });
+
+    const empty = await fetch(`http://127.0.0.1:${listener.port}/nothing`);
+    assert.equal(empty.status, 204);
+    assert.equal(empty.headers.get("content-length"), null);
+    assert.equal(await empty.text(), "");
+
+    // HEAD: the GET answer's headers, its length, and no body.
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.port });
+    await conn.write(encoder.encode("HEAD /json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    const head = await readUntilClosed(conn);
+    conn.close();
+    assert.match(head, /^HTTP\/1\.1 201/);
+    assert.match(head, new RegExp(`content-length: ${bytes}\\r\\n`, "i"));
+    assert.match(head, /\r\n\r\n$/);
+  } finally {
+    await listener.close();
+  }
+});
+
+Deno.test("listener: a chunked (streamed) answer goes out as it is produced", async () => {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const listener = serve({}, () => {
+    const body = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        controller.enqueue(encoder.encode("data: first\n\n"));
+        await released;
+        controller.enqueue(encoder.encode("data: second\n\n"));
+        controller.close();
+      },
+    });
+    return Promise.resolve(
+      new Response(body, {
+        headers: { "content-type": "text/event-stream", "transfer-encoding": "chunked" },
+      }),
+    );
+  });
+  try {
+    const response = await fetch(`http://127.0.0.1:${listener.port}/stream`);
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    // The first event arrives while the handler still holds the second back.
+    assert.equal((await reader.read()).value, "data: first\n\n");
+    release();
+    let rest = "";
+    for (let part; !(part = await reader.read()).done;) rest += part.value;
+    assert.equal(rest, "data: second\n\n");
+  } finally {
+    await listener.close();
+  }
+});

@@ -16,6 +16,9 @@ const args = [
   ...PERMISSIONS,
   "--include",
   `${root}migrations`,
+  // Read as a file at run time (src/store/base.ts), like the migrations.
+  "--include",
+  `${root}data/store-base`,
   // A Worker's module is loaded by URL at run time: the compiler cannot see it by itself.
   "--include",
   `${root}src/store/initdb_worker.ts`,

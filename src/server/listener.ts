@@ -5,8 +5,10 @@
 // holds it), and a failed accept is retried after a pause.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { Duplex } from "node:stream";
+import { Buffer } from "node:buffer";
 import { getRequestListener } from "@hono/node-server";
 import { log } from "../log.ts";
+import { answer } from "./respond.ts";
 
 const logger = log("server", "listener");
 
@@ -43,7 +45,7 @@ const LINGER_MS = 5_000;
  * the listener's own reads). A deadline is kept to within this much.
  */
 const SWEEP_MS = 100;
-/** Bytes asked of the socket per read; an idle kept-alive connection holds one such buffer. */
+/** Bytes asked of the socket per read: one such buffer per connection, reused for every read. */
 const READ_BYTES = 16 * 1024;
 
 /** One accepted connection as the stream node:http parses, with its own deadline timer. */
@@ -58,6 +60,7 @@ class Connection extends Duplex {
   #lingering = false;
   #answerPending = false;
   #closeAfterAnswer = false;
+  #buffer: Uint8Array | undefined;
 
   constructor(readonly conn: Deno.Conn) {
     super();
@@ -101,15 +104,18 @@ class Connection extends Duplex {
 
   // The Deno.Conn's own read and write, not its web streams: a reader and a writer add a
   // promise chain per chunk through the streams machinery for nothing node:http uses.
+  // One read buffer per connection, and what arrived copied out of it as a Buffer (small ones
+  // from Buffer's pool): a fresh zeroed 16 KiB buffer per read was most of the listener's
+  // garbage, and a Uint8Array pushed is converted to a Buffer by the stream anyway.
   override _read(): void {
     if (this.#reading) return;
     this.#reading = true;
-    const buffer = new Uint8Array(READ_BYTES);
+    const buffer = this.#buffer ??= new Uint8Array(READ_BYTES);
     this.conn.read(buffer).then((n) => {
       this.#reading = false;
       if (n === null) this.push(null);
       else if (this.#closeAfterAnswer) this._read(); // the body nobody reads: dropped
-      else if (this.push(buffer.subarray(0, n))) this._read();
+      else if (this.push(Buffer.from(buffer.subarray(0, n)))) this._read();
     }, () => this.kill());
   }
 
@@ -183,7 +189,14 @@ export function listen(
 ): Listener {
   const { limits } = options;
   const server = createServer(
-    getRequestListener(options.fetch as never, { overrideGlobalObjects: false }),
+    getRequestListener(
+      // node:http's bindings, as this server is HTTP/1.1 only.
+      async (request, env) => {
+        const bindings = env as { incoming: IncomingMessage; outgoing: ServerResponse };
+        return answer(await options.fetch(request, bindings), bindings.outgoing);
+      },
+      { overrideGlobalObjects: false },
+    ),
   );
   // A malformed request: answer nothing more, free the connection.
   server.on("clientError", (_error: Error, socket: Duplex) => (socket as Connection).kill());

@@ -6,7 +6,8 @@ import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import { dirname, join } from "node:path";
 import { ensurePrivateDir } from "../durable.ts";
 import { loadMigrations } from "./migrate.ts";
-import type { BuildMessage, BuildRequest, CompiledEngine } from "./initdb_protocol.ts";
+import type { BuildMessage, BuildRequest } from "./initdb_protocol.ts";
+import { findBase, SHIPPED_BASE_DIR } from "./base.ts";
 import {
   DATA_DIR_MARKER,
   type Engine,
@@ -14,7 +15,7 @@ import {
   readTemplate,
   removeUnfinished,
   templateKey,
-  templatePath,
+  templatePath as templatePathFor,
   unpackDataDir,
 } from "./template.ts";
 
@@ -94,48 +95,89 @@ async function makePrivate(dataDir: string, home: string | undefined): Promise<v
   }
 }
 
+/** A worker making a new store: `built` once the store is unpacked, `saved` once it ended. */
+interface Build {
+  built: Promise<void>;
+  /** Why the template could not be saved, if it could not; never rejects. */
+  saved: Promise<string | undefined>;
+}
+
 /**
- * Runs the worker that makes a new store's tar (initdb_worker.ts): `use` gets the tar as soon as
- * it is built, while the worker saves the template. Resolves once the worker is done (and ended,
- * which frees its memory), with why the template could not be saved, if it could not.
+ * Runs the worker that makes a new store (initdb_worker.ts). The store is usable at `built`,
+ * while the worker goes on to compress and save the template: the caller opens the store
+ * meanwhile. The worker is ended (which frees its memory) once it is done.
  */
-async function buildInWorker(
-  requested: BuildRequest | Promise<BuildRequest>,
-  use: (tar: Uint8Array) => void,
-): Promise<string | undefined> {
+function buildInWorker(requested: Promise<BuildRequest>): Build {
   // Started before the request is ready: the worker loads its modules meanwhile.
   const worker = new Worker(new URL("./initdb_worker.ts", import.meta.url), { type: "module" });
-  try {
-    const request = await requested;
-    return await new Promise<string | undefined>((resolve, reject) => {
-      // Once the store is unpacked, whatever befalls the worker concerns only the template.
-      let used = false;
-      worker.onmessage = (event: MessageEvent<BuildMessage>) => {
-        const message = event.data;
-        try {
-          if (message.kind === "failed") {
-            reject(new Error(`could not create the embedded store: ${message.message}`));
-          } else if (message.kind === "saved") {
-            resolve(message.error);
-          } else {
-            use(message.tar);
-            used = true;
-            if (request.templatePath === undefined) resolve(undefined);
-          }
-        } catch (error) {
-          reject(error);
-        }
-      };
-      worker.onerror = (event) => {
-        event.preventDefault();
-        if (used) resolve(`the worker failed: ${event.message}`);
-        else reject(new Error(`initdb worker failed: ${event.message}`));
-      };
-      worker.postMessage(request);
-    });
-  } finally {
+  let isBuilt = false;
+  let built!: { resolve: () => void; reject: (error: Error) => void };
+  let saved!: (error: string | undefined) => void;
+  const build: Build = {
+    built: new Promise((resolve, reject) => built = { resolve, reject }),
+    saved: new Promise((resolve) => saved = resolve),
+  };
+  // Whatever befalls the worker once the store is unpacked concerns only the template.
+  const fail = (error: string) => {
+    if (!isBuilt) built.reject(new Error(`could not create the embedded store: ${error}`));
+    saved(error);
     worker.terminate();
+  };
+  requested.then((request) => {
+    worker.onmessage = (event: MessageEvent<BuildMessage>) => {
+      const message = event.data;
+      if (message.kind === "failed") return fail(message.message);
+      if (message.kind === "saved") {
+        saved(message.error);
+        return worker.terminate();
+      }
+      if (message.baseError !== undefined) {
+        console.error(`arrakis: ${message.baseError}; ran initdb instead`);
+      }
+      isBuilt = true;
+      built.resolve();
+      if (request.templatePath === undefined) {
+        saved(undefined);
+        worker.terminate();
+      }
+    };
+    worker.onerror = (event) => {
+      event.preventDefault();
+      fail(`the worker failed: ${event.message}`);
+    };
+    worker.postMessage(request);
+  }, (error) => fail(error instanceof Error ? error.message : String(error)));
+  return build;
+}
+
+/**
+ * The request for a worker that makes a new store, from the shipped base when there is one for
+ * this engine, else by initdb (said in one line: it takes seconds).
+ */
+async function buildRequest(
+  engine: Engine | undefined,
+  migrations: BuildRequest["migrations"],
+  socketDir: string,
+  paths: { templatePath?: string; dataDir?: string; baseDir: string },
+  compiling: Promise<WebAssembly.Module | undefined>,
+): Promise<BuildRequest> {
+  const found = engine
+    ? await findBase(paths.baseDir, engine.digest)
+    : { missing: "PGlite's engine files cannot be read as files" };
+  const basePath = "path" in found ? found.path : undefined;
+  if ("missing" in found) {
+    console.error(`arrakis: no shipped store base (${found.missing}); running initdb`);
   }
+  const pgliteWasmModule = await compiling;
+  return {
+    migrations,
+    socketPath: join(socketDir, "init.sock"),
+    startParams: startParams(),
+    ...(pgliteWasmModule ? { pgliteWasmModule } : {}),
+    ...(basePath === undefined ? {} : { basePath }),
+    ...(paths.templatePath === undefined ? {} : { templatePath: paths.templatePath }),
+    ...(paths.dataDir === undefined ? {} : { dataDir: paths.dataDir }),
+  };
 }
 
 /**
@@ -164,55 +206,56 @@ function needsCreating(dataDir: string): boolean {
   return true;
 }
 
+/** What making a new data directory leaves running: the template still being saved. */
+interface Created {
+  wasmModule?: WebAssembly.Module;
+  /** Settles once the template is saved (or could not be); never rejects. */
+  saving: Promise<void>;
+}
+
 /**
  * Makes a new data directory: from the cached template when there is one for these migrations
- * and this engine, else initdb and the migrations in a worker (saving the template for next
- * time). PGlite's WebAssembly is compiled once, meanwhile, for the worker and for the PGlite
- * that opens the store.
+ * and this engine, else from the shipped base (or initdb) and the migrations in a worker, which
+ * then saves the template for next time while the store opens. pglite.wasm is compiled once,
+ * meanwhile, for the worker and for the PGlite that opens the store.
  */
 async function createDataDir(
   dataDir: string,
   socketDir: string,
   templateDir: string | undefined,
-): Promise<WebAssembly.Module | undefined> {
+  baseDir: string,
+): Promise<Created> {
   const [migrations, engine] = await Promise.all([loadMigrations(), readEngine()]);
   const compiling = compileEngine(engine);
-  const path = engine && templateDir !== undefined
-    ? templatePath(templateDir, await templateKey(engine.digest, migrations))
+  const templatePath = engine && templateDir !== undefined
+    ? templatePathFor(templateDir, await templateKey(engine.digest, migrations))
     : undefined;
-  const tar = path ? await readTemplate(path) : undefined;
+  const tar = templatePath ? await readTemplate(templatePath) : undefined;
+  let saving = Promise.resolve();
   if (tar !== undefined) {
     unpackDataDir(tar, dataDir);
   } else {
-    const saveError = await buildInWorker(
-      compiling.then((modules) => ({
-        migrations,
-        socketPath: join(socketDir, "init.sock"),
-        startParams: startParams(),
-        templatePath: path,
-        modules,
-      })),
-      (built) => unpackDataDir(built, dataDir),
-    );
+    const paths = { templatePath, dataDir, baseDir };
+    const build = buildInWorker(buildRequest(engine, migrations, socketDir, paths, compiling));
+    await build.built;
     // The store is made all the same; only the next new one will not be quicker.
-    if (saveError !== undefined) {
-      console.error(`arrakis: could not save the store template: ${saveError}`);
-    }
+    saving = build.saved.then((error) => {
+      if (error !== undefined) {
+        console.error(`arrakis: could not save the store template: ${error}`);
+      }
+    });
   }
-  return (await compiling)?.pgliteWasmModule;
+  const wasmModule = await compiling;
+  return { ...(wasmModule ? { wasmModule } : {}), saving };
 }
 
-/** PGlite's WebAssembly compiled once for this process and its worker; undefined if it fails. */
-async function compileEngine(engine: Engine | undefined): Promise<CompiledEngine | undefined> {
+/** pglite.wasm compiled once for this process and its worker; undefined if that fails. */
+async function compileEngine(engine: Engine | undefined): Promise<WebAssembly.Module | undefined> {
   if (!engine) return undefined;
   try {
-    const [pgliteWasmModule, initdbWasmModule] = await Promise.all([
-      WebAssembly.compile(engine.wasm as Uint8Array<ArrayBuffer>),
-      WebAssembly.compile(engine.initdbWasm as Uint8Array<ArrayBuffer>),
-    ]);
-    return { pgliteWasmModule, initdbWasmModule };
+    return await WebAssembly.compile(engine.wasm as Uint8Array<ArrayBuffer>);
   } catch {
-    return undefined; // PGlite compiles them itself
+    return undefined; // PGlite compiles it itself
   }
 }
 
@@ -221,23 +264,22 @@ async function compileEngine(engine: Engine | undefined): Promise<CompiledEngine
  * next new store is unpacked from it (`arrakis install --self` calls this). Returns its path;
  * undefined where PGlite's WebAssembly cannot be read as files (no template is used there).
  */
-export async function prepareTemplate(templateDir: string): Promise<string | undefined> {
+export async function prepareTemplate(
+  templateDir: string,
+  baseDir: string = SHIPPED_BASE_DIR,
+): Promise<string | undefined> {
   const [migrations, engine] = await Promise.all([loadMigrations(), readEngine()]);
   if (!engine) return undefined;
-  const path = templatePath(templateDir, await templateKey(engine.digest, migrations));
+  const path = templatePathFor(templateDir, await templateKey(engine.digest, migrations));
   if (await readTemplate(path)) return path;
   const socketDir = await Deno.makeTempDir({ prefix: "arrakis-template-" }); // 0700
   try {
-    const saveError = await buildInWorker(
-      compileEngine(engine).then((modules) => ({
-        migrations,
-        socketPath: join(socketDir, "init.sock"),
-        startParams: startParams(),
-        templatePath: path,
-        modules,
-      })),
-      () => {},
+    const paths = { templatePath: path, baseDir };
+    const build = buildInWorker(
+      buildRequest(engine, migrations, socketDir, paths, compileEngine(engine)),
     );
+    await build.built;
+    const saveError = await build.saved;
     if (saveError !== undefined) throw new Error(`could not save the store template: ${saveError}`);
     return path;
   } finally {
@@ -250,6 +292,8 @@ export interface EmbeddedOptions {
   home?: string;
   /** Where new stores' templates are cached (template.ts); none is used or saved without it. */
   templateDir?: string;
+  /** Where the shipped store base is looked for (base.ts); data/store-base/ unless given. */
+  baseDir?: string;
 }
 
 /**
@@ -272,7 +316,7 @@ export async function startEmbedded(
   await makePrivate(dataDir, options.home);
   const lock = await lockDataDir(dataDir);
   let db: PGlite | undefined;
-  let wasmModule: WebAssembly.Module | undefined;
+  let created: Created | undefined;
   try {
     await ensurePrivateDir(socketDir);
     await Deno.chmod(socketDir, 0o700);
@@ -280,10 +324,15 @@ export async function startEmbedded(
     await Deno.remove(socketPath).catch(() => {});
     removeUnfinished(dataDir);
     if (needsCreating(dataDir)) {
-      wasmModule = await createDataDir(dataDir, socketDir, options.templateDir);
+      created = await createDataDir(
+        dataDir,
+        socketDir,
+        options.templateDir,
+        options.baseDir ?? SHIPPED_BASE_DIR,
+      );
     }
     db = await PGlite.create(dataDir, {
-      ...(wasmModule ? { pgliteWasmModule: wasmModule } : {}),
+      ...(created?.wasmModule ? { pgliteWasmModule: created.wasmModule } : {}),
       startParams: startParams(),
     });
     await Deno.chmod(dataDir, 0o700);
@@ -297,11 +346,13 @@ export async function startEmbedded(
         await server.stop();
         await db!.close();
         await Deno.remove(socketPath).catch(() => {});
+        await created?.saving;
         lock.close();
       },
     };
   } catch (error) {
     await db?.close().catch(() => {});
+    await created?.saving;
     lock.close();
     throw error;
   }

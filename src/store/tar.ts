@@ -1,6 +1,7 @@
-// Reads the tar archives PGlite's dumpDataDir writes (ustar headers, regular files and
-// directories only), so a data directory can be unpacked with native file writes: PGlite's own
-// loadTar goes through its emulated file system, several times slower per file.
+// The tar archives of data directories (ustar headers, regular files and directories only):
+// read, so a data directory can be unpacked with native file writes (PGlite's own loadTar goes
+// through its emulated file system, several times slower per file), and written, from the files
+// of an in-memory PGlite (initdb_worker.ts).
 
 export class TarError extends Error {
   override name = "TarError";
@@ -69,4 +70,54 @@ export function* readTar(tar: Uint8Array): Generator<TarEntry> {
     }
     offset = start + Math.ceil(size / BLOCK) * BLOCK;
   }
+}
+
+function putField(header: Uint8Array, offset: number, length: number, text: string): void {
+  const bytes = new TextEncoder().encode(text);
+  if (bytes.length > length) throw new TarError(`${JSON.stringify(text)} does not fit its field`);
+  header.set(bytes, offset);
+}
+
+function putOctal(header: Uint8Array, offset: number, length: number, value: number): void {
+  putField(header, offset, length, value.toString(8).padStart(length - 1, "0"));
+}
+
+/**
+ * The ustar archive of these entries (what readTar reads back): modes 0600 and 0700, owner 0,
+ * time 0, so the bytes depend on the contents alone.
+ */
+export function writeTar(entries: Iterable<TarEntry>): Uint8Array {
+  const parts: { header: Uint8Array; data?: Uint8Array }[] = [];
+  let total = 0;
+  for (const entry of entries) {
+    const header = new Uint8Array(BLOCK);
+    const path = safePath(entry.path) + (entry.kind === "directory" ? "/" : "");
+    // Split at a "/" into prefix (155 bytes) and name (100), as ustar allows for long paths.
+    const cut = path.length <= 100 ? -1 : path.lastIndexOf("/", path.length - 2);
+    putField(header, 0, 100, cut < 0 ? path : path.slice(cut + 1));
+    if (cut >= 0) putField(header, 345, 155, path.slice(0, cut));
+    const size = entry.kind === "file" ? entry.data.length : 0;
+    putOctal(header, 100, 8, entry.kind === "file" ? 0o600 : 0o700);
+    putOctal(header, 108, 8, 0);
+    putOctal(header, 116, 8, 0);
+    putOctal(header, 124, 12, size);
+    putOctal(header, 136, 12, 0);
+    header[156] = entry.kind === "file" ? 0x30 : 0x35;
+    putField(header, 257, 6, "ustar");
+    putField(header, 263, 2, "00");
+    putField(header, 148, 8, `${checksumOf(header).toString(8).padStart(6, "0")}\0 `);
+    parts.push({ header, ...(size > 0 ? { data: entry.data } : {}) });
+    total += BLOCK + Math.ceil(size / BLOCK) * BLOCK;
+  }
+  const tar = new Uint8Array(total + 2 * BLOCK); // zero-filled: the padding and the two end blocks
+  let offset = 0;
+  for (const { header, data } of parts) {
+    tar.set(header, offset);
+    offset += BLOCK;
+    if (data) {
+      tar.set(data, offset);
+      offset += Math.ceil(data.length / BLOCK) * BLOCK;
+    }
+  }
+  return tar;
 }

@@ -6,7 +6,7 @@
 import { dirname, join } from "node:path";
 import { ensurePrivateDir } from "../durable.ts";
 import type { Migration } from "./migrate.ts";
-import { readTar, TarError } from "./tar.ts";
+import { readTar, type TarEntry, TarError } from "./tar.ts";
 
 /** Bumped when the way a template is made changes, so older ones are never used. */
 const TEMPLATE_FORMAT = "1";
@@ -17,7 +17,7 @@ const STALE_TEMPORARY_MS = 60 * 60 * 1000;
 /** A file every complete data directory holds (PGlite itself tests for it). */
 export const DATA_DIR_MARKER = "PG_VERSION";
 
-async function sha256Hex(data: Uint8Array | string): Promise<string> {
+export async function sha256Hex(data: Uint8Array | string): Promise<string> {
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
@@ -28,20 +28,24 @@ export interface Engine {
   /** pglite.wasm and initdb.wasm, for WebAssembly.compile. */
   wasm: Uint8Array;
   initdbWasm: Uint8Array;
-  /** sha256 of pglite.wasm and initdb.wasm (the catalog initdb writes comes from both). */
+  /**
+   * sha256 of pglite.wasm, initdb.wasm and pglite.data: the catalog initdb writes comes from the
+   * programs and from the share/ files (postgres.bki, ...) packed in pglite.data.
+   */
   digest: string;
 }
 
-/** Reads PGlite's WebAssembly files; undefined where they cannot be read as files. */
+/** Reads PGlite's engine files; undefined where they cannot be read as files. */
 export async function readEngine(): Promise<Engine | undefined> {
   try {
     const dist = import.meta.resolve("@electric-sql/pglite");
-    const [wasm, initdb] = await Promise.all([
-      Deno.readFile(new URL("./pglite.wasm", dist)),
-      Deno.readFile(new URL("./initdb.wasm", dist)),
-    ]);
-    const digest = await sha256Hex(`${await sha256Hex(wasm)} ${await sha256Hex(initdb)}`);
-    return { wasm, initdbWasm: initdb, digest };
+    const [wasm, initdb, share] = await Promise.all(
+      ["pglite.wasm", "initdb.wasm", "pglite.data"].map((name) =>
+        Deno.readFile(new URL(`./${name}`, dist))
+      ),
+    );
+    const parts = await Promise.all([wasm, initdb, share].map(sha256Hex));
+    return { wasm, initdbWasm: initdb, digest: await sha256Hex(parts.join(" ")) };
   } catch {
     return undefined;
   }
@@ -60,22 +64,38 @@ export function templatePath(templateDir: string, key: string): string {
   return join(templateDir, `${PREFIX}${key}${SUFFIX}`);
 }
 
+// Streams, not Blobs: a Blob's bytes live in a store the whole process shares, freed only when
+// the Blob is garbage collected, which a Worker ended by terminate() never is (40 MiB of tar
+// stayed in the process for good).
 async function gunzip(data: Uint8Array): Promise<Uint8Array> {
-  const stream = new Blob([data as Uint8Array<ArrayBuffer>]).stream()
+  const stream = ReadableStream.from([data as Uint8Array<ArrayBuffer>])
     .pipeThrough(new DecompressionStream("gzip"));
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
 async function gzip(data: Uint8Array): Promise<Uint8Array> {
-  const stream = new Blob([data as Uint8Array<ArrayBuffer>]).stream()
+  const stream = ReadableStream.from([data as Uint8Array<ArrayBuffer>])
     .pipeThrough(new CompressionStream("gzip"));
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
 /**
+ * A gzipped data directory's tar, checked whole: gzip checks its CRC and length, and the tar is
+ * parsed here as well as when unpacked, so a bad one is found before anything is written.
+ * Throws TarError (or the decompressor's error) on a damaged one.
+ */
+export async function unpackChecked(packed: Uint8Array): Promise<Uint8Array> {
+  const tar = await gunzip(packed);
+  let marker = false;
+  for (const entry of readTar(tar)) marker ||= entry.path === DATA_DIR_MARKER;
+  if (!marker) throw new TarError(`no ${DATA_DIR_MARKER}`);
+  return tar;
+}
+
+/**
  * The cached template's tar, or undefined when there is none. A template that does not read
- * whole (gzip checks its CRC and length) is removed, and undefined returned: the caller makes
- * a new store instead.
+ * whole (unpackChecked) is removed, and undefined returned: the caller makes a new store
+ * instead.
  */
 export async function readTemplate(path: string): Promise<Uint8Array | undefined> {
   let packed: Uint8Array;
@@ -86,12 +106,7 @@ export async function readTemplate(path: string): Promise<Uint8Array | undefined
     throw error;
   }
   try {
-    const tar = await gunzip(packed);
-    // Parsed here as well as when unpacked, so a bad one is found before anything is written.
-    let marker = false;
-    for (const entry of readTar(tar)) marker ||= entry.path === DATA_DIR_MARKER;
-    if (!marker) throw new TarError(`no ${DATA_DIR_MARKER}`);
-    return tar;
+    return await unpackChecked(packed);
   } catch (error) {
     console.error(
       `arrakis: the store template ${path} is damaged (${
@@ -140,12 +155,17 @@ export async function writeTemplate(path: string, tar: Uint8Array): Promise<void
  * not one. Directories are 0700 and files 0600, as PostgreSQL wants its data directory.
  */
 export function unpackDataDir(tar: Uint8Array, dataDir: string): void {
+  writeDataDir(readTar(tar), dataDir);
+}
+
+/** Writes a data directory's entries into `dataDir` as unpackDataDir does (the same guarantees). */
+export function writeDataDir(entries: Iterable<TarEntry>, dataDir: string): void {
   const building = `${dataDir}.new-${crypto.randomUUID()}`;
   Deno.mkdirSync(building, { mode: 0o700 });
   try {
     // Synchronous on purpose: a thousand small files, and each async call would add a hop to the
     // blocking thread pool (see durable.ts).
-    for (const entry of readTar(tar)) {
+    for (const entry of entries) {
       const target = join(building, entry.path);
       if (entry.kind === "directory") {
         Deno.mkdirSync(target, { recursive: true, mode: 0o700 });

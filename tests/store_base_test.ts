@@ -1,0 +1,230 @@
+// The shipped store base (src/store/base.ts, issue 11 §5): a new store with no cached template
+// starts from it instead of running initdb; it is used only when its key is the installed
+// PGlite's, and one that is damaged or of another build falls back to initdb, saying why in one
+// line, never removed.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { PGlite } from "@electric-sql/pglite";
+import postgres from "postgres";
+import { startEmbedded } from "../src/store/embedded.ts";
+import { loadMigrations } from "../src/store/migrate.ts";
+import { baseKey, basePath, findBase, readBase, SHIPPED_BASE_DIR } from "../src/store/base.ts";
+import { readEngine } from "../src/store/template.ts";
+import { readTar, writeTar } from "../src/store/tar.ts";
+
+const OPTIONS = { sanitizeOps: false, sanitizeResources: false };
+
+async function engineDigest(): Promise<string> {
+  const engine = await readEngine();
+  assert.ok(engine, "PGlite's engine files are readable as files here");
+  return engine.digest;
+}
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "arrakis-base-test-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** What the store at dataDir holds: its applied migrations and whether it has `came_from`. */
+async function inspect(dataDir: string): Promise<{ versions: string[]; cameFrom: string[] }> {
+  const embedded = await startEmbedded(dataDir, { baseDir: "/nonexistent" });
+  const sql = postgres("postgres://postgres@localhost/postgres", {
+    path: embedded.socketPath,
+    max: 1,
+    onnotice: () => {},
+  });
+  try {
+    const versions = (await sql<{ version: string }[]>`
+      SELECT version FROM schema_migrations ORDER BY version`).map((row) => row.version);
+    const [{ has }] = await sql<{ has: boolean }[]>`
+      SELECT to_regclass('came_from') IS NOT NULL AS has`;
+    const cameFrom = has
+      ? (await sql<{ what: string }[]>`SELECT what FROM came_from`).map((row) => row.what)
+      : [];
+    return { versions, cameFrom };
+  } finally {
+    await sql.end();
+    await embedded.close();
+  }
+}
+
+/** The shipped base with a table no initdb makes: a store that has it came from this base. */
+async function markedBase(): Promise<Uint8Array> {
+  const found = await findBase(SHIPPED_BASE_DIR, await engineDigest());
+  assert.ok("path" in found);
+  const tar = await readBase(found.path);
+  const db = await PGlite.create({ loadDataDir: new Blob([tar as Uint8Array<ArrayBuffer>]) });
+  await db.exec("CREATE TABLE came_from (what text); INSERT INTO came_from VALUES ('base')");
+  await db.exec("CHECKPOINT");
+  const marked = new Uint8Array(await (await db.dumpDataDir("none")).arrayBuffer());
+  await db.close();
+  return gzipSync(marked);
+}
+
+/** Makes a store at dataDir in a child process (as `arrakis serve` would); returns its stderr. */
+async function createInChild(dataDir: string, baseDir: string): Promise<string> {
+  const script = `
+    import { startEmbedded } from "${new URL("../src/store/embedded.ts", import.meta.url).href}";
+    const store = await startEmbedded(Deno.args[0], { baseDir: Deno.args[1] });
+    await store.close();`;
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--quiet", script, dataDir, baseDir],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(stderr);
+  assert.equal(code, 0, text);
+  return text;
+}
+
+Deno.test("the shipped store base is the installed PGlite's, and reads whole", async () => {
+  const found = await findBase(SHIPPED_BASE_DIR, await engineDigest());
+  assert.ok(
+    "path" in found,
+    `data/store-base/ has no store base for the PGlite in deno.json (${
+      "missing" in found ? found.missing : ""
+    }): run 'deno task store-base' and commit the file it writes, or every first start runs ` +
+      `initdb (seconds longer)`,
+  );
+  const names = [...Deno.readDirSync(SHIPPED_BASE_DIR)].map((entry) => entry.name);
+  assert.deepEqual(names, [found.path.slice(SHIPPED_BASE_DIR.length)], "only the current base");
+  const entries = [...readTar(await readBase(found.path))];
+  assert.ok(entries.some((entry) => entry.path === "PG_VERSION"));
+  // initdb's output alone: our migrations are applied to it at first start.
+  assert.ok(entries.some((entry) => entry.path === "base/5" && entry.kind === "directory"));
+});
+
+Deno.test({
+  name: "a new store without a cached template is the shipped base, migrated",
+  ...OPTIONS,
+  async fn() {
+    await withDir(async (dir) => {
+      const baseDir = join(dir, "base");
+      await Deno.mkdir(baseDir);
+      await Deno.writeFile(
+        basePath(baseDir, await baseKey(await engineDigest())),
+        await markedBase(),
+      );
+      const stderr = await createInChild(join(dir, "db"), baseDir);
+      assert.equal(stderr, "", "nothing to say when the base is used");
+      const found = await inspect(join(dir, "db"));
+      assert.deepEqual(found.cameFrom, ["base"]);
+      assert.deepEqual(found.versions, (await loadMigrations()).map((m) => m.version));
+    });
+  },
+});
+
+Deno.test({
+  name: "a base of another PGlite build is not used: initdb runs, and says why in one line",
+  ...OPTIONS,
+  async fn() {
+    await withDir(async (dir) => {
+      const baseDir = join(dir, "base");
+      await Deno.mkdir(baseDir);
+      const other = basePath(baseDir, await baseKey("another engine"));
+      await Deno.writeFile(other, await markedBase());
+      const stderr = await createInChild(join(dir, "db"), baseDir);
+      assert.match(stderr, /^arrakis: no shipped store base \(.*another PGlite build.*\n$/);
+      const found = await inspect(join(dir, "db"));
+      assert.deepEqual(found.cameFrom, []);
+      assert.deepEqual(found.versions, (await loadMigrations()).map((m) => m.version));
+      await Deno.stat(other); // left alone
+    });
+  },
+});
+
+Deno.test({
+  name: "a damaged base is left in place and the store made by initdb, said in one line",
+  ...OPTIONS,
+  async fn() {
+    await withDir(async (dir) => {
+      const baseDir = join(dir, "base");
+      await Deno.mkdir(baseDir);
+      const path = basePath(baseDir, await baseKey(await engineDigest()));
+      const whole = await markedBase();
+      const damaged = new Uint8Array(whole);
+      damaged[whole.length >> 1] ^= 0xff;
+      await Deno.writeFile(path, damaged);
+      const stderr = await createInChild(join(dir, "db"), baseDir);
+      assert.match(stderr, /^arrakis: the shipped store base .* is damaged \(.*\); ran initdb/);
+      assert.equal(stderr.trim().split("\n").length, 1, stderr);
+      const found = await inspect(join(dir, "db"));
+      assert.deepEqual(found.cameFrom, []);
+      assert.deepEqual(found.versions, (await loadMigrations()).map((m) => m.version));
+      assert.deepEqual(await Deno.readFile(path), damaged);
+    });
+  },
+});
+
+Deno.test({
+  name: "a start killed while the worker writes a store from the base leaves nothing to trip on",
+  ...OPTIONS,
+  async fn() {
+    await withDir(async (dir) => {
+      const dataDir = join(dir, "db");
+      const script = `
+        import { startEmbedded } from "${
+        new URL("../src/store/embedded.ts", import.meta.url).href
+      }";
+        await startEmbedded(Deno.args[0]);
+        await new Promise(() => {});`;
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["eval", "--quiet", script, dataDir],
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      let killedMidway = false;
+      for (let i = 0; i < 4000 && !killedMidway; i++) {
+        const names = [...Deno.readDirSync(dir)].map((entry) => entry.name);
+        if (names.some((name) => name.startsWith("db.new-"))) {
+          child.kill("SIGKILL");
+          killedMidway = true;
+        } else if (names.includes("db")) {
+          break; // it finished first: still a valid run, the store must open
+        } else {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+      }
+      if (!killedMidway) child.kill("SIGKILL");
+      await child.status;
+      const found = await inspect(dataDir);
+      assert.deepEqual(found.versions, (await loadMigrations()).map((m) => m.version));
+      const left = [...Deno.readDirSync(dir)].filter((entry) => entry.name.startsWith("db.new-"));
+      assert.deepEqual(left, []);
+    });
+  },
+});
+
+Deno.test("findBase: a missing directory and one holding another build's base, said plainly", async () => {
+  await withDir(async (dir) => {
+    const digest = await engineDigest();
+    const absent = await findBase(join(dir, "none"), digest);
+    assert.ok("missing" in absent && absent.missing.includes("no directory"));
+    await Deno.writeFile(basePath(dir, await baseKey("another engine")), new Uint8Array(0));
+    const other = await findBase(dir, digest);
+    assert.ok("missing" in other && other.missing.includes("deno task store-base"));
+    await Deno.writeFile(basePath(dir, await baseKey(digest)), new Uint8Array(0));
+    assert.deepEqual(await findBase(dir, digest), { path: basePath(dir, await baseKey(digest)) });
+  });
+});
+
+Deno.test("writeTar: readTar reads back every entry, long paths included", () => {
+  const long = `${"d".repeat(90)}/${"e".repeat(60)}`;
+  const entries = [
+    { path: "PG_VERSION", kind: "file" as const, data: new TextEncoder().encode("18\n") },
+    { path: "base", kind: "directory" as const, data: new Uint8Array(0) },
+    { path: "base/1", kind: "file" as const, data: new Uint8Array(1025).fill(7) },
+    { path: "empty", kind: "file" as const, data: new Uint8Array(0) },
+    { path: long, kind: "file" as const, data: new Uint8Array([1, 2, 3]) },
+  ];
+  const back = [...readTar(writeTar(entries))];
+  assert.deepEqual(
+    back.map((entry) => ({ ...entry, data: [...entry.data] })),
+    entries.map((entry) => ({ ...entry, data: [...entry.data] })),
+  );
+});
