@@ -7,9 +7,7 @@
 import type postgres from "postgres";
 import type { RecordIntents } from "./record_intents.ts";
 import { jsonValue } from "../store/json.ts";
-import { conversationIdBySession } from "./write.ts";
-
-type Tx = postgres.TransactionSql;
+import { conversationIdBySession, type Tx } from "./write.ts";
 
 /**
  * A prompt event and a transcript user line with the same text this close together are one
