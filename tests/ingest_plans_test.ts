@@ -36,9 +36,7 @@ function fullReads(node: PlanNode, out: string[] = []): string[] {
   const table = node["Relation Name"];
   if (table && TABLES.has(table)) {
     const type = node["Node Type"];
-    if (type === "Seq Scan" || type === "Bitmap Heap Scan" && !node.Plans?.length) {
-      out.push(`${type} on ${table}`);
-    }
+    if (type === "Seq Scan") out.push(`${type} on ${table}`);
     if ((type === "Index Scan" || type === "Index Only Scan") && !node["Index Cond"]) {
       out.push(`${type} on ${node["Index Name"]} without a condition`);
     }
