@@ -119,10 +119,13 @@ export interface Succeeded {
 
 /**
  * "Has this requestId already succeeded?", the one place it is asked: the SUCCESS rows of the
- * given requestIds (at most one each, by the partial unique index), by requestId. A join on
- * the unnested ids, not `request_id = ANY(...)`: the prepared statement's generic plan for ANY
- * scanned every SUCCESS row through the status index (a group's read grew with the table:
- * 20 ms at 6,000 rows against 1.5 ms for the join, bench/ingest.ts under load).
+ * given requestIds (at most one each, by the partial unique index), by requestId. One index
+ * probe per requestId, whatever the statistics: postgres.js prepares statements, and a generic
+ * plan made while the table was empty stays cached as it grows. `request_id = ANY(...)` became
+ * a scan of every SUCCESS row through the status index (20 ms a group at 6,000 rows); a plain
+ * join on the unnested ids became a nested loop with the whole partial index as its outer side
+ * (200-700 ms a group at 8,000 rows, batches at 32 sessions). The LIMIT keeps the lateral
+ * subquery from being pulled up into a join the planner could reorder.
  */
 export async function findSucceeded(
   sql: Sql | Tx,
@@ -139,7 +142,11 @@ export async function findSucceeded(
   >`
     SELECT w.id, w.request_id, w.body_sha256, w.response
     FROM unnest(${requestIds}::text[]) AS r(request_id)
-    JOIN webhook_events w ON w.request_id = r.request_id AND w.status = 'SUCCESS'`;
+    CROSS JOIN LATERAL (
+      SELECT w.id, w.request_id, w.body_sha256, w.response FROM webhook_events w
+      WHERE w.request_id = r.request_id AND w.status = 'SUCCESS'
+      LIMIT 1
+    ) w`;
   return new Map(rows.map((row) => [
     row.request_id,
     { id: row.id, bodySha256: row.body_sha256, response: row.response },

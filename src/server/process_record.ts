@@ -7,9 +7,7 @@
 import type postgres from "postgres";
 import type { RecordIntents } from "./record_intents.ts";
 import { jsonValue } from "../store/json.ts";
-import { conversationIdBySession } from "./write.ts";
-
-type Tx = postgres.TransactionSql;
+import { conversationIdBySession, type Tx } from "./write.ts";
 
 /**
  * A prompt event and a transcript user line with the same text this close together are one
@@ -277,16 +275,20 @@ function usage(tx: Tx, rows: RecordIntents["usage"]) {
 
 function bounds(tx: Tx, rows: RecordIntents["bounds"]) {
   // The transcript's first and last lines bound the session (an imported one has no
-  // SessionStart); its first assistant model names it when no SessionStart did.
+  // SessionStart); its first assistant model names it when no SessionStart did. Every row's
+  // conversation was upserted earlier in the group, so this only ever takes the DO UPDATE arm:
+  // an upsert finds each row through its arbiter index, where `UPDATE ... FROM` let a generic
+  // plan made on a near-empty table hash-join a sequential scan of every conversation.
   return tx`
-    UPDATE conversations c SET
-      started_at = least(c.started_at, x.first),
-      last_event_at = greatest(c.last_event_at, x.last),
-      model = coalesce(c.model, x.model)
+    INSERT INTO conversations AS c (session_id, started_at, last_event_at, model)
+    SELECT x.session_id, x.first, x.last, x.model
     FROM jsonb_to_recordset(${jsonValue(rows)}::jsonb) AS x(
       session_id text, first timestamptz, last timestamptz, model text
     )
-    WHERE c.session_id = x.session_id`;
+    ON CONFLICT (session_id) DO UPDATE SET
+      started_at = least(c.started_at, EXCLUDED.started_at),
+      last_event_at = greatest(c.last_event_at, EXCLUDED.last_event_at),
+      model = coalesce(c.model, EXCLUDED.model)`;
 }
 
 /**
