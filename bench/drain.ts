@@ -1,24 +1,31 @@
 // Draining a spooled backlog into PostgreSQL through the real server (`arrakis serve` as a
 // child process): events/s in batches (POST /api/claude-hooks/batch) against one request per
 // event, measured in the same run on the same server and database.
+import { cpuUsage } from "node:process";
 import { createTestDatabase, POSTGRES_REACHABLE } from "../tests/helpers/stores.ts";
 import { startTestServer } from "../tests/helpers/server.ts";
 import { envelope } from "../tests/helpers/queue.ts";
 import { newRecord, openSpool } from "../src/queue/spool.ts";
 import { encodeRecord, spoolKey } from "../src/queue/spool-file.ts";
 import { localPaths } from "../src/config-core.ts";
-import { drain, IN_FLIGHT } from "../src/queue/drain.ts";
+import { loadConfig } from "../src/config.ts";
+import { drain, type DrainResult, IN_FLIGHT } from "../src/queue/drain.ts";
 import { type BenchRow, table } from "./report.ts";
 
 const BACKLOG = Number(Deno.env.get("BENCH_DRAIN_EVENTS") ?? 10_000);
 /** One-by-one is ~an order of magnitude slower: a smaller sample keeps the bench short. */
 const ONE_BY_ONE_SAMPLE = Number(Deno.env.get("BENCH_DRAIN_ONE_BY_ONE") ?? 2_000);
-const BATCH = 100;
+/** What `arrakis queue drain` sends per batch by default (ARRAKIS_BATCH_MAX), and the old size. */
+const BATCH = loadConfig().batchMax;
+const SMALL_BATCH = 100;
 
 const PUT_SAMPLE = 500;
-/** The in-flight comparison: this many rounds of this many events each way. */
-const AB_ROUNDS = 4;
-const AB_EVENTS = Number(Deno.env.get("BENCH_DRAIN_AB_EVENTS") ?? 1_500);
+/**
+ * The interleaved comparisons: this many rounds of this many events each way, the median round
+ * reported (other work on a shared machine comes in bursts that a sum would charge to one side).
+ */
+const AB_ROUNDS = 6;
+const AB_EVENTS = Number(Deno.env.get("BENCH_DRAIN_AB_EVENTS") ?? 4_000);
 
 /**
  * A spool holding `count` events. The backlog is written without fsync (it is the set-up, not
@@ -32,15 +39,21 @@ async function spoolOf(count: number) {
   const key = await spoolKey(localPaths(Deno.env.toObject()).spoolKeyFile);
   for (let i = 0; i < count; i++) {
     const e = envelope();
-    await Deno.writeTextFile(
+    Deno.writeTextFileSync(
       `${dir}/pending/${e.requestId}.json`,
       await encodeRecord(key, newRecord(e)),
-      {
-        mode: 0o600,
-      },
+      { mode: 0o600 },
     );
   }
   return { dir, spool };
+}
+
+/** Runs `work` and says what CPU (user + system) this process spent on it, in microseconds. */
+async function withCpu<T>(work: () => Promise<T>): Promise<{ value: T; cpuUs: number }> {
+  const before = cpuUsage();
+  const value = await work();
+  const spent = cpuUsage(before);
+  return { value, cpuUs: spent.user + spent.system };
 }
 
 async function putCostMs(): Promise<number> {
@@ -53,18 +66,25 @@ async function putCostMs(): Promise<number> {
 }
 
 /** The spool's own ceiling: claim and complete in batches, no network. */
-async function spoolOnly(count: number): Promise<{ rate: number; putMs: number }> {
+async function spoolOnly(count: number) {
   const putMs = await putCostMs();
   const { spool } = await spoolOf(count);
   const started = performance.now();
-  let done = 0;
-  for (;;) {
-    const items = await spool.claim(BATCH);
-    if (items.length === 0) break;
-    await spool.completeMany(items);
-    done += items.length;
-  }
-  return { rate: done / ((performance.now() - started) / 1000), putMs };
+  const { value: done, cpuUs } = await withCpu(async () => {
+    let done = 0;
+    for (;;) {
+      const items = await spool.claim(BATCH);
+      if (items.length === 0) break;
+      await spool.completeMany(items);
+      done += items.length;
+    }
+    return done;
+  });
+  return {
+    rate: done / ((performance.now() - started) / 1000),
+    cpuUsPerEvent: cpuUs / done,
+    putMs,
+  };
 }
 
 export async function run(): Promise<BenchRow[]> {
@@ -75,37 +95,55 @@ export async function run(): Promise<BenchRow[]> {
   const db = await createTestDatabase("postgres");
   const server = await startTestServer(db, { ARRAKIS_LOG_LEVEL: "error" });
   const target = { url: server.url, apiKey: server.apiKey };
-  try {
-    // Warm up the server's connections and plans on a small separate backlog.
-    const warm = await spoolOf(200);
-    await drain({ spool: warm.spool, target, batchSize: BATCH, timeoutMs: 60_000 });
-
-    const batched = await spoolOf(BACKLOG);
-    const b = await drain({ spool: batched.spool, target, batchSize: BATCH, timeoutMs: 60_000 });
-    if (b.delivered !== BACKLOG) throw new Error(`batched drain delivered ${b.delivered}`);
-
-    // Two in flight against one (what drain did before pipelining), interleaved in rounds so
-    // that a machine busy with other work slows both alike.
-    const pace: Record<number, { events: number; ms: number }> = {
-      1: { events: 0, ms: 0 },
-      [IN_FLIGHT]: { events: 0, ms: 0 },
-    };
+  const drainOf = async (count: number, batchSize: number, inFlight = IN_FLIGHT) => {
+    const backlog = await spoolOf(count);
+    const r: DrainResult = await drain({
+      spool: backlog.spool,
+      target,
+      batchSize,
+      inFlight,
+      timeoutMs: 60_000,
+    });
+    if (r.delivered !== count) throw new Error(`drain delivered ${r.delivered} of ${count}`);
+    await Deno.remove(`${backlog.dir}/..`, { recursive: true });
+    return r;
+  };
+  /** Two settings in rounds, alternating which goes first, so a busy machine slows both alike. */
+  const interleaved = async (settings: { batchSize: number; inFlight: number }[]) => {
+    const rates: number[][] = settings.map(() => []);
     for (let round = 0; round < AB_ROUNDS; round++) {
-      for (const inFlight of round % 2 === 0 ? [1, IN_FLIGHT] : [IN_FLIGHT, 1]) {
-        const backlog = await spoolOf(AB_EVENTS);
-        const r = await drain({
-          spool: backlog.spool,
-          target,
-          batchSize: BATCH,
-          inFlight,
-          timeoutMs: 60_000,
-        });
-        if (r.delivered !== AB_EVENTS) throw new Error(`drain delivered ${r.delivered}`);
-        pace[inFlight].events += r.delivered;
-        pace[inFlight].ms += r.elapsedMs;
+      const order = round % 2 === 0 ? [0, 1] : [1, 0];
+      for (const index of order) {
+        const { batchSize, inFlight } = settings[index];
+        const r = await drainOf(AB_EVENTS, batchSize, inFlight);
+        rates[index].push(r.delivered / (r.elapsedMs / 1000));
       }
     }
-    const paceOf = (n: number) => pace[n].events / (pace[n].ms / 1000);
+    return rates.map((each) => {
+      const sorted = each.toSorted((a, b) => a - b);
+      const middle = sorted.length / 2;
+      return (sorted[Math.floor(middle)] + sorted[Math.ceil(middle) - 1]) / 2;
+    });
+  };
+  try {
+    // Warm up the server's connections and plans on a small separate backlog.
+    await drainOf(2 * BATCH, BATCH);
+
+    const batched = await spoolOf(BACKLOG);
+    const { value: b, cpuUs: drainCpuUs } = await withCpu(() =>
+      drain({ spool: batched.spool, target, batchSize: BATCH, timeoutMs: 60_000 })
+    );
+    if (b.delivered !== BACKLOG) throw new Error(`batched drain delivered ${b.delivered}`);
+
+    const [largeBatches, smallBatches] = await interleaved([
+      { batchSize: BATCH, inFlight: IN_FLIGHT },
+      { batchSize: SMALL_BATCH, inFlight: IN_FLIGHT },
+    ]);
+    // Two in flight against one (what drain did before pipelining).
+    const [pipelined, oneInFlight] = await interleaved([
+      { batchSize: BATCH, inFlight: IN_FLIGHT },
+      { batchSize: BATCH, inFlight: 1 },
+    ]);
 
     const single = await spoolOf(ONE_BY_ONE_SAMPLE);
     const s = await drain({
@@ -125,6 +163,7 @@ export async function run(): Promise<BenchRow[]> {
       metric: `one by one, POST /api/claude-hooks (${ONE_BY_ONE_SAMPLE} events)`,
       value: singleRate,
     };
+    const rounds = `median of ${AB_ROUNDS} rounds of ${AB_EVENTS}`;
     return [
       {
         benchmark: "drain",
@@ -135,10 +174,20 @@ export async function run(): Promise<BenchRow[]> {
       },
       {
         benchmark: "drain",
-        metric: `batches of ${BATCH}, ${IN_FLIGHT} in flight (${AB_ROUNDS} rounds of ${AB_EVENTS})`,
-        value: paceOf(IN_FLIGHT),
+        metric: `batches of ${BATCH}, ${IN_FLIGHT} in flight (${rounds})`,
+        value: largeBatches,
         unit: "events/s",
-        reference: { metric: "one batch in flight, interleaved with it", value: paceOf(1) },
+        reference: {
+          metric: `batches of ${SMALL_BATCH}, interleaved with it`,
+          value: smallBatches,
+        },
+      },
+      {
+        benchmark: "drain",
+        metric: `batches of ${BATCH}, ${IN_FLIGHT} in flight (${rounds}, a second run)`,
+        value: pipelined,
+        unit: "events/s",
+        reference: { metric: "one batch in flight, interleaved with it", value: oneInFlight },
       },
       {
         benchmark: "drain",
@@ -148,16 +197,28 @@ export async function run(): Promise<BenchRow[]> {
       },
       {
         benchmark: "drain",
+        metric: `same backlog, the drainer's own CPU per event (spool and HTTP client)`,
+        value: drainCpuUs / b.delivered,
+        unit: "µs",
+      },
+      {
+        benchmark: "drain",
         metric: `one by one (${ONE_BY_ONE_SAMPLE}-event sample), POST /api/claude-hooks`,
         value: singleRate,
         unit: "events/s",
       },
       {
         benchmark: "drain",
-        metric: `spool alone: claim + complete ${BACKLOG} files in batches, no network`,
+        metric: `spool alone: claim + complete ${BACKLOG} files in batches of ${BATCH}, no network`,
         value: local.rate,
         unit: "events/s",
         reference: { metric: "batched drain through the server", value: batchedRate },
+      },
+      {
+        benchmark: "drain",
+        metric: `spool alone: CPU per event (rename, read, HMAC check, schema, unlink)`,
+        value: local.cpuUsPerEvent,
+        unit: "µs",
       },
       {
         benchmark: "drain",

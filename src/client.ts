@@ -181,6 +181,41 @@ export async function sendEnvelope(
   return classify(raw.status, raw.body, errorText(raw), raw.retryAfterMs);
 }
 
+/** What the server takes in one batch request (its GET /health `limits`). */
+export interface BatchLimits {
+  /** Envelopes per request (ARRAKIS_BATCH_MAX there). */
+  items?: number;
+  /** Bytes of body per request (ARRAKIS_MAX_BODY_BYTES there). */
+  bytes?: number;
+}
+
+/**
+ * The server's batch limits from GET {url}/health (no key: it needs none), so a drainer sizes
+ * its batches to them instead of learning them from 413s, each of which the server records as
+ * an INVALID audit row. Empty when the server does not say (an older one, a proxy, an error).
+ * Never throws.
+ */
+export async function fetchBatchLimits(
+  target: Target,
+  opts: { timeoutMs: number; signal?: AbortSignal },
+): Promise<BatchLimits> {
+  const timeout = AbortSignal.timeout(opts.timeoutMs);
+  try {
+    const response = await fetch(`${target.url}/health`, {
+      headers: { "User-Agent": USER_AGENT },
+      signal: opts.signal ? AbortSignal.any([timeout, opts.signal]) : timeout,
+    });
+    const text = await response.text();
+    if (!response.ok) return {};
+    const limits = (JSON.parse(text) as { limits?: Record<string, unknown> } | null)?.limits;
+    const count = (value: unknown) =>
+      typeof value === "number" && Number.isSafeInteger(value) && value > 0 ? value : undefined;
+    return { items: count(limits?.batchMax), bytes: count(limits?.maxBodyBytes) };
+  } catch {
+    return {};
+  }
+}
+
 /**
  * Sends envelopes to POST {url}/api/claude-hooks/batch: one outcome per envelope, same order.
  * A failure of the whole request gives every item that outcome. A server without the batch

@@ -118,7 +118,7 @@ const EnvSchema = z.object({
     .describe(`one of ${LOG_LEVELS.join(", ")}`),
   ARRAKIS_MAX_BODY_BYTES: positiveInt.default(32 * 1024 * 1024)
     .describe("a whole number of bytes above 0"),
-  ARRAKIS_BATCH_MAX: positiveInt.max(10_000).default(100)
+  ARRAKIS_BATCH_MAX: positiveInt.max(10_000).default(500)
     .describe("a whole number from 1 to 10000"),
   ARRAKIS_TRUSTED_PROXIES: csv.default([]).describe("a comma-separated list of addresses"),
   ARRAKIS_RETRY_SCHEDULE: durationList.default([60_000, 300_000, 900_000, 3_600_000, 7_200_000])

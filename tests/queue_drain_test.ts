@@ -2,9 +2,9 @@
 // SIGKILLed mid-batch and its lease expiring, corrupt files, the drainer lock.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { storeTest } from "./helpers/stores.ts";
+import { createTestDatabase, storeTest } from "./helpers/stores.ts";
 import { startInProcessServer } from "./helpers/server.ts";
-import { arrakisCommand, runArrakis } from "./helpers/cli.ts";
+import { arrakisArgs, arrakisCommand, childEnv, runArrakis } from "./helpers/cli.ts";
 import { openSpool } from "../src/queue/spool.ts";
 import { drain } from "../src/queue/drain.ts";
 import { tryDrainLock } from "../src/queue/lock.ts";
@@ -86,6 +86,54 @@ storeTest("two concurrent drainers over 1,000 items: each stored exactly once", 
     await server.stop();
   }
 });
+
+storeTest(
+  "a backlog in large batches is sized to the server's limits and a byte budget: no 413",
+  async ({ db }) => {
+    // The server takes 150 per batch; the drainer would send 1,000 (the client's setting).
+    const server = await startInProcessServer(db, { ARRAKIS_BATCH_MAX: "150" });
+    try {
+      const { spool, ids } = await spoolWith(400);
+      const target = { url: server.url, apiKey: server.apiKey };
+      const sizes: number[] = [];
+      const result = await drain({
+        spool,
+        target,
+        batchSize: 1_000,
+        timeoutMs: 10_000,
+        onClaimed: (items) => void sizes.push(items.length),
+      });
+      assert.equal(result.delivered, 400);
+      assert.deepEqual(sizes, [150, 150, 100]);
+      // Not one batch was refused (each refusal would be an INVALID audit row).
+      const audit = await auditCounts(server.sql, ids);
+      assert.equal(audit.success.size, 400);
+      assert.equal(audit.other, 0);
+      const [row] = await server.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM webhook_events WHERE status <> 'SUCCESS'`;
+      assert.equal(row.n, 0);
+
+      // A byte budget of about 40 files' worth makes batches of at most 40.
+      const more = await spoolWith(120);
+      const name = (await filesIn(join(more.dir, "pending")))[0];
+      const size = (await Deno.stat(join(more.dir, "pending", name))).size;
+      const bySize: number[] = [];
+      const again = await drain({
+        spool: more.spool,
+        target,
+        batchSize: 1_000,
+        maxBatchBytes: size * 40 + 10,
+        timeoutMs: 10_000,
+        onClaimed: (items) => void bySize.push(items.length),
+      });
+      assert.equal(again.delivered, 120);
+      assert.ok(bySize.every((n) => n <= 40), bySize.join(","));
+      assert.equal(bySize.reduce((a, b) => a + b), 120);
+    } finally {
+      await server.stop();
+    }
+  },
+);
 
 /**
  * A real HTTP proxy that forwards one batch to the server, lets the server commit it, and then
@@ -169,6 +217,78 @@ storeTest(
   },
   { kinds: ["postgres"] },
 );
+
+/** strace can kill a process at an exact system call (its fault injection); absent, skip. */
+const STRACE = await new Deno.Command("strace", { args: ["-V"], stdout: "null", stderr: "null" })
+  .output().then((out) => out.success, () => false);
+
+Deno.test({
+  name:
+    "a drainer SIGKILLed between a batch's unlinks and its directory fsync: none lost or doubled",
+  ignore: !STRACE,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const db = await createTestDatabase("pglite");
+    const server = await startInProcessServer(db);
+    try {
+      const { dir, ids } = await spoolWith(250);
+      // The drainer's first fsync is its first delivered batch's directory flush: the kernel
+      // kills it on entering that call, after the batch's unlinks, before they are flushed.
+      const child = new Deno.Command("strace", {
+        args: [
+          "-f",
+          "-qq",
+          "-o",
+          "/dev/null",
+          "-e",
+          "trace=fsync",
+          "-e",
+          "inject=fsync:signal=SIGKILL:when=1",
+          Deno.execPath(),
+          ...arrakisArgs(["queue", "drain", "--batch-size", "100", "--quiet"]),
+        ],
+        env: childEnv(clientEnv(dir, server, { ARRAKIS_LEASE: "10m" })),
+        clearEnv: true,
+        stdout: "piped",
+        stderr: "piped",
+      });
+      const killed = await child.output();
+      assert.notEqual(killed.code, 0, new TextDecoder().decode(killed.stderr));
+      const pendingLeft = (await filesIn(join(dir, "pending"))).length;
+      const processingLeft = (await filesIn(join(dir, "processing"))).length;
+      // The first batch is gone from the spool (and stored); the second is under its lease.
+      assert.equal(pendingLeft + processingLeft, 150);
+      assert.ok(processingLeft <= 100, String(processingLeft));
+      const before = await auditCounts(server.sql, ids);
+      assert.ok(ids.slice(0, 100).every((id) => before.success.get(id) === 1));
+
+      // Past the lease (an injected clock) a drain returns the second batch and sends the rest.
+      const later = await openSpool(dir, { now: () => new Date(Date.now() + 11 * 60_000) });
+      const result = await drain({
+        spool: later,
+        target: { url: server.url, apiKey: server.apiKey },
+        batchSize: 100,
+        timeoutMs: 10_000,
+      });
+      assert.equal(result.recovered, processingLeft);
+      assert.equal(result.delivered, 150);
+      for (const state of ["pending", "processing", "failed"]) {
+        assert.deepEqual(await filesIn(join(dir, state)), [], state);
+      }
+      const audit = await auditCounts(server.sql, ids);
+      assert.equal(audit.success.size, 250);
+      assert.ok([...audit.success.values()].every((n) => n === 1));
+      // Only a batch the killed drainer had sent can come back as DUPLICATE.
+      assert.equal(audit.duplicates, result.duplicates);
+      assert.ok(result.duplicates <= processingLeft);
+      assert.equal(audit.other, 0);
+    } finally {
+      await server.stop();
+      await db.destroy();
+    }
+  },
+});
 
 storeTest(
   "torn and garbage files beside good ones: the good are stored, the bad moved aside",

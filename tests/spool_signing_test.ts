@@ -53,6 +53,42 @@ Deno.test("unsigned, forged, foreign-key and edited records are quarantined, nev
   assert.deepEqual((await spool.list("pending")).map((item) => item.id), [good.id]);
 });
 
+Deno.test("the signature is checked on the file's text: a signed body moved or padded is not ours", async () => {
+  const dir = await tempQueueDir();
+  const keyFile = await scratchKeyFile();
+  const spool = await openSpool(dir, { root: join(dir, ".."), keyFile });
+  const key = await spoolKey(keyFile);
+  const write = (id: string, text: string) =>
+    Deno.writeTextFile(join(dir, "pending", `${id}.json`), text);
+  // As encodeRecord writes it, and with its MAC pasted onto a padded copy of the same body.
+  const kept = envelope();
+  const keptText = await encodeRecord(key, newRecord(kept));
+  await write(kept.requestId, keptText);
+  const padded = envelope();
+  const paddedText = await encodeRecord(key, newRecord(padded));
+  const tail = paddedText.slice(paddedText.lastIndexOf(',"signature"'));
+  await write(
+    padded.requestId,
+    paddedText.slice(0, paddedText.lastIndexOf(',"signature"')) + " " + tail,
+  );
+  // The same signed fields with the signature first: what a re-serialization could accept.
+  const moved = envelope();
+  const { signature, ...rest } = JSON.parse(await encodeRecord(key, newRecord(moved)));
+  await write(moved.requestId, JSON.stringify({ signature, ...rest }));
+  // A text with the signature's tail but too short to hold a body.
+  const stub = envelope();
+  await write(stub.requestId, tail);
+
+  const claimed = await spool.claim(10, { ignoreBackoff: true });
+  assert.deepEqual(claimed.map((item) => item.id), [kept.requestId]);
+  assert.deepEqual(claimed[0].record, newRecord(kept));
+  const corrupt = await filesIn(join(dir, "corrupt"));
+  assert.equal(corrupt.length, 3);
+  for (const id of [padded, moved, stub].map((e) => e.requestId)) {
+    assert.ok(corrupt.some((name) => name.startsWith(id)), id);
+  }
+});
+
 Deno.test("a real drain sends the hook's records and quarantines a planted one", async () => {
   const project = await hookProject();
   const server = answeringServer(200, (body: { requestId: string }[]) => ({

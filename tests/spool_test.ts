@@ -53,6 +53,28 @@ Deno.test("claim moves due items to processing/ with the lease in the name; comp
   assert.deepEqual(await filesIn(join(dir, "pending")), []);
 });
 
+Deno.test("claim keeps to a byte budget: the file over it goes back, first in the next claim", async () => {
+  const dir = await tempQueueDir();
+  const spool = await openSpool(dir);
+  const made = [envelope(), envelope(), envelope(), envelope(), envelope()];
+  for (const e of made) await spool.put(e);
+  const size = (await Deno.stat(join(dir, "pending", `${made[0].requestId}.json`))).size;
+  const ids = (items: { id: string }[]) => items.map((item) => item.id);
+  // Room for two files and a half: two are claimed, the third is back in pending/ untouched.
+  const before = await Deno.readTextFile(join(dir, "pending", `${made[2].requestId}.json`));
+  const first = await spool.claim(10, { maxBytes: Math.floor(size * 2.5) });
+  assert.deepEqual(ids(first), made.slice(0, 2).map((e) => e.requestId));
+  assert.equal(
+    await Deno.readTextFile(join(dir, "pending", `${made[2].requestId}.json`)),
+    before,
+  );
+  assert.equal((await filesIn(join(dir, "processing"))).length, 2);
+  // A budget smaller than one file still claims one, so a large event is never stuck.
+  assert.deepEqual(ids(await spool.claim(10, { maxBytes: 1 })), [made[2].requestId]);
+  assert.deepEqual(ids(await spool.claim(10)), made.slice(3).map((e) => e.requestId));
+  assert.deepEqual(await filesIn(join(dir, "pending")), []);
+});
+
 Deno.test("complete finds a file a drainer claimed after the hook spooled it", async () => {
   const dir = await tempQueueDir();
   const hookSide = await openSpool(dir);

@@ -50,7 +50,7 @@ failed/ (dead letters), corrupt/ (unreadable or unsigned files moved aside).
          The old directory is left as it is.
 
 Environment: ARRAKIS_URL, ARRAKIS_API_KEY, ARRAKIS_QUEUE_DIR, ARRAKIS_RETRY_SCHEDULE
-(default 1m,5m,15m,1h,2h), ARRAKIS_MAX_ATTEMPTS (5), ARRAKIS_LEASE (2m), ARRAKIS_BATCH_MAX (100),
+(default 1m,5m,15m,1h,2h), ARRAKIS_MAX_ATTEMPTS (5), ARRAKIS_LEASE (2m), ARRAKIS_BATCH_MAX (500),
 ARRAKIS_BREAKER_THRESHOLD (3), ARRAKIS_BREAKER_COOLDOWN (30s), ARRAKIS_SHIPPER_IDLE (5m),
 ARRAKIS_LOG_DIR, ARRAKIS_LOG_LEVEL, ARRAKIS_HOME, ARRAKIS_CONFIG (the client file with the
 server's URL and key), CLAUDE_PROJECT_DIR (which project's spool).
@@ -413,6 +413,7 @@ async function runDrain(
       spool,
       target,
       batchSize: options.batchSize ?? config.batchMax,
+      maxBatchBytes: config.maxBodyBytes,
       timeoutMs: sendTimeoutMs(config),
       ignoreBackoff: options.ignoreBackoff,
       ids: options.ids,
@@ -527,6 +528,7 @@ export async function runShipper(
       spool,
       target: () => keyedTarget(config),
       batchSize: config.batchMax,
+      maxBatchBytes: config.maxBodyBytes,
       timeoutMs: sendTimeoutMs(config),
       idleMs: config.shipperIdleMs,
       breaker: createBreaker({

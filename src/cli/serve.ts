@@ -33,7 +33,7 @@ Environment:
   ARRAKIS_HEARTBEAT          instance heartbeat; a peer silent for 3 is gone (default 5s)
   PORT, ARRAKIS_HOST         where to listen (what --port and --host set)
   ARRAKIS_MAX_BODY_BYTES     request body limit (default 32 MiB)
-  ARRAKIS_BATCH_MAX          envelopes per batch request (default 100)
+  ARRAKIS_BATCH_MAX          envelopes per batch request (default 500)
   ARRAKIS_TRUSTED_PROXIES    addresses/CIDRs whose X-Forwarded-For is believed
   ARRAKIS_MAX_CONNECTIONS    open connections at most (default: what the file limit allows)
   ARRAKIS_HEADERS_TIMEOUT    time a connection has to send its headers (default 10s)

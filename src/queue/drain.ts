@@ -3,7 +3,13 @@
 // requestId so a retry after a lost answer is a DUPLICATE on the server, never a second event.
 // Correctness comes from the spool's rename claims, not from any lock: two drainers over one
 // spool never hold the same file.
-import { type DeliveryOutcome, sendBatch, sendEnvelope, type Target } from "../client.ts";
+import {
+  type DeliveryOutcome,
+  fetchBatchLimits,
+  sendBatch,
+  sendEnvelope,
+  type Target,
+} from "../client.ts";
 import type { Envelope } from "../schema.ts";
 import type { Breaker } from "./breaker.ts";
 import type { Spool, SpoolItem } from "./spool.ts";
@@ -24,8 +30,13 @@ export interface DrainProgress {
 export interface DrainOptions {
   spool: Spool;
   target: Target;
-  /** Items per POST /api/claude-hooks/batch; 1 with `oneByOne` means POST /api/claude-hooks. */
+  /**
+   * Items per POST /api/claude-hooks/batch, at most (fewer when the server takes fewer: see
+   * PROBE_ABOVE); 1 with `oneByOne` means POST /api/claude-hooks.
+   */
   batchSize: number;
+  /** Bytes of spool files per batch, at most (the server's body limit; fewer if it says so). */
+  maxBatchBytes?: number;
   timeoutMs: number;
   /** Send items still in backoff (the manual push). */
   ignoreBackoff?: boolean;
@@ -76,6 +87,13 @@ export interface DrainResult {
  */
 export const IN_FLIGHT = 2;
 
+/**
+ * A backlog larger than this, drained in larger batches, first asks the server for its limits
+ * (GET /health): every arrakis server takes batches of this many, and one configured for fewer
+ * or more says so there. Below it no request is added to a pass.
+ */
+export const PROBE_ABOVE = 100;
+
 /** A batch sent and answered, not yet recorded in the spool. */
 interface Answered {
   items: SpoolItem[];
@@ -101,7 +119,16 @@ export async function drain(options: DrainOptions): Promise<DrainResult> {
   // Items tried in this run are not tried again in it, even when backoff is ignored.
   const tried = new Set<string>();
   let total = options.ids?.size ?? await spool.countPending();
-  const batchSize = Math.max(1, options.batchSize);
+  let batchSize = Math.max(1, options.batchSize);
+  let maxBytes = options.maxBatchBytes ?? Infinity;
+  if (!options.oneByOne && batchSize > PROBE_ABOVE && total > PROBE_ABOVE) {
+    const limits = await fetchBatchLimits(options.target, {
+      timeoutMs: options.timeoutMs,
+      signal: options.signal,
+    });
+    batchSize = Math.min(batchSize, limits.items ?? batchSize);
+    maxBytes = Math.min(maxBytes, limits.bytes ?? maxBytes);
+  }
   const inFlight = options.oneByOne ? 1 : Math.max(1, options.inFlight ?? IN_FLIGHT);
   let empty = false;
   // More than one batch only once the server took one: a server that is down or refuses the
@@ -116,6 +143,7 @@ export async function drain(options: DrainOptions): Promise<DrainResult> {
       ignoreBackoff: options.ignoreBackoff,
       ids: options.ids,
       skip: tried,
+      maxBytes,
     });
     for (const item of items) tried.add(item.id);
     return items;

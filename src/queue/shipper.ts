@@ -29,6 +29,8 @@ export interface ShipperOptions {
    */
   target: () => Promise<Target>;
   batchSize: number;
+  /** Bytes of spool files per batch, at most (drain.ts). */
+  maxBatchBytes?: number;
   timeoutMs: number;
   /** Exit once nothing has been pending (or in flight) this long. */
   idleMs: number;
@@ -107,6 +109,7 @@ export async function ship(options: ShipperOptions): Promise<ShipperResult> {
         spool,
         target,
         batchSize: options.batchSize,
+        maxBatchBytes: options.maxBatchBytes,
         timeoutMs: options.timeoutMs,
         breaker,
         signal: options.signal,

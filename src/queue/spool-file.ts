@@ -50,7 +50,8 @@ export function newRecord(envelope: Envelope): SpoolRecord {
 
 const SIGNATURE_PREFIX = "hmac-sha256:";
 const KEY_PATTERN = /^[0-9a-f]{64}$/;
-const keys = new Map<string, Promise<CryptoKey>>();
+const keys = new Map<string, Promise<Uint8Array<ArrayBuffer>>>();
+const cryptoKeys = new Map<string, Promise<CryptoKey>>();
 
 /**
  * The key that signs this user's spool records: `keyFile` (0600, 32 random bytes as hex),
@@ -58,16 +59,35 @@ const keys = new Map<string, Promise<CryptoKey>>();
  * which never replaces a file another process published first.
  */
 export function spoolKey(keyFile: string): Promise<CryptoKey> {
-  let key = keys.get(keyFile);
-  if (key === undefined) {
-    key = loadOrCreateKey(keyFile);
-    keys.set(keyFile, key);
-    key.catch(() => keys.delete(keyFile));
-  }
-  return key;
+  return cached(cryptoKeys, keyFile, async () =>
+    await crypto.subtle.importKey(
+      "raw",
+      await spoolKeyBytes(keyFile),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign", "verify"],
+    ));
 }
 
-async function loadOrCreateKey(keyFile: string): Promise<CryptoKey> {
+/**
+ * The same key's bytes, for the reading side's synchronous HMAC (src/queue/spool.ts): WebCrypto
+ * is async only, and a check per file then costs a hop to another thread and back.
+ */
+export function spoolKeyBytes(keyFile: string): Promise<Uint8Array<ArrayBuffer>> {
+  return cached(keys, keyFile, () => loadOrCreateKey(keyFile));
+}
+
+function cached<T>(map: Map<string, Promise<T>>, keyFile: string, load: () => Promise<T>) {
+  let value = map.get(keyFile);
+  if (value === undefined) {
+    value = load();
+    map.set(keyFile, value);
+    value.catch(() => map.delete(keyFile));
+  }
+  return value;
+}
+
+async function loadOrCreateKey(keyFile: string): Promise<Uint8Array<ArrayBuffer>> {
   let hex = await readKeyFile(keyFile);
   if (hex === undefined) {
     await ensurePrivateDir(join(keyFile, ".."));
@@ -87,11 +107,7 @@ async function loadOrCreateKey(keyFile: string): Promise<CryptoKey> {
     hex = await readKeyFile(keyFile);
     if (hex === undefined) throw new Error(`${keyFile}: could not create the spool key`);
   }
-  const bytes = new Uint8Array(hex.match(/../g)!.map((pair) => parseInt(pair, 16)));
-  return await crypto.subtle.importKey("raw", bytes, { name: "HMAC", hash: "SHA-256" }, false, [
-    "sign",
-    "verify",
-  ]);
+  return new Uint8Array(hex.match(/../g)!.map((pair) => parseInt(pair, 16)));
 }
 
 async function readKeyFile(keyFile: string): Promise<string | undefined> {
@@ -107,11 +123,6 @@ async function readKeyFile(keyFile: string): Promise<string | undefined> {
   return hex;
 }
 
-/** The bytes a signature covers: the record as JSON, without its signature. */
-function signedBytes(record: unknown): Uint8Array<ArrayBuffer> {
-  return new TextEncoder().encode(JSON.stringify(record));
-}
-
 function toHex(buffer: ArrayBuffer): string {
   return Array.from(new Uint8Array(buffer), (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
@@ -124,19 +135,32 @@ export async function encodeRecord(key: CryptoKey, record: SpoolRecord): Promise
   return `${body.slice(0, -1)},"signature":"${SIGNATURE_PREFIX}${toHex(mac)}"}`;
 }
 
+/** What a file's signature claims: the text it covers and the MAC, as 64 hex digits. */
+export interface SignedText {
+  signed: string;
+  macHex: string;
+}
+
+/** `,"signature":"hmac-sha256:<64 hex>"}`: how encodeRecord ends every file it writes. */
+const SIGNATURE_TAIL_CHARS = `,"signature":"${SIGNATURE_PREFIX}"}`.length + 64;
+
 /**
- * Checks a parsed file's signature (constant time, WebCrypto). The record without its
- * signature field when it holds, else undefined: unsigned, forged, or signed with another key.
+ * Splits a file's text for checking, exactly as encodeRecord wrote it: the signature is the
+ * last field, and it covers the text before it closed with "}". Undefined when the file does
+ * not end that way (unsigned, or not written by arrakis). Checking the text itself, not a
+ * re-serialization of its parse, is what lets a reader check before it parses; a file arrakis
+ * wrote round-trips either way. The caller computes and compares the MAC (src/queue/spool.ts):
+ * this module stays free of node:crypto, which the hook would pay to load.
  */
-export async function verifyRecord(key: CryptoKey, parsed: unknown): Promise<unknown> {
-  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return undefined;
-  const { signature, ...record } = parsed as Record<string, unknown>;
-  if (typeof signature !== "string" || !signature.startsWith(SIGNATURE_PREFIX)) return undefined;
-  const hex = signature.slice(SIGNATURE_PREFIX.length);
-  if (!/^[0-9a-f]{64}$/.test(hex)) return undefined;
-  const mac = new Uint8Array(hex.match(/../g)!.map((pair) => parseInt(pair, 16)));
-  const valid = await crypto.subtle.verify("HMAC", key, mac, signedBytes(record));
-  return valid ? record : undefined;
+export function signedText(text: string): SignedText | undefined {
+  if (text.length <= SIGNATURE_TAIL_CHARS) return undefined;
+  const cut = text.length - SIGNATURE_TAIL_CHARS;
+  const tail = text.slice(cut);
+  const head = `,"signature":"${SIGNATURE_PREFIX}`;
+  if (!tail.startsWith(head) || !tail.endsWith(`"}`)) return undefined;
+  const macHex = tail.slice(head.length, -2);
+  if (!/^[0-9a-f]{64}$/.test(macHex)) return undefined;
+  return { signed: `${text.slice(0, cut)}}`, macHex };
 }
 
 export interface PutOptions extends DurableWriteOptions {

@@ -16,8 +16,16 @@ import { type Envelope, lenientTranscriptLine, SpoolRecord } from "../schema.ts"
 import type { DeliveryOutcome } from "../client.ts";
 import { renameDurable, syncDir, TEMP_PREFIX, writeFileDurable } from "../durable.ts";
 import { localPaths } from "../config-core.ts";
+import { equalInConstantTime, hmacSha256Hex } from "./hmac.ts";
 import { backoffDelayMs, DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_SCHEDULE_MS } from "./backoff.ts";
-import { encodeRecord, ensureSpoolDirs, putRecord, spoolKey, verifyRecord } from "./spool-file.ts";
+import {
+  encodeRecord,
+  ensureSpoolDirs,
+  putRecord,
+  signedText,
+  spoolKey,
+  spoolKeyBytes,
+} from "./spool-file.ts";
 
 export { newRecord } from "./spool-file.ts";
 
@@ -38,7 +46,20 @@ export interface ClaimOptions {
   ids?: ReadonlySet<string>;
   /** Never these requestIds (a drainer skips what it already tried in this run). */
   skip?: ReadonlySet<string>;
+  /**
+   * At most this many bytes of files in one claim (always at least one file): a batch whose
+   * files fit also fits as a request body, the envelopes being smaller than their records.
+   */
+  maxBytes?: number;
 }
+
+/** An item as read, with its file's size. */
+interface Sized {
+  item: SpoolItem;
+  bytes: number;
+}
+
+const utf8 = new TextDecoder();
 
 export interface SpoolStats {
   pending: number;
@@ -172,16 +193,23 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
     "failed",
     "corrupt",
   ]);
-  const key = await spoolKey(options.keyFile ?? paths!.spoolKeyFile);
+  const keyFile = options.keyFile ?? paths!.spoolKeyFile;
+  const key = await spoolKey(keyFile);
+  const mac = hmacSha256Hex(await spoolKeyBytes(keyFile));
   let corruptCount = 0;
 
   const encode = (record: SpoolRecord) => encodeRecord(key, record);
 
+  // The reading side's file calls are synchronous, like src/durable.ts's and for its reason: an
+  // async call hops to Deno's blocking thread pool and back for every file, which cost a drain
+  // more than the work itself (measured: docs/QUEUE.md). A batch's files block the event loop a
+  // few ms at most; the sends in flight meanwhile progress outside it.
+
   /** Moves an unreadable file aside; never throws (a read-only spool just keeps it). */
-  async function quarantine(path: string, name: string): Promise<void> {
+  function quarantine(path: string, name: string): void {
     corruptCount++;
     try {
-      await Deno.rename(path, join(dirs.corrupt, `${name}.${now().getTime()}`));
+      Deno.renameSync(path, join(dirs.corrupt, `${name}.${now().getTime()}`));
     } catch {
       // Read-only or already gone: listing it again later costs nothing.
     }
@@ -191,32 +219,43 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
    * Reads and checks one file (signature, then structure): the record, or undefined when it is
    * gone or was quarantined.
    */
-  async function readItem(path: string, name: string, id: string): Promise<SpoolItem | undefined> {
-    let text: string;
+  function readItem(path: string, name: string, id: string): SpoolItem | undefined {
+    return readSized(path, name, id)?.item;
+  }
+
+  /** readItem, with the file's size in bytes (a batch's budget counts them). */
+  function readSized(path: string, name: string, id: string): Sized | undefined {
+    let bytes: Uint8Array;
     try {
-      text = await Deno.readTextFile(path);
+      bytes = Deno.readFileSync(path);
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
     }
-    const record = await parseRecord(text);
+    const record = parseRecord(utf8.decode(bytes));
     if (record === undefined || record.envelope.requestId !== id) {
-      await quarantine(path, name);
+      quarantine(path, name);
       return undefined;
     }
-    return { id, path, record };
+    return { item: { id, path, record }, bytes: bytes.length };
   }
 
-  /** A file's record when it is signed with our key and well formed. */
-  async function parseRecord(text: string): Promise<SpoolRecord | undefined> {
-    let parsed: unknown;
+  /**
+   * A file's record when it is signed with our key and well formed. The signature is checked
+   * first (HMAC-SHA256 over the text it covers, compared in constant time), so nothing of an
+   * unsigned, forged or foreign-key file is parsed.
+   */
+  function parseRecord(text: string): SpoolRecord | undefined {
+    const claimed = signedText(text);
+    if (claimed === undefined || !equalInConstantTime(mac(claimed.signed), claimed.macHex)) {
+      return undefined;
+    }
+    let signed: { envelope?: { transcript?: unknown } };
     try {
-      parsed = JSON.parse(text);
+      signed = JSON.parse(claimed.signed);
     } catch {
       return undefined;
     }
-    const signed = await verifyRecord(key, parsed) as { envelope?: { transcript?: unknown } };
-    if (signed === undefined) return undefined;
     // The hook keeps every transcript line as Claude Code wrote it (it cannot load zod); a line
     // the schema rejects travels as text here rather than sinking the whole event.
     const transcript = signed.envelope?.transcript;
@@ -228,9 +267,9 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
   }
 
   /** Entry names of one state's directory that look like spool files, oldest first. */
-  async function names(state: SpoolState): Promise<string[]> {
+  function names(state: SpoolState): string[] {
     const result: string[] = [];
-    for await (const entry of Deno.readDir(dirs[state])) {
+    for (const entry of Deno.readDirSync(dirs[state])) {
       if (!entry.isFile || entry.name.startsWith(".")) continue;
       result.push(entry.name);
     }
@@ -248,9 +287,10 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
     return next === null || Date.parse(next) <= at.getTime();
   }
 
-  async function removeDurable(path: string): Promise<boolean> {
+  /** Unlinks a file; false when it was gone. The caller flushes its directory. */
+  function unlink(path: string): boolean {
     try {
-      await Deno.remove(path);
+      Deno.removeSync(path);
     } catch (error) {
       if (isNotFound(error)) return false;
       throw error;
@@ -258,9 +298,9 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
     return true;
   }
 
-  async function findLeased(id: string): Promise<string[]> {
+  function findLeased(id: string): string[] {
     const found: string[] = [];
-    for (const name of await names("processing")) {
+    for (const name of names("processing")) {
       if (name.startsWith(`${id}.`)) found.push(join(dirs.processing, name));
     }
     return found;
@@ -287,28 +327,40 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
    * Claims one pending file: the rename is the claim (no fsync: a claim lost in a crash leaves
    * the file pending, which is safe), then the claimed file, now ours alone, is read.
    */
-  async function claimOne(
+  function claimOne(
     name: string,
     id: string,
     at: Date,
     ignoreBackoff: boolean,
-  ): Promise<SpoolItem | undefined> {
+  ): Sized | undefined {
     const leasedName = `${id}.${at.getTime() + leaseMs}.json`;
     const leased = join(dirs.processing, leasedName);
     try {
-      await Deno.rename(join(dirs.pending, name), leased);
+      Deno.renameSync(join(dirs.pending, name), leased);
     } catch (error) {
       if (isNotFound(error)) return undefined; // another drainer (or a completing hook) won
       throw error;
     }
-    const item = await readItem(leased, leasedName, id);
-    if (!item) return undefined;
-    if (!ignoreBackoff && !isDue(item.record, at)) {
-      notDueUntil.set(id, Date.parse(item.record.delivery.nextAttemptAt!));
-      await spool.release(item);
+    const read = readSized(leased, leasedName, id);
+    if (!read) return undefined;
+    const { record } = read.item;
+    if (!ignoreBackoff && !isDue(record, at)) {
+      notDueUntil.set(id, Date.parse(record.delivery.nextAttemptAt!));
+      releaseItem(read.item);
       return undefined;
     }
-    return item;
+    return read;
+  }
+
+  /** Gives a claimed item back to pending/ untouched (no fsync: like a claim, see claimOne). */
+  function releaseItem(item: SpoolItem): void {
+    const target = join(dirs.pending, `${item.id}.json`);
+    try {
+      Deno.renameSync(item.path, target);
+      item.path = target;
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
   }
 
   /**
@@ -334,9 +386,9 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
           const info = await Deno.lstat(path);
           const age = at - (info.mtime?.getTime() ?? at);
           if (age < ORPHAN_TEMP_MS) continue; // maybe a live writer about to rename it
-          const record = await parseRecord(await Deno.readTextFile(path));
+          const record = parseRecord(Deno.readTextFileSync(path));
           if (record === undefined) {
-            if (age > STALE_TEMP_MS) await quarantine(path, name);
+            if (age > STALE_TEMP_MS) quarantine(path, name);
             continue;
           }
           const id = record.envelope.requestId;
@@ -360,27 +412,22 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
     put: (envelope) => putRecord(dir, envelope, { key }),
 
     async complete(item) {
-      if (await removeDurable(item.path)) {
-        await syncDir(join(item.path, ".."));
-        return;
-      }
-      // A drainer may have claimed (renamed) the file since this item was read.
-      const candidates = [join(dirs.pending, `${item.id}.json`), ...await findLeased(item.id)];
-      for (const path of candidates) {
-        if (await removeDurable(path)) await syncDir(join(path, ".."));
-      }
+      await spool.completeMany([item]);
     },
 
     async completeMany(items) {
+      // Unlinks first, then one flush per directory touched: a crash before the flush can only
+      // bring back files of delivered items, which the resend finds DUPLICATE (docs/QUEUE.md).
       const touched = new Set<string>();
-      const missing: SpoolItem[] = [];
-      const removed = await Promise.all(items.map((item) => removeDurable(item.path)));
-      items.forEach((item, index) => {
-        if (removed[index]) touched.add(join(item.path, ".."));
-        else missing.push(item);
-      });
+      for (const item of items) {
+        // A drainer may have claimed (renamed) the file since this item was read: then it is
+        // under pending/ or processing/ by its requestId.
+        const paths = unlink(item.path)
+          ? [item.path]
+          : [join(dirs.pending, `${item.id}.json`), ...findLeased(item.id)].filter(unlink);
+        for (const path of paths) touched.add(join(path, ".."));
+      }
       for (const path of touched) await syncDir(path);
-      for (const item of missing) await spool.complete(item);
     },
 
     async recordFailure(item, outcome, at = now()) {
@@ -441,97 +488,101 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
       return { ...item.record.envelope, attempt: item.record.delivery.attempts + 1 };
     },
 
+    // deno-lint-ignore require-await
     async claim(limit, options = {}) {
       const claimed: SpoolItem[] = [];
-      if (limit <= 0) return claimed;
+      const maxBytes = options.maxBytes ?? Infinity;
+      let bytes = 0;
       let relisted = false;
       while (claimed.length < limit) {
         if (cursor >= listing.length) {
           // Once per call at most: new arrivals and returned items show up here.
           if (relisted) break;
-          listing = await names("pending");
+          listing = names("pending");
           cursor = 0;
           relisted = true;
           if (listing.length === 0) break;
         }
-        const at = now();
-        const chunk: { name: string; id: string }[] = [];
-        while (cursor < listing.length && chunk.length < limit - claimed.length) {
-          const name = listing[cursor++];
-          const id = idOf("pending", name);
-          if (id === undefined) {
-            await quarantine(join(dirs.pending, name), name);
-            continue;
-          }
-          if (options.ids && !options.ids.has(id)) continue;
-          if (options.skip?.has(id)) continue;
-          if (!options.ignoreBackoff && (notDueUntil.get(id) ?? 0) > at.getTime()) continue;
-          chunk.push({ name, id });
+        const name = listing[cursor++];
+        const id = idOf("pending", name);
+        if (id === undefined) {
+          quarantine(join(dirs.pending, name), name);
+          continue;
         }
-        // The files of one chunk are independent: rename and read them concurrently.
-        const results = await Promise.all(
-          chunk.map(({ name, id }) => claimOne(name, id, at, options.ignoreBackoff === true)),
-        );
-        for (const item of results) if (item) claimed.push(item);
+        if (options.ids && !options.ids.has(id)) continue;
+        if (options.skip?.has(id)) continue;
+        const at = now();
+        if (!options.ignoreBackoff && (notDueUntil.get(id) ?? 0) > at.getTime()) continue;
+        const read = claimOne(name, id, at, options.ignoreBackoff === true);
+        if (!read) continue;
+        if (claimed.length > 0 && bytes + read.bytes > maxBytes) {
+          // Over the budget: back untouched, and first in line for the next claim.
+          releaseItem(read.item);
+          cursor--;
+          break;
+        }
+        claimed.push(read.item);
+        bytes += read.bytes;
       }
       return claimed;
     },
 
+    // deno-lint-ignore require-await
     async release(item) {
-      const target = join(dirs.pending, `${item.id}.json`);
-      try {
-        await Deno.rename(item.path, target);
-        item.path = target;
-      } catch (error) {
-        if (!isNotFound(error)) throw error;
-      }
+      releaseItem(item);
     },
 
     async recoverExpired() {
       let recovered = 0;
       const at = now().getTime();
-      for (const name of await names("processing")) {
+      for (const name of names("processing")) {
         const leased = LEASED_NAME.exec(name);
         const id = leased?.[1] ?? JSON_NAME.exec(name)?.[1];
         const from = join(dirs.processing, name);
         if (id === undefined) {
-          await quarantine(from, name);
+          quarantine(from, name);
           continue;
         }
         if (leased && Number(leased[2]) > at) continue;
         try {
-          await renameDurable(from, join(dirs.pending, `${id}.json`));
+          Deno.renameSync(from, join(dirs.pending, `${id}.json`));
           recovered++;
         } catch (error) {
           if (!isNotFound(error)) throw error;
         }
       }
+      // One flush of each directory for all the returns: a crash before it leaves a returned
+      // file under its expired lease, which the next drain returns again.
+      if (recovered > 0) {
+        await syncDir(dirs.pending);
+        await syncDir(dirs.processing);
+      }
       return recovered + await recoverTemps(at);
     },
 
+    // deno-lint-ignore require-await
     async list(state) {
       const items: SpoolItem[] = [];
-      for (const name of await names(state)) {
+      for (const name of names(state)) {
         const id = idOf(state, name);
         const path = join(dirs[state], name);
         if (id === undefined) {
-          await quarantine(path, name);
+          quarantine(path, name);
           continue;
         }
-        const item = await readItem(path, name, id);
+        const item = readItem(path, name, id);
         if (item) items.push(item);
       }
       return items;
     },
 
+    // deno-lint-ignore require-await
     async find(id) {
       for (const state of SPOOL_STATES) {
-        const paths = state === "processing"
-          ? await findLeased(id)
-          : [join(dirs[state], `${id}.json`)];
+        const paths = state === "processing" ? findLeased(id) : [join(dirs[state], `${id}.json`)];
         for (const path of paths) {
           const name = path.slice(dirs[state].length + 1);
-          const item = await readItem(path, name, id);
+          const item = readItem(path, name, id);
           if (item) return { state, item };
         }
       }
@@ -580,7 +631,7 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
     },
 
     async purge(item) {
-      const removed = await removeDurable(item.path);
+      const removed = unlink(item.path);
       if (removed) await syncDir(join(item.path, ".."));
       return removed;
     },
@@ -617,8 +668,9 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
       return result;
     },
 
+    // deno-lint-ignore require-await
     async countPending() {
-      return (await names("pending")).length;
+      return names("pending").length;
     },
 
     corruptMoved() {
@@ -626,7 +678,7 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
     },
 
     async outlook() {
-      const pendingNames = await names("pending");
+      const pendingNames = names("pending");
       const present = new Set(pendingNames.map((name) => idOf("pending", name)));
       let nextDueAt: number | null = null;
       const at = now().getTime();
@@ -635,7 +687,7 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
         if (!present.has(id) || until <= at) notDueUntil.delete(id);
         else if (nextDueAt === null || until < nextDueAt) nextDueAt = until;
       }
-      const processingNames = await names("processing");
+      const processingNames = names("processing");
       let leaseEndsAt: number | null = null;
       for (const name of processingNames) {
         const until = Number(LEASED_NAME.exec(name)?.[2] ?? NaN);
