@@ -1,7 +1,6 @@
-// The group's transaction is driven by hand on a reserved connection (BEGIN pipelined with the
-// dedupe read, COMMIT with the writes: src/server/group.ts), so a group that fails before its
-// COMMIT was sent must end the transaction itself: a connection handed back inside an aborted
-// transaction would fail every later statement on it (the embedded store has only one).
+// A group that fails inside its transaction (here at the dedupe read) must end it: a connection
+// handed back inside an aborted transaction would fail every later statement on it with 25P02
+// (the embedded store has only one).
 import assert from "node:assert/strict";
 import { storeTest } from "./helpers/stores.ts";
 import { fixturePayload, makeEnvelope, post, startInProcessServer } from "./helpers/server.ts";

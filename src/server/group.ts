@@ -3,7 +3,7 @@
 // isolated by bisecting its group, never with a savepoint per item.
 import type { Sql } from "../store/open.ts";
 import type { RequestMeta } from "./deps.ts";
-import { type AuditFinal, findSucceeded, insertAuditRows, type Succeeded } from "./audit.ts";
+import { type AuditFinal, findSucceeded, insertAuditRows } from "./audit.ts";
 import { classifyFailure, errorMessage, sqlState } from "./errors.ts";
 import type { Prepared } from "./prepare.ts";
 import { type Clock, decide, failureFinal, successFinal } from "./outcome.ts";
@@ -67,13 +67,16 @@ function clockOf(item: GroupItem): Clock {
 }
 
 /**
- * One transaction for the group in two round trips whatever its size: BEGIN pipelined with the
- * dedupe read; then the set-based writes of the conversations, the hook rows and the record rows
- * (src/record/, merged across the group: one statement per table and kind) and the audit rows,
- * pipelined with COMMIT. On a reserved connection rather than `sql.begin`, which waits for BEGIN
- * and for the writes before it sends COMMIT: four round trips, each a wake-up of this process
- * and of the backend. A statement that fails aborts the transaction, so the COMMIT sent behind
- * it only rolls back; the first error is the one thrown.
+ * One transaction for the group: BEGIN, the dedupe read, then the set-based writes of the
+ * conversations, the hook rows and the record rows (src/record/, merged across the group: one
+ * statement per table and kind) pipelined with the audit rows, COMMIT: four round trips and a
+ * bounded number of statements whatever the group's size.
+ *
+ * Not on a reserved connection with BEGIN and COMMIT pipelined (two round trips, tried): in
+ * postgres.js 3.4.9 releasing a reserved connection whose socket closed puts the dead connection
+ * back in the pool, and the next write on it throws an uncatchable TypeError that ends the
+ * process (porsager/postgres#1199, #1208); and through the embedded store's socket a statement
+ * that failed ahead of a pipelined COMMIT left the group waiting for ever.
  */
 async function writeGroup(sql: Sql, items: GroupItem[], count: () => void): Promise<Settled[]> {
   const requestIds = [
@@ -81,22 +84,15 @@ async function writeGroup(sql: Sql, items: GroupItem[], count: () => void): Prom
   ];
   const started = performance.now();
   for (const item of items) item.timings.queue = started - item.submittedAt;
-  const tx = await sql.reserve();
-  let open = false;
-  try {
-    const begun = [
-      tx`BEGIN`.execute(),
-      // Every statement of the group keeps its index probes under a generic plan whatever the
-      // statistics (tests/ingest_plans_test.ts): planning one afresh per group (a custom plan,
-      // which PostgreSQL keeps choosing for the dedupe read of a few ids) is cost for nothing.
-      tx`SET LOCAL plan_cache_mode = force_generic_plan`.execute(),
-    ];
-    open = true;
-    // With no requestId to look up, BEGIN travels with the writes: one round trip.
-    if (requestIds.length > 0) count(); // BEGIN and the dedupe read
-    const known = requestIds.length > 0
-      ? (await Promise.all([findSucceeded(tx, requestIds), ...begun]))[0]
-      : new Map<string, Succeeded>();
+  count(); // BEGIN
+  const settled = await sql.begin(async (tx) => {
+    // Every statement of the group keeps its index probes under a generic plan whatever the
+    // statistics (tests/ingest_plans_test.ts): planning one afresh per group (a custom plan,
+    // which PostgreSQL keeps choosing for the dedupe read of a few ids) is cost for nothing.
+    // Sent ahead of the dedupe read on the same connection: no round trip of its own.
+    const plans = tx`SET LOCAL plan_cache_mode = force_generic_plan`.execute();
+    if (requestIds.length > 0) count();
+    const known = await findSucceeded(tx, requestIds);
     const read = performance.now();
     for (const item of items) item.timings.dedupe = read - started;
     const finals = items.map((item) => {
@@ -114,29 +110,22 @@ async function writeGroup(sql: Sql, items: GroupItem[], count: () => void): Prom
     const rows = mergeIntents(
       processed.map(({ envelope, events }) => extract(envelope, events.startSource)),
     );
-    const recordRows = recordIntents(processed);
     const built = performance.now();
     for (const item of items) item.timings.process = built - read;
-    count(); // the writes and COMMIT
+    count();
     const writes = writeRows(tx, rows);
     // The record rows of every envelope, merged per key: one statement per table and kind.
-    const record = writeRecordRows(tx, recordRows);
-    // Sent after the rows: the audit rows find the conversations written before them.
+    const record = writeRecordRows(tx, recordIntents(processed));
+    // Sent last: the audit rows find the conversations written before them.
     const audit = insertAuditRows(
       tx,
       items.map((item, i) => ({ fields: item.prepared.fields, meta: item.meta, final: finals[i] })),
     );
-    const commit = tx`COMMIT`.execute();
-    open = false; // whatever happens now, the COMMIT ends the transaction
-    const [ids] = await Promise.all([audit, commit, ...writes, ...record, ...begun]);
-    return items.map((_, i) => ({ final: finals[i], id: ids[i] }));
-  } catch (error) {
-    // Failed before its COMMIT was sent (the dedupe read, or building the rows): end it here.
-    if (open) await tx`ROLLBACK`.catch(() => {});
-    throw error;
-  } finally {
-    tx.release();
-  }
+    const [ids] = await Promise.all([audit, plans, ...writes, ...record]);
+    return { finals, ids };
+  });
+  count(); // COMMIT
+  return items.map((_, i) => ({ final: settled.finals[i], id: settled.ids[i] }));
 }
 
 export function createCommitter(sql: Sql, options: CommitterOptions = {}): Committer {

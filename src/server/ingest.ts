@@ -88,7 +88,7 @@ export async function recordRejected(
 /**
  * Groups committing at once on PostgreSQL. Two overlap one commit's WAL wait with the next, but
  * measured under load they halved the groups and raised CPU per event by 70% for no more
- * throughput; measured again with two round trips per group (interleaved, under load), groups
+ * throughput; measured again on a two-round-trip group (interleaved, under load), groups
  * shrank by 35-40% and CPU per event rose 3-28% in every mix, for -19% to +16% events/s: one,
  * until a quiet machine says otherwise (bench/ingest.ts).
  */
