@@ -4,6 +4,7 @@
 // line, never removed.
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { killWhileMakingStore } from "./helpers/new_store.ts";
 import { gzipSync } from "node:zlib";
 import { PGlite } from "@electric-sql/pglite";
 import postgres from "postgres";
@@ -167,31 +168,7 @@ Deno.test({
   async fn() {
     await withDir(async (dir) => {
       const dataDir = join(dir, "db");
-      const script = `
-        import { startEmbedded } from "${
-        new URL("../src/store/embedded.ts", import.meta.url).href
-      }";
-        await startEmbedded(Deno.args[0]);
-        await new Promise(() => {});`;
-      const child = new Deno.Command(Deno.execPath(), {
-        args: ["eval", "--quiet", script, dataDir],
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
-      let killedMidway = false;
-      for (let i = 0; i < 4000 && !killedMidway; i++) {
-        const names = [...Deno.readDirSync(dir)].map((entry) => entry.name);
-        if (names.some((name) => name.startsWith("db.new-"))) {
-          child.kill("SIGKILL");
-          killedMidway = true;
-        } else if (names.includes("db")) {
-          break; // it finished first: still a valid run, the store must open
-        } else {
-          await new Promise((resolve) => setTimeout(resolve, 5));
-        }
-      }
-      if (!killedMidway) child.kill("SIGKILL");
-      await child.status;
+      await killWhileMakingStore(dir);
       const found = await inspect(dataDir);
       assert.deepEqual(found.versions, (await loadMigrations()).map((m) => m.version));
       const left = [...Deno.readDirSync(dir)].filter((entry) => entry.name.startsWith("db.new-"));

@@ -3,6 +3,7 @@
 // one; a damaged template or an interrupted first start is repaired, never an existing store.
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { killWhileMakingStore } from "./helpers/new_store.ts";
 import { PGlite } from "@electric-sql/pglite";
 import postgres from "postgres";
 import { startEmbedded } from "../src/store/embedded.ts";
@@ -154,31 +155,7 @@ Deno.test({
       await withStore(join(home, "warm"), templateDir, async () => {});
       const dataDir = join(home, "db");
       // A child makes the store from the template and is killed while it unpacks it.
-      const script = `
-        import { startEmbedded } from "${
-        new URL("../src/store/embedded.ts", import.meta.url).href
-      }";
-        await startEmbedded(Deno.args[0], { templateDir: Deno.args[1] });
-        await new Promise(() => {});`;
-      const child = new Deno.Command(Deno.execPath(), {
-        args: ["eval", "--quiet", script, dataDir, templateDir],
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
-      let killedMidway = false;
-      for (let i = 0; i < 2000 && !killedMidway; i++) {
-        const names = [...Deno.readDirSync(home)].map((entry) => entry.name);
-        if (names.some((name) => name.startsWith("db.new-"))) {
-          child.kill("SIGKILL");
-          killedMidway = true;
-        } else if (names.includes("db")) {
-          break; // it finished first: still a valid run, the store must open
-        } else {
-          await new Promise((resolve) => setTimeout(resolve, 5));
-        }
-      }
-      if (!killedMidway) child.kill("SIGKILL");
-      await child.status;
+      await killWhileMakingStore(home, templateDir);
       const versions = (await loadMigrations()).map((m) => m.version);
       assert.deepEqual(await withStore(dataDir, templateDir, appliedVersions), versions);
       const left = [...Deno.readDirSync(home)].filter((entry) => entry.name.startsWith("db.new-"));
