@@ -165,15 +165,18 @@ storeTest(
   "network: a lowered soft file limit is raised to the hard one, and the cap follows it",
   async ({ db }) => {
     const server = await serveUnderUlimit(db, "-Sn 256");
+    let limits: string;
     try {
-      const limits = await Deno.readTextFile(`/proc/${server.pid}/limits`);
-      const soft = Number(/^Max open files\s+(\d+)/m.exec(limits)?.[1]);
-      assert.ok(soft > 256, limits);
-      const cap = Number(/at most (\d+) connections/.exec(server.output())?.[1]);
-      assert.ok(cap > 256, server.output());
+      limits = await Deno.readTextFile(`/proc/${server.pid}/limits`);
     } finally {
+      // Stopped before its output is read: stdout lines are written in 20 ms batches, so the
+      // start-up line may still be on its way when /health first answers.
       await server.stop();
     }
+    const soft = Number(/^Max open files\s+(\d+)/m.exec(limits)?.[1]);
+    assert.ok(soft > 256, limits);
+    const cap = Number(/at most (\d+) connections/.exec(server.output())?.[1]);
+    assert.ok(cap > 256, server.output());
   },
   { kinds: ["pglite"] },
 );
