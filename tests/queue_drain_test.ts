@@ -35,6 +35,28 @@ async function auditCounts(sql: Sql, ids: string[]) {
   return { success, duplicates, other };
 }
 
+/** A drain past every lease: a clock eleven minutes on (injected, not a sleep). */
+async function drainPastLeases(dir: string, server: { url: string; apiKey: string }) {
+  const later = await openSpool(dir, { now: () => new Date(Date.now() + 11 * 60_000) });
+  return await drain({
+    spool: later,
+    target: { url: server.url, apiKey: server.apiKey },
+    batchSize: 100,
+    timeoutMs: 10_000,
+  });
+}
+
+/** Nothing left to send, and `stored` requestIds each stored exactly once; the audit counts. */
+async function assertEachStoredOnce(dir: string, sql: Sql, ids: string[], stored: number) {
+  for (const state of ["pending", "processing", "failed"]) {
+    assert.deepEqual(await filesIn(join(dir, state)), [], state);
+  }
+  const audit = await auditCounts(sql, ids);
+  assert.equal(audit.success.size, stored);
+  assert.ok([...audit.success.values()].every((n) => n === 1));
+  return audit;
+}
+
 async function conversationsFor(sql: Sql, sessions: string[]): Promise<number> {
   const [row] = await sql<{ n: number }[]>`
     SELECT count(*)::int AS n FROM conversations WHERE session_id = ANY(${sessions})`;
@@ -192,23 +214,12 @@ storeTest(
       assert.equal((await filesIn(join(dir, "processing"))).length, 20);
 
       // Ten minutes later (an injected clock, not a sleep) the lease has passed.
-      const later = await openSpool(dir, { now: () => new Date(Date.now() + 11 * 60_000) });
-      const result = await drain({
-        spool: later,
-        target: { url: server.url, apiKey: server.apiKey },
-        batchSize: 100,
-        timeoutMs: 10_000,
-      });
+      const result = await drainPastLeases(dir, server);
       assert.equal(result.recovered, 20);
       assert.equal(result.delivered, 20);
       // The killed batch had been committed: the resend is recognised, not stored again.
       assert.equal(result.duplicates, 20);
-      for (const state of ["pending", "processing", "failed"]) {
-        assert.deepEqual(await filesIn(join(dir, state)), [], state);
-      }
-      const audit = await auditCounts(server.sql, ids);
-      assert.equal(audit.success.size, 30);
-      assert.ok([...audit.success.values()].every((n) => n === 1));
+      const audit = await assertEachStoredOnce(dir, server.sql, ids, 30);
       assert.equal(audit.duplicates, 20);
     } finally {
       await proxy.close();
@@ -264,21 +275,10 @@ Deno.test({
       assert.ok(ids.slice(0, 100).every((id) => before.success.get(id) === 1));
 
       // Past the lease (an injected clock) a drain returns the second batch and sends the rest.
-      const later = await openSpool(dir, { now: () => new Date(Date.now() + 11 * 60_000) });
-      const result = await drain({
-        spool: later,
-        target: { url: server.url, apiKey: server.apiKey },
-        batchSize: 100,
-        timeoutMs: 10_000,
-      });
+      const result = await drainPastLeases(dir, server);
       assert.equal(result.recovered, processingLeft);
       assert.equal(result.delivered, 150);
-      for (const state of ["pending", "processing", "failed"]) {
-        assert.deepEqual(await filesIn(join(dir, state)), [], state);
-      }
-      const audit = await auditCounts(server.sql, ids);
-      assert.equal(audit.success.size, 250);
-      assert.ok([...audit.success.values()].every((n) => n === 1));
+      const audit = await assertEachStoredOnce(dir, server.sql, ids, 250);
       // Only a batch the killed drainer had sent can come back as DUPLICATE.
       assert.equal(audit.duplicates, result.duplicates);
       assert.ok(result.duplicates <= processingLeft);
