@@ -4,7 +4,7 @@
 // line, never removed.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { killWhileMakingStore } from "./helpers/new_store.ts";
+import { killWhileMakingStore, withTempDir } from "./helpers/new_store.ts";
 import { gzipSync } from "node:zlib";
 import { PGlite } from "@electric-sql/pglite";
 import postgres from "postgres";
@@ -22,13 +22,8 @@ async function engineDigest(): Promise<string> {
   return engine.digest;
 }
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "arrakis-base-test-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDir("arrakis-base-test-", fn);
 }
 
 /** What the store at dataDir holds: its applied migrations and whether it has `came_from`. */

@@ -3,7 +3,7 @@
 // one; a damaged template or an interrupted first start is repaired, never an existing store.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { killWhileMakingStore } from "./helpers/new_store.ts";
+import { killWhileMakingStore, withTempDir } from "./helpers/new_store.ts";
 import { PGlite } from "@electric-sql/pglite";
 import postgres from "postgres";
 import { startEmbedded } from "../src/store/embedded.ts";
@@ -13,13 +13,8 @@ import { readTar, TarError } from "../src/store/tar.ts";
 
 const OPTIONS = { sanitizeOps: false, sanitizeResources: false };
 
-async function withHome(fn: (home: string) => Promise<void>): Promise<void> {
-  const home = await Deno.makeTempDir({ prefix: "arrakis-template-test-" });
-  try {
-    await fn(home);
-  } finally {
-    await Deno.remove(home, { recursive: true });
-  }
+function withHome(fn: (home: string) => Promise<void>): Promise<void> {
+  return withTempDir("arrakis-template-test-", fn);
 }
 
 /** Opens the store at dataDir, runs fn on a postgres.js connection to it, and closes it. */

@@ -1,6 +1,20 @@
-// A child process that opens an embedded store which does not exist yet, SIGKILLed while the
-// new store is half-made (a `db.new-*` directory beside `db`): what the next start must survive.
+// Temporary directories for new embedded stores, and a child process that opens an embedded
+// store which does not exist yet, SIGKILLed while the new store is half-made (a `db.new-*`
+// directory beside `db`): what the next start must survive.
 import { join } from "node:path";
+
+/** Runs `fn` in a new temporary directory, removed afterwards whatever happens. */
+export async function withTempDir(
+  prefix: string,
+  fn: (dir: string) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
 
 const EMBEDDED = new URL("../../src/store/embedded.ts", import.meta.url).href;
 
