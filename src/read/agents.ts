@@ -1,5 +1,6 @@
 // A session's subagents as a tree: each agent under the agent whose tool call started it (the
 // main conversation at the root), with its own totals and the totals of its whole subtree.
+import type { AgentRow } from "../schema.ts";
 import type { Sql } from "../store/open.ts";
 
 export interface AgentTotals {
@@ -13,16 +14,8 @@ export interface AgentTotals {
   unpriced_messages: number;
 }
 
-export interface AgentNode {
-  agent_id: string;
-  agent_type: string | null;
-  description: string | null;
-  parent_tool_use_id: string | null;
-  parent_agent_id: string | null;
-  transcript_path: string | null;
-  started_at: Date | null;
-  ended_at: Date | null;
-  last_message: string | null;
+/** An agent as stored (src/schema.ts), its type and description filled from its tool call. */
+export interface AgentNode extends Omit<AgentRow, "id" | "conversation_id" | "session_id"> {
   /** What this agent itself did. */
   own: AgentTotals;
   /** This agent and every agent below it. */
@@ -30,7 +23,7 @@ export interface AgentNode {
   children: AgentNode[];
 }
 
-type AgentRow = Omit<AgentNode, "own" | "totals" | "children"> & AgentTotals;
+type AgentWithTotals = Omit<AgentNode, "own" | "totals" | "children"> & AgentTotals;
 
 function addTotals(a: AgentTotals, b: AgentTotals): AgentTotals {
   return {
@@ -50,7 +43,7 @@ function addTotals(a: AgentTotals, b: AgentTotals): AgentTotals {
 /** The root agents of a conversation (those the main conversation started), nested. */
 export async function agentTree(sql: Sql, conversationId: string): Promise<AgentNode[]> {
   // The parent agent: as recorded, else the agent that made the starting tool call.
-  const rows = await sql<AgentRow[]>`
+  const rows = await sql<AgentWithTotals[]>`
     SELECT a.agent_id,
       coalesce(a.agent_type, t.tool_input->>'subagent_type') AS agent_type,
       coalesce(a.description, t.tool_input->>'description') AS description,

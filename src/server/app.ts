@@ -8,7 +8,7 @@ import type { RequestMeta, ServerDeps } from "./deps.ts";
 import { type Authorization, authorize, requireRole } from "./authorize.ts";
 import { keysApi } from "./keys_api.ts";
 import { requestMeta } from "./meta.ts";
-import { type BodyResult, readJsonBody } from "./body.ts";
+import { readJsonBody } from "./body.ts";
 import { ingestBatch, ingestEnvelope, type IngestResult, recordRejected } from "./ingest.ts";
 import { rejectUnauthenticated } from "./unauthorized.ts";
 import { queryRoutes } from "./query.ts";
@@ -80,8 +80,26 @@ export function createApp(deps: ServerDeps, dashboard?: Hono): Hono {
   const app = new Hono();
   const { config, metrics } = deps;
   let migrations: Promise<Migration[]> | undefined;
-  const rejectBody = (meta: RequestMeta, body: Extract<BodyResult, { ok: false }>) =>
-    recordRejected(deps, meta, body, body.aborted ? "ABORTED" : "INVALID", "validate");
+  /**
+   * What both ingest endpoints do first: the request's meta, its key, its JSON body. Returns
+   * the answer already recorded when one of them refuses it.
+   */
+  async function admit(
+    c: Context,
+  ): Promise<Response | { meta: RequestMeta; body: { value: unknown } }> {
+    const meta = requestMeta(c, config.trustedProxies);
+    note(c, { ip: meta.ip, traceId: meta.traceId });
+    const auth = await authorize(c, deps, "ingest");
+    stamp(meta, deps, auth);
+    if (!auth.ok) return refuse(c, deps, meta, auth);
+    const body = await readJsonBody(c, config.maxBodyBytes);
+    if (!body.ok) {
+      note(c, { code: body.code });
+      const status = body.aborted ? "ABORTED" : "INVALID";
+      return reply(c, await recordRejected(deps, meta, body, status, "validate"));
+    }
+    return { meta, body };
+  }
 
   app.use("*", async (c, next) => {
     const started = performance.now();
@@ -143,16 +161,9 @@ export function createApp(deps: ServerDeps, dashboard?: Hono): Hono {
   );
 
   app.post("/api/claude-hooks", async (c) => {
-    const meta = requestMeta(c, config.trustedProxies);
-    note(c, { ip: meta.ip, traceId: meta.traceId });
-    const auth = await authorize(c, deps, "ingest");
-    stamp(meta, deps, auth);
-    if (!auth.ok) return refuse(c, deps, meta, auth);
-    const body = await readJsonBody(c, config.maxBodyBytes);
-    if (!body.ok) {
-      note(c, { code: body.code });
-      return reply(c, await rejectBody(meta, body));
-    }
+    const admitted = await admit(c);
+    if (admitted instanceof Response) return admitted;
+    const { meta, body } = admitted;
     const result = await ingestEnvelope(deps, body.value, meta);
     note(c, {
       requestId: result.answer.requestId,
@@ -164,16 +175,9 @@ export function createApp(deps: ServerDeps, dashboard?: Hono): Hono {
   });
 
   app.post("/api/claude-hooks/batch", async (c) => {
-    const meta = requestMeta(c, config.trustedProxies);
-    note(c, { ip: meta.ip, traceId: meta.traceId });
-    const auth = await authorize(c, deps, "ingest");
-    stamp(meta, deps, auth);
-    if (!auth.ok) return refuse(c, deps, meta, auth);
-    const body = await readJsonBody(c, config.maxBodyBytes);
-    if (!body.ok) {
-      note(c, { code: body.code });
-      return reply(c, await rejectBody(meta, body));
-    }
+    const admitted = await admit(c);
+    if (admitted instanceof Response) return admitted;
+    const { meta, body } = admitted;
     if (!Array.isArray(body.value) || body.value.length === 0) {
       return reply(
         c,
