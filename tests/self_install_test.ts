@@ -50,8 +50,33 @@ async function run(
 }
 
 /** What a developer's shell has: PATH, and the Deno cache that already holds the packages. */
+/**
+ * What reaches the registry on this machine: its CA bundle and proxy, as a developer's shell
+ * has them. Without them the install's `deno bundle` cannot fetch esbuild on a machine that has
+ * never bundled, and the hook falls back to main.ts.
+ */
+const NETWORK_ENV = [
+  // Deno fetches esbuild through its Node layer, which reads this one.
+  "NODE_EXTRA_CA_CERTS",
+  "SSL_CERT_FILE",
+  "SSL_CERT_DIR",
+  "DENO_CERT",
+  "DENO_TLS_CA_STORE",
+  "HTTPS_PROXY",
+  "HTTP_PROXY",
+  "NO_PROXY",
+  "https_proxy",
+  "http_proxy",
+  "no_proxy",
+];
+
 function developerEnv(home: string): Record<string, string> {
+  const network = NETWORK_ENV.flatMap((name) => {
+    const value = Deno.env.get(name);
+    return value === undefined ? [] : [[name, value] as const];
+  });
   return {
+    ...Object.fromEntries(network),
     PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
     HOME: home,
     DENO_DIR: Deno.env.get("DENO_DIR") ?? join(Deno.env.get("HOME")!, ".cache", "deno"),
