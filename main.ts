@@ -3,7 +3,10 @@ import type { CommandModule } from "./src/cli/args.ts";
 import { UsageError } from "./src/cli/usage-error.ts";
 import { ConfigError } from "./src/config-core.ts";
 
-const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+const COMMANDS: Record<
+  string,
+  { summary: string; load: () => Promise<CommandModule>; hidden?: boolean }
+> = {
   hook: {
     summary: "capture one Claude Code hook event from stdin (silent, always exits 0)",
     load: () => import("./src/cli/hook.ts"),
@@ -40,6 +43,12 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
     summary: "import the transcripts already on disk (~/.claude/projects)",
     load: () => import("./src/cli/import.ts"),
   },
+  // How a compiled arrakis runs the maker of a new embedded store (src/store/maker.ts).
+  "__make-store": {
+    summary: "internal",
+    load: () => import("./src/cli/make-store.ts"),
+    hidden: true,
+  },
 };
 
 const USAGE = `arrakis: capture every Claude Code session into PostgreSQL
@@ -47,7 +56,10 @@ const USAGE = `arrakis: capture every Claude Code session into PostgreSQL
 Usage: arrakis <command> [options]
 
 Commands:
-${Object.entries(COMMANDS).map(([name, { summary }]) => `  ${name.padEnd(9)}${summary}`).join("\n")}
+${
+  Object.entries(COMMANDS).filter(([, { hidden }]) => !hidden)
+    .map(([name, { summary }]) => `  ${name.padEnd(9)}${summary}`).join("\n")
+}
 
 Options:
   --help, -h     this text ('arrakis <command> --help' for a command's options)

@@ -4,7 +4,8 @@
 // line, never removed.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { killWhileMakingStore, withTempDir } from "./helpers/new_store.ts";
+import { isRunning, killWhileMakingStore, withTempDir } from "./helpers/new_store.ts";
+import { PERMISSIONS } from "../src/permissions.ts";
 import { gzipSync } from "node:zlib";
 import { PGlite } from "@electric-sql/pglite";
 import postgres from "postgres";
@@ -158,16 +159,57 @@ Deno.test({
 });
 
 Deno.test({
-  name: "a start killed while the worker writes a store from the base leaves nothing to trip on",
+  name: "a start killed while its maker process writes a store from the base leaves nothing to " +
+    "trip on, and no maker behind",
   ...OPTIONS,
   async fn() {
     await withDir(async (dir) => {
       const dataDir = join(dir, "db");
-      await killWhileMakingStore(dir);
+      const makers = await killWhileMakingStore(dir);
+      assert.equal(makers.length, 1, "the store was being made by a child process");
+      // The next start waits for the orphaned maker (it ends, or finishes the store) first.
       const found = await inspect(dataDir);
       assert.deepEqual(found.versions, (await loadMigrations()).map((m) => m.version));
       const left = [...Deno.readDirSync(dir)].filter((entry) => entry.name.startsWith("db.new-"));
       assert.deepEqual(left, []);
+      // It let go of its lock on its way out: at most its exit is still to come.
+      for (let i = 0; i < 1000 && isRunning(makers[0]); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      assert.equal(isRunning(makers[0]), false, "the maker ended");
+    });
+  },
+});
+
+Deno.test({
+  name: "without --allow-run the store is made in a worker, from the base",
+  ...OPTIONS,
+  async fn() {
+    await withDir(async (dir) => {
+      const script = join(dir, "start.ts");
+      await Deno.writeTextFile(
+        script,
+        `import { startEmbedded } from "${new URL("../src/store/embedded.ts", import.meta.url)}";
+        const embedded = await startEmbedded(Deno.args[0]);
+        await embedded.close();`,
+      );
+      const config = new URL("../deno.json", import.meta.url).pathname;
+      const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--quiet",
+          "--no-prompt",
+          "--config",
+          config,
+          ...PERMISSIONS.filter((flag) => flag !== "--allow-run"),
+          script,
+          join(dir, "db"),
+        ],
+        stdout: "null",
+      }).output();
+      assert.equal(code, 0, new TextDecoder().decode(stderr));
+      const found = await inspect(join(dir, "db"));
+      assert.deepEqual(found.versions, (await loadMigrations()).map((m) => m.version));
     });
   },
 });

@@ -6,11 +6,13 @@ import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import { dirname, join } from "node:path";
 import { ensurePrivateDir } from "../durable.ts";
 import { loadMigrations } from "./migrate.ts";
-import type { BuildMessage, BuildRequest } from "./initdb_protocol.ts";
+import { type BuildRequest, makersLockPath } from "./initdb_protocol.ts";
+import { startMaker, waitForMakers } from "./maker.ts";
 import { findBase, SHIPPED_BASE_DIR } from "./base.ts";
 import {
   DATA_DIR_MARKER,
   type Engine,
+  holdsTemplate,
   readEngine,
   readTemplate,
   removeUnfinished,
@@ -95,71 +97,15 @@ async function makePrivate(dataDir: string, home: string | undefined): Promise<v
   }
 }
 
-/** A worker making a new store: `built` once the store is unpacked, `saved` once it ended. */
-interface Build {
-  built: Promise<void>;
-  /** Why the template could not be saved, if it could not; never rejects. */
-  saved: Promise<string | undefined>;
-}
-
 /**
- * Runs the worker that makes a new store (initdb_worker.ts). The store is usable at `built`,
- * while the worker goes on to compress and save the template: the caller opens the store
- * meanwhile. The worker is ended (which frees its memory) once it is done.
- */
-function buildInWorker(requested: Promise<BuildRequest>): Build {
-  // Started before the request is ready: the worker loads its modules meanwhile.
-  const worker = new Worker(new URL("./initdb_worker.ts", import.meta.url), { type: "module" });
-  let isBuilt = false;
-  let built!: { resolve: () => void; reject: (error: Error) => void };
-  let saved!: (error: string | undefined) => void;
-  const build: Build = {
-    built: new Promise((resolve, reject) => built = { resolve, reject }),
-    saved: new Promise((resolve) => saved = resolve),
-  };
-  // Whatever befalls the worker once the store is unpacked concerns only the template.
-  const fail = (error: string) => {
-    if (!isBuilt) built.reject(new Error(`could not create the embedded store: ${error}`));
-    saved(error);
-    worker.terminate();
-  };
-  requested.then((request) => {
-    worker.onmessage = (event: MessageEvent<BuildMessage>) => {
-      const message = event.data;
-      if (message.kind === "failed") return fail(message.message);
-      if (message.kind === "saved") {
-        saved(message.error);
-        return worker.terminate();
-      }
-      if (message.baseError !== undefined) {
-        console.error(`arrakis: ${message.baseError}; ran initdb instead`);
-      }
-      isBuilt = true;
-      built.resolve();
-      if (request.templatePath === undefined) {
-        saved(undefined);
-        worker.terminate();
-      }
-    };
-    worker.onerror = (event) => {
-      event.preventDefault();
-      fail(`the worker failed: ${event.message}`);
-    };
-    worker.postMessage(request);
-  }, (error) => fail(error instanceof Error ? error.message : String(error)));
-  return build;
-}
-
-/**
- * The request for a worker that makes a new store, from the shipped base when there is one for
- * this engine, else by initdb (said in one line: it takes seconds).
+ * The request for the maker of a new store, from the shipped base when there is one for this
+ * engine, else by initdb (said in one line: it takes seconds).
  */
 async function buildRequest(
   engine: Engine | undefined,
   migrations: BuildRequest["migrations"],
   socketDir: string,
   paths: { templatePath?: string; dataDir?: string; baseDir: string },
-  compiling: Promise<WebAssembly.Module | undefined>,
 ): Promise<BuildRequest> {
   const found = engine
     ? await findBase(paths.baseDir, engine.digest)
@@ -168,12 +114,11 @@ async function buildRequest(
   if ("missing" in found) {
     console.error(`arrakis: no shipped store base (${found.missing}); running initdb`);
   }
-  const pgliteWasmModule = await compiling;
   return {
     migrations,
     socketPath: join(socketDir, "init.sock"),
+    makersLock: makersLockPath(socketDir),
     startParams: startParams(),
-    ...(pgliteWasmModule ? { pgliteWasmModule } : {}),
     ...(basePath === undefined ? {} : { basePath }),
     ...(paths.templatePath === undefined ? {} : { templatePath: paths.templatePath }),
     ...(paths.dataDir === undefined ? {} : { dataDir: paths.dataDir }),
@@ -215,9 +160,9 @@ interface Created {
 
 /**
  * Makes a new data directory: from the cached template when there is one for these migrations
- * and this engine, else from the shipped base (or initdb) and the migrations in a worker, which
- * then saves the template for next time while the store opens. pglite.wasm is compiled once,
- * meanwhile, for the worker and for the PGlite that opens the store.
+ * and this engine, else from the shipped base (or initdb) and the migrations by a maker (maker.ts),
+ * which then saves the template for next time while the store opens. pglite.wasm is compiled
+ * meanwhile for the PGlite that opens the store (and a maker in a worker).
  */
 async function createDataDir(
   dataDir: string,
@@ -225,18 +170,33 @@ async function createDataDir(
   templateDir: string | undefined,
   baseDir: string,
 ): Promise<Created> {
-  const [migrations, engine] = await Promise.all([loadMigrations(), readEngine()]);
-  const compiling = compileEngine(engine);
-  const templatePath = engine && templateDir !== undefined
-    ? templatePathFor(templateDir, await templateKey(engine.digest, migrations))
+  const reading = Promise.all([loadMigrations(), readEngine()]);
+  const compiling = reading.then(([, engine]) => compileEngine(engine));
+  const found = reading.then(async ([migrations, engine]) => {
+    const templatePath = engine && templateDir !== undefined
+      ? templatePathFor(templateDir, await templateKey(engine.digest, migrations))
+      : undefined;
+    const tar = templatePath ? await readTemplate(templatePath) : undefined;
+    return { migrations, engine, templatePath, tar };
+  });
+  const request = found.then(({ migrations, engine, templatePath, tar }) =>
+    tar === undefined
+      ? buildRequest(engine, migrations, socketDir, { templatePath, dataDir, baseDir })
+      : undefined
+  );
+  // Where no template is to be found, the maker is started first and loads meanwhile; where one
+  // may be, only if it is not the one (a maker started for nothing cost the unpack ~0.6 s).
+  const early = templateDir === undefined || !holdsTemplate(templateDir)
+    ? startMaker(request, compiling)
     : undefined;
-  const tar = templatePath ? await readTemplate(templatePath) : undefined;
+  // Awaited below unless reading failed, which is the error then.
+  early?.built.catch(() => {});
+  const { tar } = await found;
   let saving = Promise.resolve();
   if (tar !== undefined) {
     unpackDataDir(tar, dataDir);
   } else {
-    const paths = { templatePath, dataDir, baseDir };
-    const build = buildInWorker(buildRequest(engine, migrations, socketDir, paths, compiling));
+    const build = early ?? startMaker(request, compiling);
     await build.built;
     // The store is made all the same; only the next new one will not be quicker.
     saving = build.saved.then((error) => {
@@ -249,7 +209,7 @@ async function createDataDir(
   return { ...(wasmModule ? { wasmModule } : {}), saving };
 }
 
-/** pglite.wasm compiled once for this process and its worker; undefined if that fails. */
+/** pglite.wasm compiled for this process (and a worker); undefined if that fails. */
 async function compileEngine(engine: Engine | undefined): Promise<WebAssembly.Module | undefined> {
   if (!engine) return undefined;
   try {
@@ -275,8 +235,9 @@ export async function prepareTemplate(
   const socketDir = await Deno.makeTempDir({ prefix: "arrakis-template-" }); // 0700
   try {
     const paths = { templatePath: path, baseDir };
-    const build = buildInWorker(
-      buildRequest(engine, migrations, socketDir, paths, compileEngine(engine)),
+    const build = startMaker(
+      buildRequest(engine, migrations, socketDir, paths),
+      compileEngine(engine),
     );
     await build.built;
     const saveError = await build.saved;
@@ -322,6 +283,8 @@ export async function startEmbedded(
     await Deno.chmod(socketDir, 0o700);
     // A socket left by a killed server: ours to remove, since we hold the lock.
     await Deno.remove(socketPath).catch(() => {});
+    // A maker whose server was killed may still be at work beside the data directory.
+    await waitForMakers(socketDir);
     removeUnfinished(dataDir);
     if (needsCreating(dataDir)) {
       created = await createDataDir(

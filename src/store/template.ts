@@ -60,6 +60,16 @@ export async function templateKey(engineDigest: string, migrations: Migration[])
   return (await sha256Hex(parts.join("\n"))).slice(0, 32);
 }
 
+/** Whether `templateDir` holds any template (of whatever key): a cheap look before the real one. */
+export function holdsTemplate(templateDir: string): boolean {
+  try {
+    for (const entry of Deno.readDirSync(templateDir)) {
+      if (entry.name.startsWith(PREFIX) && entry.name.endsWith(SUFFIX)) return true;
+    }
+  } catch { /* no directory: no template */ }
+  return false;
+}
+
 export function templatePath(templateDir: string, key: string): string {
   return join(templateDir, `${PREFIX}${key}${SUFFIX}`);
 }

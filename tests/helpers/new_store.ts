@@ -18,11 +18,36 @@ export async function withTempDir(
 
 const EMBEDDED = new URL("../../src/store/embedded.ts", import.meta.url).href;
 
+/** The processes whose parent is `pid` (from /proc). */
+function childrenOf(pid: number): number[] {
+  const found: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === pid) found.push(Number(entry.name));
+    } catch { /* it ended meanwhile */ }
+  }
+  return found;
+}
+
+/** Whether `pid` still runs (a zombie nobody reaps has ended). */
+export function isRunning(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Runs `startEmbedded(<dir>/db, { templateDir })` in a child and kills it once a `db.new-*`
  * appears in `dir`. A child that finishes first is still a valid run (the store must open).
+ * Returns the processes the child had started by then (the store's maker, outliving it).
  */
-export async function killWhileMakingStore(dir: string, templateDir?: string): Promise<void> {
+export async function killWhileMakingStore(dir: string, templateDir?: string): Promise<number[]> {
   const script = `
     import { startEmbedded } from "${EMBEDDED}";
     const [dataDir, templateDir] = Deno.args;
@@ -33,14 +58,17 @@ export async function killWhileMakingStore(dir: string, templateDir?: string): P
     stdout: "null",
     stderr: "null",
   }).spawn();
+  const started = new Set<number>();
   try {
     for (let i = 0; i < 4000; i++) {
+      for (const pid of childrenOf(child.pid)) started.add(pid);
       const names = [...Deno.readDirSync(dir)].map((entry) => entry.name);
-      if (names.includes("db") || names.some((name) => name.startsWith("db.new-"))) return;
+      if (names.includes("db") || names.some((name) => name.startsWith("db.new-"))) break;
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   } finally {
     child.kill("SIGKILL");
     await child.status;
   }
+  return [...started];
 }
