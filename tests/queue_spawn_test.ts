@@ -7,7 +7,7 @@ import { storeTest } from "./helpers/stores.ts";
 import { startInProcessServer } from "./helpers/server.ts";
 import { runArrakis } from "./helpers/cli.ts";
 import { openSpool } from "../src/queue/spool.ts";
-import { selfCommand } from "../src/queue/self-command.ts";
+import { selfCommand } from "../src/self_command.ts";
 import { tryShipperLock } from "../src/queue/lock.ts";
 import { loadConfig } from "../src/config.ts";
 import { envelope, filesIn } from "./helpers/queue.ts";

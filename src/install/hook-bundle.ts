@@ -6,7 +6,7 @@
 // cache. The bundle is built from the installed copy itself, so it never differs from it.
 import { join } from "../paths.ts";
 
-/** The bundle's name inside an installed copy (beside main.ts: see src/queue/self-command.ts). */
+/** The bundle's name inside an installed copy (beside main.ts: see src/self_command.ts). */
 export const HOOK_BUNDLE = "hook.js";
 /** The bundle's entry: `arrakis hook` as a program of its own. */
 export const HOOK_ENTRY = join("src", "cli", "hook-main.ts");

@@ -32,7 +32,7 @@ export async function ensureShipper(
 /** `arrakis queue ship --quiet` in its own process group, stdio closed, not waited for. */
 export async function spawnShipper(env: Record<string, string>): Promise<void> {
   // Loaded only to spawn (it uses node:path and node:url, which cost every hook ~6 ms to load).
-  const { selfCommand } = await import("./self-command.ts");
+  const { selfCommand } = await import("../self_command.ts");
   const { command, args } = selfCommand(["queue", "ship", "--quiet"]);
   const child = new Deno.Command(command, {
     args,

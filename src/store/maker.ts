@@ -6,7 +6,7 @@
 // 194-198 with the child (medians, docs/DESIGN.md).
 import { fromFileUrl } from "../paths.ts";
 import { PERMISSIONS } from "../permissions.ts";
-import { selfCommand } from "../queue/self-command.ts";
+import { selfCommand } from "../self_command.ts";
 import {
   type BuildMessage,
   type BuildRequest,

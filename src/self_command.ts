@@ -2,8 +2,8 @@
 // binary alone, or deno with the same main.ts, config and permissions. node:-free (paths.ts),
 // because the hook's bundle holds this module and a node: import would start Deno's Node layer
 // on every hook run.
-import { dirname, fromFileUrl, join } from "../paths.ts";
-import { PERMISSIONS } from "../permissions.ts";
+import { dirname, fromFileUrl, join } from "./paths.ts";
+import { PERMISSIONS } from "./permissions.ts";
 
 /**
  * The argv that re-runs this program with `args`. The main module is main.ts, or the hook's
