@@ -133,15 +133,22 @@ function errorText(raw: RawResponse): string {
   return `HTTP ${raw.status}${detail ? `: ${detail}` : ""}`.slice(0, MAX_ERROR_CHARS);
 }
 
-/** Classifies one answer (a whole response, or one batch item with its own status). */
+/**
+ * Classifies one answer (a whole response, or one batch item with its own status). `checked`
+ * is the body when it has passed the schema already (a batch item, checked with the whole
+ * batch answer), so it is not checked again for each item.
+ */
 function classify(
   status: number,
   body: unknown,
   error: string,
   retryAfterMs: number | undefined,
+  checked?: IngestAnswer,
 ): DeliveryOutcome {
   if (status >= 200 && status < 300) {
-    const parsed = IngestAnswer.safeParse(body);
+    const parsed = checked
+      ? { success: true as const, data: checked }
+      : IngestAnswer.safeParse(body);
     // 200 means committed: a body we cannot read does not undo that.
     return {
       kind: "delivered",
@@ -271,7 +278,7 @@ export async function sendBatch(
       0,
       MAX_ERROR_CHARS,
     );
-    const outcome = classify(httpStatus, answer, error, undefined);
+    const outcome = classify(httpStatus, answer, error, undefined, answer);
     if (outcome.kind === "retryable" && raw.retryAfterMs !== undefined) {
       return { ...outcome, retryAfterMs: raw.retryAfterMs };
     }

@@ -135,32 +135,53 @@ export async function encodeRecord(key: CryptoKey, record: SpoolRecord): Promise
   return `${body.slice(0, -1)},"signature":"${SIGNATURE_PREFIX}${toHex(mac)}"}`;
 }
 
-/** What a file's signature claims: the text it covers and the MAC, as 64 hex digits. */
-export interface SignedText {
-  signed: string;
-  macHex: string;
+/** What a file's signature claims: how many of its bytes it covers, and the MAC. */
+export interface SignedBytes {
+  /** The bytes before `,"signature":`; the text signed is these closed with "}". */
+  signedLength: number;
+  /** The MAC the file claims, as 32 bytes. */
+  mac: Uint8Array;
 }
 
 /** `,"signature":"hmac-sha256:<64 hex>"}`: how encodeRecord ends every file it writes. */
-const SIGNATURE_TAIL_CHARS = `,"signature":"${SIGNATURE_PREFIX}"}`.length + 64;
+const SIGNATURE_TAIL_BYTES = `,"signature":"${SIGNATURE_PREFIX}"}`.length + 64;
+const SIGNATURE_HEAD = new TextEncoder().encode(`,"signature":"${SIGNATURE_PREFIX}`);
+/** What closes the signed text in place of the signature field. */
+export const SIGNED_TEXT_END: Uint8Array = new TextEncoder().encode("}");
 
 /**
- * Splits a file's text for checking, exactly as encodeRecord wrote it: the signature is the
- * last field, and it covers the text before it closed with "}". Undefined when the file does
- * not end that way (unsigned, or not written by arrakis). Checking the text itself, not a
- * re-serialization of its parse, is what lets a reader check before it parses; a file arrakis
- * wrote round-trips either way. The caller computes and compares the MAC (src/queue/spool.ts):
- * this module stays free of node:crypto, which the hook would pay to load.
+ * Splits a file's bytes for checking, exactly as encodeRecord wrote them: the signature is the
+ * last field, and it covers the bytes before it closed with "}". Undefined when the file does
+ * not end that way (unsigned, or not written by arrakis). Checking the file's bytes themselves,
+ * not a re-serialization of its parse, is what lets a reader check before it decodes or parses
+ * anything; the tail is ASCII, so its bytes are its characters. The caller computes and
+ * compares the MAC (src/queue/spool.ts): this module stays free of node:crypto, which the hook
+ * would pay to load.
  */
-export function signedText(text: string): SignedText | undefined {
-  if (text.length <= SIGNATURE_TAIL_CHARS) return undefined;
-  const cut = text.length - SIGNATURE_TAIL_CHARS;
-  const tail = text.slice(cut);
-  const head = `,"signature":"${SIGNATURE_PREFIX}`;
-  if (!tail.startsWith(head) || !tail.endsWith(`"}`)) return undefined;
-  const macHex = tail.slice(head.length, -2);
-  if (!/^[0-9a-f]{64}$/.test(macHex)) return undefined;
-  return { signed: `${text.slice(0, cut)}}`, macHex };
+export function signedBytes(bytes: Uint8Array): SignedBytes | undefined {
+  if (bytes.length <= SIGNATURE_TAIL_BYTES) return undefined;
+  const cut = bytes.length - SIGNATURE_TAIL_BYTES;
+  for (let index = 0; index < SIGNATURE_HEAD.length; index++) {
+    if (bytes[cut + index] !== SIGNATURE_HEAD[index]) return undefined;
+  }
+  // `"}` after the 64 hex digits.
+  if (bytes[bytes.length - 2] !== 0x22 || bytes[bytes.length - 1] !== 0x7d) return undefined;
+  const mac = new Uint8Array(32);
+  let at = cut + SIGNATURE_HEAD.length;
+  for (let index = 0; index < mac.length; index++) {
+    const high = hexDigit(bytes[at++]);
+    const low = hexDigit(bytes[at++]);
+    if (high < 0 || low < 0) return undefined;
+    mac[index] = (high << 4) | low;
+  }
+  return { signedLength: cut, mac };
+}
+
+/** A lowercase hex digit's value (as encodeRecord writes them), else -1. */
+function hexDigit(byte: number): number {
+  if (byte >= 0x30 && byte <= 0x39) return byte - 0x30;
+  if (byte >= 0x61 && byte <= 0x66) return byte - 0x61 + 10;
+  return -1;
 }
 
 export interface PutOptions extends DurableWriteOptions {

@@ -16,13 +16,14 @@ import { type Envelope, lenientTranscriptLine, SpoolRecord } from "../schema.ts"
 import type { DeliveryOutcome } from "../client.ts";
 import { renameDurable, syncDir, TEMP_PREFIX, writeFileDurable } from "../durable.ts";
 import { localPaths } from "../config-core.ts";
-import { equalInConstantTime, hmacSha256Hex } from "./hmac.ts";
+import { equalInConstantTime, hmacSha256 } from "./hmac.ts";
 import { backoffDelayMs, DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_SCHEDULE_MS } from "./backoff.ts";
 import {
   encodeRecord,
   ensureSpoolDirs,
   putRecord,
-  signedText,
+  SIGNED_TEXT_END,
+  signedBytes,
   spoolKey,
   spoolKeyBytes,
 } from "./spool-file.ts";
@@ -167,6 +168,20 @@ function rootFor(dir: string, paths: { queueDir: string; queueRoot: string }): s
   return dir === paths.queueDir ? paths.queueRoot : join(dir, "..");
 }
 
+/**
+ * A spool file's path: `dir` is one of the spool's directories, normalized once when it is
+ * opened, and `name` a plain entry name, so node:path's join, which normalizes the whole path
+ * again on every call, cost a drain about a microsecond per call and event for nothing.
+ */
+function inDir(dir: string, name: string): string {
+  return `${dir}/${name}`;
+}
+
+/** The directory of a path made by inDir. */
+function dirOf(path: string): string {
+  return path.slice(0, path.lastIndexOf("/"));
+}
+
 function isNotFound(error: unknown): boolean {
   return error instanceof Deno.errors.NotFound;
 }
@@ -195,7 +210,7 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
   ]);
   const keyFile = options.keyFile ?? paths!.spoolKeyFile;
   const key = await spoolKey(keyFile);
-  const mac = hmacSha256Hex(await spoolKeyBytes(keyFile));
+  const mac = hmacSha256(await spoolKeyBytes(keyFile));
   let corruptCount = 0;
 
   const encode = (record: SpoolRecord) => encodeRecord(key, record);
@@ -232,7 +247,7 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
       if (isNotFound(error)) return undefined;
       throw error;
     }
-    const record = parseRecord(utf8.decode(bytes));
+    const record = parseRecord(bytes);
     if (record === undefined || record.envelope.requestId !== id) {
       quarantine(path, name);
       return undefined;
@@ -242,17 +257,25 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
 
   /**
    * A file's record when it is signed with our key and well formed. The signature is checked
-   * first (HMAC-SHA256 over the text it covers, compared in constant time), so nothing of an
-   * unsigned, forged or foreign-key file is parsed.
+   * first (HMAC-SHA256 over the bytes it covers, compared in constant time), so nothing of an
+   * unsigned, forged or foreign-key file is decoded or parsed.
    */
-  function parseRecord(text: string): SpoolRecord | undefined {
-    const claimed = signedText(text);
-    if (claimed === undefined || !equalInConstantTime(mac(claimed.signed), claimed.macHex)) {
+  function parseRecord(bytes: Uint8Array): SpoolRecord | undefined {
+    const claimed = signedBytes(bytes);
+    if (
+      claimed === undefined ||
+      !equalInConstantTime(
+        mac(bytes.subarray(0, claimed.signedLength), SIGNED_TEXT_END),
+        claimed.mac,
+      )
+    ) {
       return undefined;
     }
     let signed: { envelope?: { transcript?: unknown } };
     try {
-      signed = JSON.parse(claimed.signed);
+      // The whole file, signature field and all: the schema below drops that field, and the
+      // text needs no copy cut to the signed part.
+      signed = JSON.parse(utf8.decode(bytes));
     } catch {
       return undefined;
     }
@@ -268,12 +291,17 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
 
   /** Entry names of one state's directory that look like spool files, oldest first. */
   function names(state: SpoolState): string[] {
+    return unsortedNames(state).sort();
+  }
+
+  /** names() in the directory's order, for counting (a sort of a big backlog is not free). */
+  function unsortedNames(state: SpoolState): string[] {
     const result: string[] = [];
     for (const entry of Deno.readDirSync(dirs[state])) {
       if (!entry.isFile || entry.name.startsWith(".")) continue;
       result.push(entry.name);
     }
-    return result.sort();
+    return result;
   }
 
   function idOf(state: SpoolState, name: string): string | undefined {
@@ -301,7 +329,7 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
   function findLeased(id: string): string[] {
     const found: string[] = [];
     for (const name of names("processing")) {
-      if (name.startsWith(`${id}.`)) found.push(join(dirs.processing, name));
+      if (name.startsWith(`${id}.`)) found.push(inDir(dirs.processing, name));
     }
     return found;
   }
@@ -334,9 +362,9 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
     ignoreBackoff: boolean,
   ): Sized | undefined {
     const leasedName = `${id}.${at.getTime() + leaseMs}.json`;
-    const leased = join(dirs.processing, leasedName);
+    const leased = inDir(dirs.processing, leasedName);
     try {
-      Deno.renameSync(join(dirs.pending, name), leased);
+      Deno.renameSync(inDir(dirs.pending, name), leased);
     } catch (error) {
       if (isNotFound(error)) return undefined; // another drainer (or a completing hook) won
       throw error;
@@ -354,7 +382,7 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
 
   /** Gives a claimed item back to pending/ untouched (no fsync: like a claim, see claimOne). */
   function releaseItem(item: SpoolItem): void {
-    const target = join(dirs.pending, `${item.id}.json`);
+    const target = inDir(dirs.pending, `${item.id}.json`);
     try {
       Deno.renameSync(item.path, target);
       item.path = target;
@@ -374,7 +402,9 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
     for (const state of ["pending", "processing", "failed"] as const) {
       const names: string[] = [];
       try {
-        for await (const entry of Deno.readDir(dirs[state])) {
+        // Synchronous like the rest of the reading side: this lists a whole backlog's pending/
+        // at the start of every drain, and an async listing is a promise per entry.
+        for (const entry of Deno.readDirSync(dirs[state])) {
           if (entry.isFile && entry.name.startsWith(TEMP_PREFIX)) names.push(entry.name);
         }
       } catch {
@@ -386,7 +416,7 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
           const info = await Deno.lstat(path);
           const age = at - (info.mtime?.getTime() ?? at);
           if (age < ORPHAN_TEMP_MS) continue; // maybe a live writer about to rename it
-          const record = parseRecord(Deno.readTextFileSync(path));
+          const record = parseRecord(Deno.readFileSync(path));
           if (record === undefined) {
             if (age > STALE_TEMP_MS) quarantine(path, name);
             continue;
@@ -424,8 +454,8 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
         // under pending/ or processing/ by its requestId.
         const paths = unlink(item.path)
           ? [item.path]
-          : [join(dirs.pending, `${item.id}.json`), ...findLeased(item.id)].filter(unlink);
-        for (const path of paths) touched.add(join(path, ".."));
+          : [inDir(dirs.pending, `${item.id}.json`), ...findLeased(item.id)].filter(unlink);
+        for (const path of paths) touched.add(dirOf(path));
       }
       for (const path of touched) await syncDir(path);
     },
@@ -535,7 +565,7 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
     async recoverExpired() {
       let recovered = 0;
       const at = now().getTime();
-      for (const name of names("processing")) {
+      for (const name of unsortedNames("processing")) {
         const leased = LEASED_NAME.exec(name);
         const id = leased?.[1] ?? JSON_NAME.exec(name)?.[1];
         const from = join(dirs.processing, name);
@@ -670,7 +700,7 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
 
     // deno-lint-ignore require-await
     async countPending() {
-      return names("pending").length;
+      return unsortedNames("pending").length;
     },
 
     corruptMoved() {
@@ -678,7 +708,7 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
     },
 
     async outlook() {
-      const pendingNames = names("pending");
+      const pendingNames = unsortedNames("pending");
       const present = new Set(pendingNames.map((name) => idOf("pending", name)));
       let nextDueAt: number | null = null;
       const at = now().getTime();
@@ -687,7 +717,7 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
         if (!present.has(id) || until <= at) notDueUntil.delete(id);
         else if (nextDueAt === null || until < nextDueAt) nextDueAt = until;
       }
-      const processingNames = names("processing");
+      const processingNames = unsortedNames("processing");
       let leaseEndsAt: number | null = null;
       for (const name of processingNames) {
         const until = Number(LEASED_NAME.exec(name)?.[2] ?? NaN);
