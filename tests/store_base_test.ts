@@ -96,22 +96,33 @@ Deno.test("the shipped store base is the installed PGlite's, and reads whole", a
   assert.ok(entries.some((entry) => entry.path === "base/5" && entry.kind === "directory"));
 });
 
+/** Every migration's version: what a new store, however made, must hold. */
+async function allVersions(): Promise<string[]> {
+  return (await loadMigrations()).map((m) => m.version);
+}
+
+/**
+ * A new store made in `dir/db` by a child process, with `base` written in `dir/base` under the
+ * key of the engine digest `digest`: the base's path, what the child said, and the store.
+ */
+async function createWithBase(dir: string, digest: string, base: Uint8Array) {
+  const baseDir = join(dir, "base");
+  await Deno.mkdir(baseDir);
+  const path = basePath(baseDir, await baseKey(digest));
+  await Deno.writeFile(path, base);
+  const stderr = await createInChild(join(dir, "db"), baseDir);
+  return { path, stderr, found: await inspect(join(dir, "db")) };
+}
+
 Deno.test({
   name: "a new store without a cached template is the shipped base, migrated",
   ...OPTIONS,
   async fn() {
     await withDir(async (dir) => {
-      const baseDir = join(dir, "base");
-      await Deno.mkdir(baseDir);
-      await Deno.writeFile(
-        basePath(baseDir, await baseKey(await engineDigest())),
-        await markedBase(),
-      );
-      const stderr = await createInChild(join(dir, "db"), baseDir);
+      const { stderr, found } = await createWithBase(dir, await engineDigest(), await markedBase());
       assert.equal(stderr, "", "nothing to say when the base is used");
-      const found = await inspect(join(dir, "db"));
       assert.deepEqual(found.cameFrom, ["base"]);
-      assert.deepEqual(found.versions, (await loadMigrations()).map((m) => m.version));
+      assert.deepEqual(found.versions, await allVersions());
     });
   },
 });
@@ -121,16 +132,15 @@ Deno.test({
   ...OPTIONS,
   async fn() {
     await withDir(async (dir) => {
-      const baseDir = join(dir, "base");
-      await Deno.mkdir(baseDir);
-      const other = basePath(baseDir, await baseKey("another engine"));
-      await Deno.writeFile(other, await markedBase());
-      const stderr = await createInChild(join(dir, "db"), baseDir);
+      const { path, stderr, found } = await createWithBase(
+        dir,
+        "another engine",
+        await markedBase(),
+      );
       assert.match(stderr, /^arrakis: no shipped store base \(.*another PGlite build.*\n$/);
-      const found = await inspect(join(dir, "db"));
       assert.deepEqual(found.cameFrom, []);
-      assert.deepEqual(found.versions, (await loadMigrations()).map((m) => m.version));
-      await Deno.stat(other); // left alone
+      assert.deepEqual(found.versions, await allVersions());
+      await Deno.stat(path); // left alone
     });
   },
 });
@@ -140,19 +150,14 @@ Deno.test({
   ...OPTIONS,
   async fn() {
     await withDir(async (dir) => {
-      const baseDir = join(dir, "base");
-      await Deno.mkdir(baseDir);
-      const path = basePath(baseDir, await baseKey(await engineDigest()));
       const whole = await markedBase();
       const damaged = new Uint8Array(whole);
       damaged[whole.length >> 1] ^= 0xff;
-      await Deno.writeFile(path, damaged);
-      const stderr = await createInChild(join(dir, "db"), baseDir);
+      const { path, stderr, found } = await createWithBase(dir, await engineDigest(), damaged);
       assert.match(stderr, /^arrakis: the shipped store base .* is damaged \(.*\); ran initdb/);
       assert.equal(stderr.trim().split("\n").length, 1, stderr);
-      const found = await inspect(join(dir, "db"));
       assert.deepEqual(found.cameFrom, []);
-      assert.deepEqual(found.versions, (await loadMigrations()).map((m) => m.version));
+      assert.deepEqual(found.versions, await allVersions());
       assert.deepEqual(await Deno.readFile(path), damaged);
     });
   },
@@ -169,7 +174,7 @@ Deno.test({
       assert.equal(makers.length, 1, "the store was being made by a child process");
       // The next start waits for the orphaned maker (it ends, or finishes the store) first.
       const found = await inspect(dataDir);
-      assert.deepEqual(found.versions, (await loadMigrations()).map((m) => m.version));
+      assert.deepEqual(found.versions, await allVersions());
       const left = [...Deno.readDirSync(dir)].filter((entry) => entry.name.startsWith("db.new-"));
       assert.deepEqual(left, []);
       // It let go of its lock on its way out: at most its exit is still to come.
@@ -209,7 +214,7 @@ Deno.test({
       }).output();
       assert.equal(code, 0, new TextDecoder().decode(stderr));
       const found = await inspect(join(dir, "db"));
-      assert.deepEqual(found.versions, (await loadMigrations()).map((m) => m.version));
+      assert.deepEqual(found.versions, await allVersions());
     });
   },
 });
