@@ -14,19 +14,29 @@ export function selfCommand(
   args: string[],
   main: string = Deno.mainModule,
 ): { command: string; args: string[] } {
-  // A compiled binary embeds its modules under a deno-compile- root and runs them by itself.
-  if (!main.startsWith("file:") || main.includes("/deno-compile-")) {
-    return { command: Deno.execPath(), args };
-  }
+  if (isCompiled(main)) return { command: Deno.execPath(), args };
   const entry = fromFileUrl(main);
   const beside = join(dirname(entry), "main.ts");
   const mainPath = entry.endsWith(".js") && existsSync(beside) ? beside : entry;
-  const config = join(dirname(mainPath), "deno.json");
-  const configArgs = existsSync(config) ? ["--config", config] : [];
+  const configArgs = configBeside(mainPath);
   return {
     command: Deno.execPath(),
     args: ["run", "--quiet", "--no-prompt", ...configArgs, ...PERMISSIONS, mainPath, ...args],
   };
+}
+
+/**
+ * Whether `moduleUrl` is a module of a compiled binary: it embeds its modules under a
+ * deno-compile- root and runs them by itself, with no deno to hand a module path to.
+ */
+export function isCompiled(moduleUrl: string): boolean {
+  return !moduleUrl.startsWith("file:") || moduleUrl.includes("/deno-compile-");
+}
+
+/** `--config <dir>/deno.json` for a program file, when its directory has one. */
+export function configBeside(programPath: string): string[] {
+  const config = join(dirname(programPath), "deno.json");
+  return existsSync(config) ? ["--config", config] : [];
 }
 
 function existsSync(path: string): boolean {

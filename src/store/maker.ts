@@ -6,7 +6,7 @@
 // 194-198 with the child (medians, docs/DESIGN.md).
 import { fromFileUrl } from "../paths.ts";
 import { PERMISSIONS } from "../permissions.ts";
-import { selfCommand } from "../self_command.ts";
+import { configBeside, isCompiled, selfCommand } from "../self_command.ts";
 import {
   type BuildMessage,
   type BuildRequest,
@@ -75,15 +75,9 @@ function mayRunProcess(): boolean {
  */
 function makerCommand(): { command: string; args: string[] } {
   const here = import.meta.url;
-  if (!here.startsWith("file:") || here.includes("/deno-compile-")) {
-    return selfCommand([MAKE_STORE_COMMAND]);
-  }
-  const config = fromFileUrl(new URL("../../deno.json", here));
-  let configArgs: string[] = [];
-  try {
-    Deno.statSync(config);
-    configArgs = ["--config", config];
-  } catch { /* a copy without one resolves as the main program does */ }
+  if (isCompiled(here)) return selfCommand([MAKE_STORE_COMMAND]);
+  // The checkout's deno.json, beside main.ts (a copy without one resolves as the main program).
+  const configArgs = configBeside(fromFileUrl(new URL("../../main.ts", here)));
   return {
     command: Deno.execPath(),
     args: [
