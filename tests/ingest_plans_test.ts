@@ -66,13 +66,13 @@ storeTest(
       const sql = store.sql;
       await sql`SET plan_cache_mode = force_generic_plan`;
       const committer = createCommitter(sql);
-      const submit = (raw: unknown) =>
-        committer.submit({
+      const submit = async (raw: unknown) =>
+        (await committer.submit([{
           prepared: prepare(raw, meta(), []),
           meta: meta(),
           timings: {},
           submittedAt: performance.now(),
-        });
+        }]))[0];
       // A whole session (every kind of row), then its redelivery (the dedupe read finds them),
       // then a second session: each statement is planned on the empty tables and run again.
       const envelopes = sessionEnvelopes();

@@ -37,18 +37,23 @@ export interface GroupStats {
 }
 
 export interface Committer {
-  submit(item: GroupItem): Promise<Settled>;
+  /** Queues one request's items together (a batch forms its group whole); answers in order. */
+  submit(items: GroupItem[]): Promise<Settled[]>;
 }
 
 export interface CommitterOptions {
   /** Most items per group: bounds one statement's size and one transaction's locks. */
   maxGroup?: number;
   /**
-   * Groups committing at once. One leaves the database idle while a commit waits for its WAL
-   * flush; a few overlap those waits (PostgreSQL merges their flushes). The embedded store has
-   * one connection: one.
+   * Session lanes: groups that may commit at once, each over sessions none of the others has
+   * (a session's lane is a hash of its id), so they never wait on each other's row locks. A
+   * backlog splits into one group per lane; a small one still forms a single group over every
+   * lane, since at a few items per group the per-transaction cost outweighs the parallelism.
+   * The embedded store has one connection: one.
    */
-  maxInFlight?: number;
+  lanes?: number;
+  /** Items of one lane a backlog needs before that lane gets a group of its own. */
+  minLaneGroup?: number;
   /** Called after each group with its figures (metrics). */
   onGroup?: (stats: GroupStats) => void;
   /** Called when a group fails and its items are isolated or answered ERROR. */
@@ -128,30 +133,71 @@ async function writeGroup(sql: Sql, items: GroupItem[], count: () => void): Prom
   return items.map((_, i) => ({ final: settled.finals[i], id: settled.ids[i] }));
 }
 
+/** The lane of a session: a stable hash of its id, so all of its rows stay in one lane. */
+export function laneOf(sessionId: string | null, lanes: number): number {
+  if (lanes <= 1 || sessionId === null) return 0;
+  let hash = 0;
+  for (let i = 0; i < sessionId.length; i++) hash = (hash * 31 + sessionId.charCodeAt(i)) | 0;
+  return (hash >>> 0) % lanes;
+}
+
+/**
+ * The lanes the next group takes, or none: every free lane when nothing commits and the
+ * backlog is small (one group, as without lanes); one lane when the backlog gives two lanes a
+ * group of their own; a free lane beside a committing group only once it has that many items.
+ */
+export function lanesForNextGroup(
+  held: ReadonlySet<number>,
+  backlog: readonly number[],
+  minLaneGroup: number,
+): Set<number> {
+  const free = new Set(backlog.keys().filter((lane) => !held.has(lane)));
+  const big = [...free].filter((lane) => backlog[lane] >= minLaneGroup);
+  if (free.size === backlog.length && big.length < 2) return free;
+  return new Set(big.slice(0, 1));
+}
+
+interface Waiting {
+  item: GroupItem;
+  lane: number;
+  resolve: (settled: Settled) => void;
+}
+
 export function createCommitter(sql: Sql, options: CommitterOptions = {}): Committer {
   const maxGroup = options.maxGroup ?? 500;
-  const maxInFlight = options.maxInFlight ?? 1;
-  const waiting: { item: GroupItem; resolve: (settled: Settled) => void }[] = [];
-  let running = 0;
+  const lanes = Math.max(1, options.lanes ?? 1);
+  const minLaneGroup = options.minLaneGroup ?? 32;
+  const waiting: Waiting[] = [];
+  /** Items waiting per lane. */
+  const backlog = new Array<number>(lanes).fill(0);
+  /** Lanes held by groups now committing. */
+  const held = new Set<number>();
 
   /** requestIds in groups now committing. */
   const committing = new Set<string>();
 
+  const eligible = (entry: Waiting, from: ReadonlySet<number>) =>
+    from.has(entry.lane) &&
+    (entry.item.prepared.fields.requestId === null ||
+      !committing.has(entry.item.prepared.fields.requestId));
+
   /**
-   * The next group, in arrival order. A requestId already in this group or in one committing
-   * waits for a later group, so that it meets the committed first delivery (DUPLICATE) instead
-   * of racing it.
+   * The next group of those lanes, in arrival order. A requestId already in this group or in one
+   * committing waits for a later group, so that it meets the committed first delivery
+   * (DUPLICATE) instead of racing it.
    */
-  function take() {
-    const group: typeof waiting = [];
+  function take(from: ReadonlySet<number>) {
+    const group: Waiting[] = [];
     for (let i = 0; i < waiting.length && group.length < maxGroup;) {
-      const requestId = waiting[i].item.prepared.fields.requestId;
-      if (requestId !== null && committing.has(requestId)) {
+      if (!eligible(waiting[i], from)) {
         i++;
         continue;
       }
+      const [entry] = waiting.splice(i, 1);
+      const requestId = entry.item.prepared.fields.requestId;
       if (requestId !== null) committing.add(requestId);
-      group.push(...waiting.splice(i, 1));
+      backlog[entry.lane]--;
+      group.push(entry);
     }
     return group;
   }
@@ -209,33 +255,43 @@ export function createCommitter(sql: Sql, options: CommitterOptions = {}): Commi
     }
   }
 
-  async function run(): Promise<void> {
-    running++;
-    try {
-      while (waiting.length > 0) {
-        const group = take();
-        // Everything waiting is a requestId still committing elsewhere: that group's end runs it.
-        if (group.length === 0) break;
-        const stats: GroupStats = { size: group.length, roundTrips: 0 };
-        const settled = await settle(group.map((entry) => entry.item), stats);
-        for (const entry of group) {
-          const requestId = entry.item.prepared.fields.requestId;
-          if (requestId !== null) committing.delete(requestId);
-        }
-        group.forEach((entry, i) => entry.resolve(settled[i]));
-        options.onGroup?.(stats);
-      }
-    } finally {
-      running--;
+  /** Starts a group for every lane that may have one now; each group's end looks again. */
+  function schedule(): void {
+    for (;;) {
+      const from = lanesForNextGroup(held, backlog, minLaneGroup);
+      if (from.size === 0) return;
+      const group = take(from);
+      // Everything waiting is a requestId still committing elsewhere: that group's end runs it.
+      if (group.length === 0) return;
+      void commit(group, from);
     }
   }
 
+  async function commit(group: Waiting[], from: Set<number>): Promise<void> {
+    for (const lane of from) held.add(lane);
+    const stats: GroupStats = { size: group.length, roundTrips: 0 };
+    const settled = await settle(group.map((entry) => entry.item), stats);
+    for (const entry of group) {
+      const requestId = entry.item.prepared.fields.requestId;
+      if (requestId !== null) committing.delete(requestId);
+    }
+    for (const lane of from) held.delete(lane);
+    group.forEach((entry, i) => entry.resolve(settled[i]));
+    options.onGroup?.(stats);
+    schedule();
+  }
+
   return {
-    submit(item) {
-      return new Promise((resolve) => {
-        waiting.push({ item, resolve });
-        if (running < maxInFlight) void run();
-      });
+    submit(items) {
+      const settled = items.map((item) =>
+        new Promise<Settled>((resolve) => {
+          const lane = laneOf(item.prepared.fields.sessionId, lanes);
+          backlog[lane]++;
+          waiting.push({ item, lane, resolve });
+        })
+      );
+      schedule();
+      return Promise.all(settled);
     },
   };
 }

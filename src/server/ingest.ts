@@ -86,13 +86,11 @@ export async function recordRejected(
 
 // One committer per server: its groups are what share a transaction.
 /**
- * Groups committing at once on PostgreSQL. Two overlap one commit's WAL wait with the next, but
- * measured under load they halved the groups and raised CPU per event by 70% for no more
- * throughput; measured again on a two-round-trip group (interleaved, under load), groups
- * shrank by 35-40% and CPU per event rose 3-28% in every mix, for -19% to +16% events/s: one,
- * until a quiet machine says otherwise (bench/ingest.ts).
+ * Session lanes on PostgreSQL: a backlog commits as one group per lane at once, over disjoint
+ * sessions (bench/ingest.ts). Two groups in flight over the same sessions measured worse three
+ * ways (docs/DESIGN.md): they queued on each other's row locks.
  */
-const GROUPS_IN_FLIGHT = 1;
+const LANES = 2;
 const committers = new WeakMap<ServerDeps, Committer>();
 
 function committerFor(deps: ServerDeps): Committer {
@@ -100,7 +98,7 @@ function committerFor(deps: ServerDeps): Committer {
   if (!committer) {
     committer = createCommitter(deps.sql, {
       // The embedded store has one connection: never more than one group.
-      maxInFlight: deps.store.kind === "pglite" ? 1 : GROUPS_IN_FLIGHT,
+      lanes: deps.store.kind === "pglite" ? 1 : LANES,
       onGroup: (stats) => deps.metrics.recordGroup(stats.size, stats.roundTrips),
       onFailure(error, size) {
         deps.metrics.recordDbError();
@@ -126,15 +124,13 @@ async function ingestItems(
     const mark = performance.now();
     return { prepared: prepare(raw, meta, deps.config.redactPatterns), meta, mark };
   });
-  const settled = await Promise.all(
-    prepared.map(({ prepared, meta, mark }) =>
-      committer.submit({
-        prepared,
-        meta,
-        timings: { validate: performance.now() - mark },
-        submittedAt: performance.now(),
-      })
-    ),
+  const settled = await committer.submit(
+    prepared.map(({ prepared, meta, mark }) => ({
+      prepared,
+      meta,
+      timings: { validate: performance.now() - mark },
+      submittedAt: performance.now(),
+    })),
   );
   prepared.forEach(({ prepared }, i) =>
     announce(deps, settled[i].id, prepared.fields, settled[i].final)
