@@ -38,6 +38,18 @@ Deno.test("rows: Pre and Post merge to the same tool use in either order", () =>
   assert.ok(a.pre_at && a.post_at);
 });
 
+Deno.test("rows: a session's key is the one that sent its earliest event, in any order", () => {
+  const [first, ...rest] = envelopes.filter((e) => e.event !== "SessionStart");
+  const intents = [
+    extract(first, undefined, "laptop"),
+    ...rest.map((e, i) => extract(e, undefined, i % 2 ? "ci" : null)),
+  ];
+  for (let seed = 1; seed <= 20; seed++) {
+    const [conversation] = mergeIntents(shuffled(intents, seed)).conversations;
+    assert.equal(conversation.key_name, "laptop", `seed ${seed}`);
+  }
+});
+
 /** Folds groups the way the tables do: each group merged, then merged with what is stored. */
 function storeGroups(groups: RowIntents[][]): RowIntents {
   let stored: RowIntents = { conversations: [], messages: [], toolUses: [] };

@@ -110,10 +110,12 @@ async function writeGroup(sql: Sql, items: GroupItem[], count: () => void): Prom
     const processed = items.filter((_, i) => finals[i].status === "SUCCESS")
       .map((item) => {
         const envelope = item.prepared.envelope!;
-        return { envelope, events: eventRows(envelope) };
+        return { envelope, events: eventRows(envelope), keyName: item.meta.sender?.keyName };
       });
     const rows = mergeIntents(
-      processed.map(({ envelope, events }) => extract(envelope, events.startSource)),
+      processed.map(({ envelope, events, keyName }) =>
+        extract(envelope, events.startSource, keyName ?? null)
+      ),
     );
     const built = performance.now();
     for (const item of items) item.timings.process = built - read;

@@ -18,6 +18,7 @@ export interface ConversationIntent extends
     | "permission_mode"
     | "transcript_path"
     | "end_reason"
+    | "key_name"
   > {
   started_at: string | null;
   ended_at: string | null;
@@ -92,7 +93,11 @@ export function greatest(a: string | null, b: string | null): string | null {
   return a === null ? b : b === null ? a : a > b ? a : b;
 }
 
-function conversationOf(env: Envelope, startSource: string | undefined): ConversationIntent {
+function conversationOf(
+  env: Envelope,
+  startSource: string | undefined,
+  keyName: string | null,
+): ConversationIntent {
   const p = env.payload as Record<string, unknown>;
   const at = isoOrNull(env.occurredAt);
   const isStart = env.event === "SessionStart";
@@ -112,6 +117,7 @@ function conversationOf(env: Envelope, startSource: string | undefined): Convers
     end_reason: isEnd ? str(p.reason) : null,
     last_event_at: at,
     start_sources: startSource ? [startSource] : [],
+    key_name: keyName,
   };
 }
 
@@ -161,11 +167,16 @@ function message(
 
 /**
  * The hook rows one valid envelope asks for (the record rows of src/record/ are merged apart:
- * src/server/record_intents.ts); startSource is what src/record/ found for SessionStart.
+ * src/server/record_intents.ts); startSource is what src/record/ found for SessionStart, keyName
+ * the name of the API key that sent it.
  */
-export function extract(env: Envelope, startSource?: string): RowIntents {
+export function extract(
+  env: Envelope,
+  startSource?: string,
+  keyName: string | null = null,
+): RowIntents {
   const rows: RowIntents = {
-    conversations: [conversationOf(env, startSource)],
+    conversations: [conversationOf(env, startSource, keyName)],
     messages: [],
     toolUses: [],
   };
@@ -220,6 +231,8 @@ export function mergeConversation(
     ended_at: greatest(c.ended_at, x.ended_at),
     last_event_at: greatest(c.last_event_at, x.last_event_at),
     start_sources: [...new Set([...c.start_sources, ...x.start_sources])].sort(),
+    // The key that sent the session's earliest event; a stored row keeps its own (write.ts).
+    key_name: c.key_name ?? x.key_name,
   };
 }
 

@@ -22,17 +22,20 @@ function conversations(tx: Tx, rows: RowIntents["conversations"]) {
   return tx`
     INSERT INTO conversations AS c (
       session_id, project_dir, cwd, host, user_name, model, start_source, permission_mode,
-      transcript_path, started_at, ended_at, end_reason, last_event_at, start_sources
+      transcript_path, started_at, ended_at, end_reason, last_event_at, start_sources, key_name
     )
     SELECT x.session_id, x.project_dir, x.cwd, x.host, x.user_name, x.model, x.start_source,
       x.permission_mode, x.transcript_path, x.started_at, x.ended_at, x.end_reason,
-      x.last_event_at, ARRAY(SELECT jsonb_array_elements_text(x.start_sources))
+      x.last_event_at, ARRAY(SELECT jsonb_array_elements_text(x.start_sources)), x.key_name
     FROM jsonb_to_recordset(${jsonValue(rows)}::jsonb) AS x(
       session_id text, project_dir text, cwd text, host text, user_name text, model text,
       start_source text, permission_mode text, transcript_path text, started_at timestamptz,
-      ended_at timestamptz, end_reason text, last_event_at timestamptz, start_sources jsonb
+      ended_at timestamptz, end_reason text, last_event_at timestamptz, start_sources jsonb,
+      key_name text
     )
+    -- The key that first sent events of the session: once set, kept.
     ON CONFLICT (session_id) DO UPDATE SET
+      key_name = coalesce(c.key_name, EXCLUDED.key_name),
       project_dir = CASE WHEN c.last_event_at IS NULL OR EXCLUDED.last_event_at >= c.last_event_at
         THEN coalesce(EXCLUDED.project_dir, c.project_dir)
         ELSE coalesce(c.project_dir, EXCLUDED.project_dir) END,
