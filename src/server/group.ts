@@ -272,15 +272,19 @@ export function createCommitter(sql: Sql, options: CommitterOptions = {}): Commi
   async function commit(group: Waiting[], from: Set<number>): Promise<void> {
     for (const lane of from) held.add(lane);
     const stats: GroupStats = { size: group.length, roundTrips: 0 };
-    const settled = await settle(group.map((entry) => entry.item), stats);
-    for (const entry of group) {
-      const requestId = entry.item.prepared.fields.requestId;
-      if (requestId !== null) committing.delete(requestId);
+    try {
+      const settled = await settle(group.map((entry) => entry.item), stats);
+      group.forEach((entry, i) => entry.resolve(settled[i]));
+      options.onGroup?.(stats);
+    } finally {
+      // Whatever happened to this group, its lanes and requestIds go to the next ones.
+      for (const entry of group) {
+        const requestId = entry.item.prepared.fields.requestId;
+        if (requestId !== null) committing.delete(requestId);
+      }
+      for (const lane of from) held.delete(lane);
+      schedule();
     }
-    for (const lane of from) held.delete(lane);
-    group.forEach((entry, i) => entry.resolve(settled[i]));
-    options.onGroup?.(stats);
-    schedule();
   }
 
   return {
