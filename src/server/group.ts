@@ -110,11 +110,12 @@ async function writeGroup(sql: Sql, items: GroupItem[], count: () => void): Prom
     const processed = items.filter((_, i) => finals[i].status === "SUCCESS")
       .map((item) => {
         const envelope = item.prepared.envelope!;
-        return { envelope, events: eventRows(envelope), keyName: item.meta.sender?.keyName };
+        const keyName = item.meta.sender?.keyName ?? null;
+        return { envelope, events: eventRows(envelope), keyName };
       });
     const rows = mergeIntents(
       processed.map(({ envelope, events, keyName }) =>
-        extract(envelope, events.startSource, keyName ?? null)
+        extract(envelope, events.startSource, keyName)
       ),
     );
     const built = performance.now();
