@@ -169,6 +169,20 @@ export function openPrivateFileSync(
 }
 
 /**
+ * Waits up to `waitMs` for an exclusive lock on `file`; whether it was granted. Most of the
+ * time nobody holds it, and it is taken at once without the async wait's thread hop. A request
+ * not granted in time cannot be cancelled: it dies with the descriptor (or the process).
+ */
+export async function lockWithin(file: Deno.FsFile, waitMs: number): Promise<boolean> {
+  if (file.tryLockSync(true)) return true;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return await Promise.race([
+    file.lock(true).then(() => true),
+    new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), waitMs)),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/**
  * Reads a small private file (a key), refusing a symlink or another user's file; undefined when
  * it does not exist.
  */

@@ -11,6 +11,7 @@
 import { join } from "../paths.ts";
 import {
   ensurePrivateDir,
+  lockWithin,
   openPrivateFile,
   renameDurable,
   TEMP_PREFIX,
@@ -57,13 +58,7 @@ export async function openSessionState(
   await ensurePrivateDir(dir, queueDir);
   const key = await sessionKey(sessionId);
   const { file: lockFile } = await openPrivateFile(join(dir, `${key}.lock`), { read: true });
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  // Most of the time nobody holds it: take it at once, without the async wait's thread hop.
-  const granted = lockFile.tryLockSync(true) || await Promise.race([
-    lockFile.lock(true).then(() => true),
-    new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), lockTimeoutMs)),
-  ]).finally(() => clearTimeout(timer));
-  if (!granted) {
+  if (!(await lockWithin(lockFile, lockTimeoutMs))) {
     // The pending lock request dies with the descriptor (and with the process at exit).
     lockFile.close();
     return undefined;

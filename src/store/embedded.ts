@@ -4,12 +4,13 @@
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import { dirname, join } from "node:path";
-import { ensurePrivateDir } from "../durable.ts";
+import { ensurePrivateDir, lockWithin } from "../durable.ts";
 import { loadMigrations } from "./migrate.ts";
 import { type BuildRequest, makersLockPath } from "./initdb_protocol.ts";
 import { startMaker, waitForMakers } from "./maker.ts";
 import { findBase, SHIPPED_BASE_DIR } from "./base.ts";
 import {
+  compileEngine,
   DATA_DIR_MARKER,
   type Engine,
   holdsTemplate,
@@ -63,13 +64,7 @@ function startParams(): string[] {
 async function lockDataDir(dataDir: string): Promise<Deno.FsFile> {
   const path = `${dataDir}.lock`;
   const file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o600 });
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<"timeout">((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), LOCK_WAIT_MS);
-  });
-  const outcome = await Promise.race([file.lock(true).then(() => "locked" as const), timeout]);
-  clearTimeout(timer);
-  if (outcome === "timeout") {
+  if (!(await lockWithin(file, LOCK_WAIT_MS))) {
     // The pending lock request cannot be cancelled: this process must not use the directory.
     throw new StoreLockedError(
       `the embedded store ${dataDir} is in use by another arrakis process ` +
@@ -171,7 +166,7 @@ async function createDataDir(
   baseDir: string,
 ): Promise<Created> {
   const reading = Promise.all([loadMigrations(), readEngine()]);
-  const compiling = reading.then(([, engine]) => compileEngine(engine));
+  const compiling = reading.then(([, engine]) => compileEngine(engine?.wasm));
   const found = reading.then(async ([migrations, engine]) => {
     const templatePath = engine && templateDir !== undefined
       ? templatePathFor(templateDir, await templateKey(engine.digest, migrations))
@@ -209,16 +204,6 @@ async function createDataDir(
   return { ...(wasmModule ? { wasmModule } : {}), saving };
 }
 
-/** pglite.wasm compiled for this process (and a worker); undefined if that fails. */
-async function compileEngine(engine: Engine | undefined): Promise<WebAssembly.Module | undefined> {
-  if (!engine) return undefined;
-  try {
-    return await WebAssembly.compile(engine.wasm as Uint8Array<ArrayBuffer>);
-  } catch {
-    return undefined; // PGlite compiles it itself
-  }
-}
-
 /**
  * Makes sure `templateDir` holds the template for this engine and these migrations, so that the
  * next new store is unpacked from it (`arrakis install --self` calls this). Returns its path;
@@ -237,7 +222,7 @@ export async function prepareTemplate(
     const paths = { templatePath: path, baseDir };
     const build = startMaker(
       buildRequest(engine, migrations, socketDir, paths),
-      compileEngine(engine),
+      compileEngine(engine.wasm),
     );
     await build.built;
     const saveError = await build.saved;

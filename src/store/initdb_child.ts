@@ -8,17 +8,7 @@
 import { makeStore } from "./initdb_build.ts";
 import type { BuildMessage, BuildRequest } from "./initdb_protocol.ts";
 import { MAKER_LINE_PREFIX } from "./initdb_protocol.ts";
-
-/** pglite.wasm compiled while the base is read (the parent compiles its own). */
-async function compileEngine(): Promise<WebAssembly.Module | undefined> {
-  try {
-    const dist = import.meta.resolve("@electric-sql/pglite");
-    const bytes = await Deno.readFile(new URL("./pglite.wasm", dist));
-    return await WebAssembly.compile(bytes);
-  } catch {
-    return undefined; // PGlite compiles it itself
-  }
-}
+import { compileEngine, readEngineFile } from "./template.ts";
 
 function say(message: BuildMessage): void {
   const line = new TextEncoder().encode(`${MAKER_LINE_PREFIX}${JSON.stringify(message)}\n`);
@@ -50,8 +40,9 @@ export async function runStoreMaker(): Promise<number> {
   const request = await readRequest(() => {
     if (!finished) Deno.exit(1);
   });
-  // Not before the request: a start that finds the template dismisses this unasked.
-  const compiling = compileEngine();
+  // Not before the request: a start that finds the template dismisses this unasked. Compiled
+  // while the base is read (the parent compiles its own: a module cannot cross a process).
+  const compiling = readEngineFile("pglite.wasm").then(compileEngine, () => undefined);
   const lock = await Deno.open(request.makersLock, {
     read: true,
     write: true,

@@ -4,6 +4,7 @@
 // --allow-run): its WebAssembly memory goes when it ends, but not all the rest (malloc arenas of
 // its threads, V8 pages): idle RSS after a first start 259-265 MiB against ~200 after a restart,
 // 194-198 with the child (medians, docs/DESIGN.md).
+import { lockWithin } from "../durable.ts";
 import { fromFileUrl } from "../paths.ts";
 import { PERMISSIONS } from "../permissions.ts";
 import { configBeside, isCompiled, selfCommand } from "../self_command.ts";
@@ -41,20 +42,14 @@ export async function waitForMakers(runDir: string): Promise<void> {
     create: true,
     mode: 0o600,
   });
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<"timeout">((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), MAKERS_WAIT_MS);
-  });
   try {
-    const outcome = await Promise.race([file.lock(true).then(() => "locked" as const), timeout]);
-    if (outcome === "timeout") {
+    if (!(await lockWithin(file, MAKERS_WAIT_MS))) {
       throw new Error(
         `a process making an embedded store is still running after ` +
           `${MAKERS_WAIT_MS / 1000} s (it holds ${path})`,
       );
     }
   } finally {
-    clearTimeout(timer);
     file.close();
   }
 }
@@ -106,9 +101,10 @@ function tracker(request: Promise<BuildRequest | undefined>, end: () => void) {
     saved: new Promise((resolve) => saved = resolve),
   };
   // Whatever befalls the maker once the store is written concerns only the template.
-  const fail = (error: string) => {
-    if (!isBuilt) built.reject(new Error(`could not create the embedded store: ${error}`));
-    saved(error);
+  const fail = (error: unknown) => {
+    const text = error instanceof Error ? error.message : String(error);
+    if (!isBuilt) built.reject(new Error(`could not create the embedded store: ${text}`));
+    saved(text);
     end();
   };
   const receive = async (message: BuildMessage) => {
@@ -152,7 +148,7 @@ function makeInWorker(
       fail(`the worker failed: ${event.message}`);
     };
     worker.postMessage({ ...request, ...(pgliteWasmModule ? { pgliteWasmModule } : {}) });
-  }, (error) => fail(error instanceof Error ? error.message : String(error)));
+  }, (error) => fail(error));
   return build;
 }
 
@@ -176,7 +172,7 @@ function makeInProcess(requested: Promise<BuildRequest | undefined>): Build {
     if (request === undefined) return await stdin.close();
     await stdin.write(new TextEncoder().encode(`${JSON.stringify(request)}\n`));
   }).catch((error) => {
-    fail(error instanceof Error ? error.message : String(error));
+    fail(error);
     child.kill("SIGKILL");
   });
   (async () => {
@@ -196,7 +192,7 @@ function makeInProcess(requested: Promise<BuildRequest | undefined>): Build {
     // Settles nothing already settled: a maker that said all it had to exits 0.
     fail(`the store maker exited with code ${status.code}`);
     await stdin.close().catch(() => {});
-  })().catch((error) => fail(error instanceof Error ? error.message : String(error)));
+  })().catch((error) => fail(error));
   return build;
 }
 

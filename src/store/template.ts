@@ -35,17 +35,31 @@ export interface Engine {
   digest: string;
 }
 
+/** One of PGlite's engine files (pglite.wasm, initdb.wasm, pglite.data), beside its module. */
+export function readEngineFile(name: string): Promise<Uint8Array<ArrayBuffer>> {
+  return Deno.readFile(new URL(`./${name}`, import.meta.resolve("@electric-sql/pglite")));
+}
+
 /** Reads PGlite's engine files; undefined where they cannot be read as files. */
 export async function readEngine(): Promise<Engine | undefined> {
   try {
-    const dist = import.meta.resolve("@electric-sql/pglite");
     const [wasm, initdb, share] = await Promise.all(
-      ["pglite.wasm", "initdb.wasm", "pglite.data"].map((name) =>
-        Deno.readFile(new URL(`./${name}`, dist))
-      ),
+      ["pglite.wasm", "initdb.wasm", "pglite.data"].map(readEngineFile),
     );
     const parts = await Promise.all([wasm, initdb, share].map(sha256Hex));
     return { wasm, initdbWasm: initdb, digest: await sha256Hex(parts.join(" ")) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** pglite.wasm compiled; undefined without its bytes or if that fails (PGlite compiles it then). */
+export async function compileEngine(
+  wasm: Uint8Array | undefined,
+): Promise<WebAssembly.Module | undefined> {
+  if (!wasm) return undefined;
+  try {
+    return await WebAssembly.compile(wasm as Uint8Array<ArrayBuffer>);
   } catch {
     return undefined;
   }
