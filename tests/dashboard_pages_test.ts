@@ -5,7 +5,8 @@ import { openTestStore, storeTest } from "./helpers/stores.ts";
 import { loadConfig } from "../src/config.ts";
 import { createMetrics } from "../src/server/metrics.ts";
 import { deriveSessionSecret } from "../src/server/auth.ts";
-import type { RequestMeta, ServerDeps } from "../src/server/deps.ts";
+import type { ServerDeps } from "../src/server/deps.ts";
+import { testMeta } from "./helpers/ingest.ts";
 import { ingestEnvelope } from "../src/server/ingest.ts";
 import { dashboardFor } from "../src/compose.ts";
 import { safeNext } from "../src/dashboard/app.ts";
@@ -18,18 +19,6 @@ import type { Store } from "../src/store/open.ts";
 
 const KEY = "ark_pages_test_key";
 const BASE = "http://dash.test";
-
-function meta(): RequestMeta {
-  return {
-    startedAt: performance.now(),
-    ip: "127.0.0.1",
-    userAgent: "test",
-    headers: {},
-    headerRequestId: null,
-    traceId: null,
-    spanId: null,
-  };
-}
 
 function depsFor(store: Store, home: string): ServerDeps {
   return {
@@ -105,7 +94,7 @@ storeTest("dashboard: every page needs a session; login, headers, escaping", asy
         envelope("Stop", session, { last_assistant_message: "Done **now** <b>bold?</b>" }),
       ]
     ) {
-      const result = await ingestEnvelope(deps, item, meta());
+      const result = await ingestEnvelope(deps, item, testMeta());
       assert.equal(result.answer.status, "SUCCESS", JSON.stringify(result.answer));
     }
     const [{ id }] = await store.sql<{ id: string }[]>`
@@ -174,11 +163,11 @@ storeTest("dashboard: filters, overview figures, reprocess and its refusal", asy
       return await res.text();
     };
     const ok = envelope("SessionStart", "s-1", { source: "startup" });
-    assert.equal((await ingestEnvelope(deps, ok, meta())).answer.status, "SUCCESS");
-    assert.equal((await ingestEnvelope(deps, ok, meta())).answer.status, "DUPLICATE");
+    assert.equal((await ingestEnvelope(deps, ok, testMeta())).answer.status, "SUCCESS");
+    assert.equal((await ingestEnvelope(deps, ok, testMeta())).answer.status, "DUPLICATE");
     // A schema failure: stored as INVALID with its payload.
     const bad = envelope("UserPromptSubmit", "s-1", {});
-    assert.equal((await ingestEnvelope(deps, bad, meta())).answer.status, "INVALID");
+    assert.equal((await ingestEnvelope(deps, bad, testMeta())).answer.status, "INVALID");
 
     const overview = await get("/fragments/overview?window=24h");
     assert.match(overview, /Success rate<\/div><div class="value">66\.7%/);
@@ -196,7 +185,7 @@ storeTest("dashboard: filters, overview figures, reprocess and its refusal", asy
         reported(9, 9, "2026-01-01T00:00:01Z"),
       ]
     ) {
-      assert.equal((await ingestEnvelope(deps, report, meta())).answer.status, "SUCCESS");
+      assert.equal((await ingestEnvelope(deps, report, testMeta())).answer.status, "SUCCESS");
     }
     const withSpools = await get("/fragments/overview?window=24h");
     assert.match(
@@ -277,7 +266,7 @@ storeTest("dashboard: the stream tells a live page about new audit rows", async 
     };
     await until(/event: hello/);
     const item = envelope("Notification", "s-2", { message: "hi" });
-    await ingestEnvelope(deps, item, meta());
+    await ingestEnvelope(deps, item, testMeta());
     await until(/event: audit\ndata: .*"status":"SUCCESS"/);
     assert.match(text, /"event":"Notification"/);
     deps.events.emit("shutdown", {});

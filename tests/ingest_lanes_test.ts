@@ -5,9 +5,8 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import { openTestStore, storeTest } from "./helpers/stores.ts";
 import { fixturePayload, makeEnvelope } from "./helpers/server.ts";
-import { createCommitter, type GroupItem, laneOf, lanesForNextGroup } from "../src/server/group.ts";
-import { prepare } from "../src/server/prepare.ts";
-import type { RequestMeta } from "../src/server/deps.ts";
+import { createCommitter, laneOf, lanesForNextGroup } from "../src/server/group.ts";
+import { groupItem } from "./helpers/ingest.ts";
 
 Deno.test("lanes: a session's lane is stable, within range, and sessions spread over both", () => {
   const sessions = Array.from({ length: 64 }, (_, i) => `session-${i}`);
@@ -38,18 +37,6 @@ Deno.test("lanes: a small backlog is one group over every lane; a backlog splits
   assert.deepEqual(lanes([0], [700]), []);
 });
 
-function meta(): RequestMeta {
-  return {
-    startedAt: performance.now(),
-    ip: "127.0.0.1",
-    userAgent: "lanes-test",
-    headers: {},
-    headerRequestId: null,
-    traceId: null,
-    spanId: null,
-  };
-}
-
 function prompt(session: string, i: number): Record<string, unknown> {
   return makeEnvelope({
     ...fixturePayload("UserPromptSubmit"),
@@ -57,10 +44,6 @@ function prompt(session: string, i: number): Record<string, unknown> {
     prompt: `prompt ${i} of ${session}`,
     prompt_id: `p-${session}-${i}`,
   });
-}
-
-function item(raw: unknown): GroupItem {
-  return { prepared: prepare(raw, meta(), []), meta: meta(), timings: {}, submittedAt: 0 };
 }
 
 /** A session name in each of the two lanes. */
@@ -77,7 +60,7 @@ storeTest(
     try {
       const committer = createCommitter(store.sql, { lanes: 2, minLaneGroup: 2 });
       const [blocked, free] = sessionsByLane();
-      const first = await committer.submit([item(prompt(blocked, 0))]);
+      const first = await committer.submit([groupItem(prompt(blocked, 0), "lanes-test")]);
       assert.equal(first[0].final.status, "SUCCESS");
 
       // Another connection holds the blocked session's conversation row.
@@ -90,7 +73,7 @@ storeTest(
           ...[1, 2, 3].map((i) => prompt(blocked, i)),
           ...[1, 2, 3].map((i) => prompt(free, i)),
         ];
-        const answers = committer.submit(backlog.map(item));
+        const answers = committer.submit(backlog.map((raw) => groupItem(raw, "lanes-test")));
         // The free lane's rows become visible while the other lane still waits for the lock.
         const deadline = Date.now() + 20_000;
         for (;;) {
@@ -113,12 +96,11 @@ storeTest(
         locker.release();
       }
       const rows = await store.sql<{ session_id: string; n: number }[]>`
-        SELECT session_id, count(*)::int AS n FROM messages GROUP BY session_id
-        ORDER BY session_id`;
-      assert.deepEqual(
-        rows.map((r) => [r.session_id, r.n]),
-        [[blocked, 4], [free, 3]].sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
-      );
+        SELECT session_id, count(*)::int AS n FROM messages GROUP BY session_id`;
+      assert.deepEqual(Object.fromEntries(rows.map((r) => [r.session_id, r.n])), {
+        [blocked]: 4,
+        [free]: 3,
+      });
     } finally {
       await other.end();
       await store.close();
@@ -145,7 +127,7 @@ storeTest(
         prompt(one, 1),
         prompt(one, 2),
       ];
-      const settled = await committer.submit(backlog.map(item));
+      const settled = await committer.submit(backlog.map((raw) => groupItem(raw, "lanes-test")));
       assert.deepEqual(
         settled.map((s) => s.final.status),
         ["SUCCESS", "SUCCESS", "SUCCESS", "CONFLICT", "SUCCESS", "SUCCESS"],

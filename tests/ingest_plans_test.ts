@@ -8,8 +8,7 @@ import assert from "node:assert/strict";
 import { openTestStore, storeTest } from "./helpers/stores.ts";
 import { sessionEnvelopes } from "./helpers/session.ts";
 import { createCommitter } from "../src/server/group.ts";
-import { prepare } from "../src/server/prepare.ts";
-import type { RequestMeta } from "../src/server/deps.ts";
+import { groupItem } from "./helpers/ingest.ts";
 import { uuidv7 } from "../src/ids.ts";
 
 /** The tables a group writes or reads: none may be read end to end. */
@@ -45,18 +44,6 @@ function fullReads(node: PlanNode, out: string[] = []): string[] {
   return out;
 }
 
-function meta(): RequestMeta {
-  return {
-    startedAt: performance.now(),
-    ip: "127.0.0.1",
-    userAgent: "plans-test",
-    headers: {},
-    headerRequestId: null,
-    traceId: null,
-    spanId: null,
-  };
-}
-
 storeTest(
   "plans: every statement of a group probes its indexes under generic plans on an empty, never-analyzed database",
   async ({ db }) => {
@@ -67,12 +54,7 @@ storeTest(
       await sql`SET plan_cache_mode = force_generic_plan`;
       const committer = createCommitter(sql);
       const submit = async (raw: unknown) =>
-        (await committer.submit([{
-          prepared: prepare(raw, meta(), []),
-          meta: meta(),
-          timings: {},
-          submittedAt: performance.now(),
-        }]))[0];
+        (await committer.submit([groupItem(raw, "plans-test")]))[0];
       // A whole session (every kind of row), then its redelivery (the dedupe read finds them),
       // then a second session: each statement is planned on the empty tables and run again.
       const envelopes = sessionEnvelopes();
