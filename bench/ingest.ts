@@ -199,13 +199,13 @@ async function memoryMiB(pid: number): Promise<{ rss: number; peak: number }> {
 }
 
 /**
- * Milliseconds a thread has spent runnable but waiting for a CPU (/proc schedstat), 0 where
- * the kernel does not keep it. On a shared machine this is what the tail latencies follow: a
- * server main thread kept off the CPU holds every request in flight.
+ * Milliseconds a process's main thread has spent runnable but waiting for a CPU (/proc
+ * schedstat), 0 where the kernel does not keep it. On a shared machine this is what the tail
+ * latencies follow: a server main thread kept off the CPU holds every request in flight.
  */
-async function runQueueMs(pid: number, tid = pid): Promise<number> {
+async function runQueueMs(pid: number): Promise<number> {
   try {
-    const fields = (await Deno.readTextFile(`/proc/${pid}/task/${tid}/schedstat`)).split(" ");
+    const fields = (await Deno.readTextFile(`/proc/${pid}/task/${pid}/schedstat`)).split(" ");
     return Number(fields[1]) / 1e6;
   } catch {
     return 0;
