@@ -6,6 +6,7 @@ import type { Sql } from "../store/open.ts";
 import { type AlertRule, ruleName } from "./rules.ts";
 import { measure } from "./measure.ts";
 import { postWebhook } from "./webhook.ts";
+import { errorMessage } from "../error_message.ts";
 
 export interface RuleState {
   rule: AlertRule;
@@ -166,7 +167,7 @@ export function createAlertEvaluator(options: AlertEvaluatorOptions): AlertEvalu
         }
         state.lastError = null;
       } catch (error) {
-        state.lastError = error instanceof Error ? error.message : String(error);
+        state.lastError = errorMessage(error);
         options.onError?.(error);
       }
     }

@@ -6,6 +6,7 @@ import { log } from "../log.ts";
 import { type AlertEvaluator, createAlertEvaluator } from "./evaluator.ts";
 import type { Leadership } from "./leader.ts";
 import { alertRulesFrom } from "./rules.ts";
+import { errorMessage } from "../error_message.ts";
 
 /** Parses the rules (ConfigError on bad ARRAKIS_ALERT_RULES) and starts the evaluator. */
 export function startAlerts(
@@ -25,7 +26,7 @@ export function startAlerts(
     isLeader: () => leadership.check(),
     onError: (error) =>
       logger.warn("alert evaluation failed: {error}", {
-        error: error instanceof Error ? error.message : String(error),
+        error: errorMessage(error),
       }),
   });
   evaluator.start(config.alertIntervalMs);

@@ -3,6 +3,7 @@
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 
 import { UsageError } from "./usage-error.ts";
+import { errorMessage } from "../error_message.ts";
 
 export { UsageError };
 
@@ -25,7 +26,7 @@ export function parseFlags<T extends ParseArgsOptionsConfig>(
       allowPositionals,
     });
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     throw new UsageError(`${command}: ${message.replace(/\. To specify a positional.*$/s, "")}`);
   }
 }

@@ -5,6 +5,7 @@ import { loadConfig, resolveClientCredentials } from "../config.ts";
 import { EXPORT_FORMATS, type ExportFormat } from "../export/export.ts";
 import { VERSION } from "../version.ts";
 import { parseFlags, UsageError } from "./args.ts";
+import { errorMessage } from "../error_message.ts";
 
 export const usage = `Usage: arrakis export <sessionId> [--format md|json|html] [--output FILE]
 
@@ -49,7 +50,7 @@ export async function run(args: string[]): Promise<number> {
   } catch (error) {
     throw new Error(
       `cannot reach the arrakis server at ${url} (${
-        error instanceof Error ? error.message : String(error)
+        errorMessage(error)
       }): is 'arrakis serve' running?`,
     );
   }

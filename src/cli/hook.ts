@@ -2,6 +2,7 @@
 // work lives in src/hook/capture.ts. main.ts loads this module only for `hook`, so other
 // commands never pay for it.
 import { capture } from "../hook/capture.ts";
+import { errorMessage } from "../error_message.ts";
 
 export const usage = `Usage: arrakis hook
 
@@ -26,7 +27,7 @@ export async function run(args: string[]): Promise<number> {
   try {
     await capture();
   } catch (error) {
-    console.error(`arrakis hook: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(`arrakis hook: ${errorMessage(error)}`);
   }
   return 0;
 }

@@ -18,6 +18,7 @@ import {
 import { lineDiff } from "../install/diff.ts";
 import { inGitWorkTree, projectTarget, type Target } from "../install/targets.ts";
 import { readKeyFromStdin, writeClientConfig } from "../install/client_config.ts";
+import { errorMessage } from "../error_message.ts";
 
 export const usage = `Usage: arrakis install [--user] [--dry-run] [--uninstall] [--command <cmd>]
                        [--project-dir <dir>] [--api-key-stdin] [--url <server>]
@@ -244,7 +245,7 @@ async function prepareStoreTemplate(home: string): Promise<void> {
   } catch (error) {
     console.error(
       `arrakis install --self: no store template (${
-        error instanceof Error ? error.message : String(error)
+        errorMessage(error)
       }); the first arrakis serve runs initdb instead`,
     );
   }
@@ -273,7 +274,7 @@ async function readSettings(path: string): Promise<ReadResult> {
     return { exists: true, value: JSON.parse(text) };
   } catch (error) {
     return new Error(
-      `not valid JSON (${error instanceof Error ? error.message : error}); not touching it`,
+      `not valid JSON (${errorMessage(error)}); not touching it`,
     );
   }
 }

@@ -5,6 +5,7 @@ import type { Context } from "hono";
 import type { DashboardDeps } from "./deps.ts";
 import { getEvent, hasSucceeded } from "../read/events.ts";
 import { FAILED_STATUSES } from "../schema.ts";
+import { errorMessage } from "../error_message.ts";
 
 export interface ReprocessOutcome {
   id: string;
@@ -57,7 +58,7 @@ export async function reprocessOne(
       ...base,
       ok: false,
       status: "ERROR",
-      message: error instanceof Error ? error.message : String(error),
+      message: errorMessage(error),
     };
   }
 }

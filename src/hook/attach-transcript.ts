@@ -4,9 +4,10 @@
 import type { Envelope } from "../schema.ts";
 import type { HookSettings } from "../config-core.ts";
 import type { Redactor } from "../redact.ts";
-import { describeError, type Journal } from "./journal.ts";
+import { type Journal } from "./journal.ts";
 import { openSessionState, settleIntent } from "./session-state.ts";
 import { readTranscriptChunk } from "./transcript.ts";
+import { errorMessage } from "../error_message.ts";
 
 /** How long a hook waits for another hook of the same session to release the transcript. */
 const TRANSCRIPT_LOCK_TIMEOUT_MS = 2_000;
@@ -39,7 +40,7 @@ export async function attachTranscript(
     );
   } catch (error) {
     journal.add("error", "transcript", "transcript state unavailable; lines left for later", {
-      error: describeError(error),
+      error: errorMessage(error),
     });
     return undefined;
   }
@@ -88,7 +89,7 @@ export async function attachTranscript(
     delete envelope.transcriptRange;
     journal.add("error", "transcript", "could not read the transcript; lines left for later", {
       path,
-      error: describeError(error),
+      error: errorMessage(error),
     });
     return undefined;
   }

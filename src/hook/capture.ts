@@ -12,8 +12,9 @@ import { ensureSpoolDirs, putRecord, spoolKey } from "../queue/spool-file.ts";
 import { ensureShipper, waitForDelivery } from "../queue/ensure-shipper.ts";
 import { readStdin, stubForOversizedInput } from "./stdin.ts";
 import { buildEnvelope, normalizePayload } from "./envelope.ts";
-import { createJournal, describeError, type Journal } from "./journal.ts";
+import { createJournal, type Journal } from "./journal.ts";
 import type { AttachedTranscript } from "./attach-transcript.ts";
+import { errorMessage } from "../error_message.ts";
 
 /**
  * How long SessionEnd waits for the shipper to deliver it: Claude Code gives SessionEnd hooks
@@ -73,7 +74,7 @@ export async function captureWith(options: CaptureOptions): Promise<void> {
     await captureEvent(settings, env, options, journal, step, spoolReady);
   } catch (error) {
     journal.add("error", "hook", "capture failed: nothing spooled", {
-      error: describeError(error),
+      error: errorMessage(error),
     });
   }
   timings.done = Math.round(performance.now());
@@ -116,7 +117,7 @@ async function captureEvent(
     // A failed commit leaves the intent, which the next hook of the session settles.
     await transcript?.commit().catch((error) =>
       journal.add("warning", "transcript", "spooled, but the transcript offset was not saved", {
-        error: describeError(error),
+        error: errorMessage(error),
       })
     );
     await step("committed");
@@ -151,7 +152,7 @@ async function readInput(
   } catch (error) {
     journal.add("error", "hook", "stdin is not JSON ({bytes} bytes); nothing captured", {
       bytes: read.total,
-      error: describeError(error),
+      error: errorMessage(error),
       head: createRedactor().string(text.slice(0, 512)),
     });
     return undefined;
@@ -217,7 +218,7 @@ async function spool(
     journal.add("error", "queue", message, {
       event: envelope.event,
       queueDir: settings.queueDir,
-      error: describeError(error),
+      error: errorMessage(error),
     });
     return false;
   }
@@ -242,7 +243,7 @@ async function startShipper(
   } catch (error) {
     journal.add("warning", "queue", "could not start a shipper; {event} waits in the spool", {
       event: envelope.event,
-      error: describeError(error),
+      error: errorMessage(error),
     });
     return;
   }

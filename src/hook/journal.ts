@@ -4,6 +4,7 @@
 import type { HookSettings } from "../config-core.ts";
 import { appendLogFiles, formatLine, type LineLevel } from "./log-writer.ts";
 import { createRedactor } from "../redact.ts";
+import { errorMessage } from "../error_message.ts";
 
 export type JournalLevel = LineLevel;
 
@@ -29,10 +30,6 @@ export interface Journal {
   flush(
     settings: Pick<HookSettings, "logDir" | "logLevel"> & { logRoot?: string } | undefined,
   ): Promise<void>;
-}
-
-export function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 const LEVELS: JournalLevel[] = ["debug", "info", "warning", "error"];
@@ -105,9 +102,7 @@ export function createJournal(): Journal {
         // One line on stderr per problem: an unwritable spool usually means unwritable logs.
         if (saidSomething) return;
         console.error(
-          `arrakis hook: cannot write logs to ${config.logDir}: ${
-            error instanceof Error ? error.message : String(error)
-          }`,
+          `arrakis hook: cannot write logs to ${config.logDir}: ${errorMessage(error)}`,
         );
       }
     },

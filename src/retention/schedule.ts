@@ -4,6 +4,7 @@ import type { Sql } from "../store/open.ts";
 import type { Config } from "../config.ts";
 import { log } from "../log.ts";
 import { prune, type PruneCounts, type RetentionPolicy } from "./prune.ts";
+import { errorMessage } from "../error_message.ts";
 
 export function policyOf(config: Config): RetentionPolicy {
   return { payloadsMs: config.retentionPayloadsMs, sessionsMs: config.retentionSessionsMs };
@@ -40,7 +41,7 @@ export function startRetention(
       options.onRun?.(counts);
     } catch (error) {
       logger.warn("retention run failed, trying again next interval: {error}", {
-        error: error instanceof Error ? error.message : String(error),
+        error: errorMessage(error),
       });
     }
   };

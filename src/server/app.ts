@@ -12,9 +12,10 @@ import { readJsonBody } from "./body.ts";
 import { ingestBatch, ingestEnvelope, type IngestResult, recordRejected } from "./ingest.ts";
 import { rejectUnauthenticated } from "./unauthorized.ts";
 import { queryRoutes } from "./query.ts";
-import { classifyFailure, errorMessage, RETRY_AFTER_SECONDS } from "./errors.ts";
+import { classifyFailure, RETRY_AFTER_SECONDS } from "./errors.ts";
 import { nulInUrl } from "../params.ts";
 import { ReadInputError } from "../read/errors.ts";
+import { errorMessage } from "../error_message.ts";
 
 const httpLog = log("server", "http");
 const errorLog = log("server", "error");

@@ -5,6 +5,7 @@ import type { Context } from "hono";
 import { readLimited } from "../read_limited.ts";
 import { incomingOf, readIncoming } from "./incoming.ts";
 import { countJsonNodes, MAX_BODY_NODES } from "./sanitize.ts";
+import { errorMessage } from "../error_message.ts";
 
 export type BodyResult =
   | { ok: true; value: unknown; bytes: number }
@@ -71,9 +72,7 @@ export async function readJsonBody(c: Context, maxBytes: number): Promise<BodyRe
       ok: false,
       httpStatus: 400,
       code: "CLIENT_ABORTED",
-      message: `the client went away before the body arrived: ${
-        error instanceof Error ? error.message : error
-      }`,
+      message: `the client went away before the body arrived: ${errorMessage(error)}`,
       aborted: true,
     };
   }
@@ -100,7 +99,7 @@ export async function readJsonBody(c: Context, maxBytes: number): Promise<BodyRe
       ok: false,
       httpStatus: 400,
       code: "MALFORMED_JSON",
-      message: `body is not valid JSON: ${error instanceof Error ? error.message : error}`,
+      message: `body is not valid JSON: ${errorMessage(error)}`,
     };
   }
 }

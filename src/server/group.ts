@@ -4,7 +4,7 @@
 import type { Sql } from "../store/open.ts";
 import type { RequestMeta } from "./deps.ts";
 import { type AuditFinal, findSucceeded, insertAuditRows } from "./audit.ts";
-import { classifyFailure, errorMessage, sqlState } from "./errors.ts";
+import { classifyFailure, sqlState } from "./errors.ts";
 import type { Prepared } from "./prepare.ts";
 import { type Clock, decide, failureFinal, successFinal } from "./outcome.ts";
 import { extract, mergeIntents } from "./rows.ts";
@@ -12,6 +12,7 @@ import { writeRows } from "./write.ts";
 import { writeRecordRows } from "./process_record.ts";
 import { recordIntents } from "./record_intents.ts";
 import { eventRows } from "../record/event_rows.ts";
+import { errorMessage } from "../error_message.ts";
 
 /** One envelope (or rejected body) waiting for its group. */
 export interface GroupItem {

@@ -6,10 +6,11 @@ import { log } from "../log.ts";
 import type { RequestMeta, ServerDeps } from "./deps.ts";
 import type { AuditDetail } from "../events.ts";
 import { type AuditFields, type AuditFinal, insertAuditRows } from "./audit.ts";
-import { errorMessage, sqlState } from "./errors.ts";
+import { sqlState } from "./errors.ts";
 import { headerAuditFields, prepare, type Problem } from "./prepare.ts";
 import { type Committer, createCommitter, type Settled } from "./group.ts";
 import { problemFinal, withEventId } from "./outcome.ts";
+import { errorMessage } from "../error_message.ts";
 
 const logger = log("server", "ingest");
 

@@ -22,10 +22,11 @@ import { createApp } from "./app.ts";
 import { sweepStale } from "./audit.ts";
 import { type Heartbeat, registerInstance, STALE_HEARTBEATS, startHeartbeat } from "./instances.ts";
 import { type Fanout, startFanout } from "./fanout.ts";
-import { classifyFailure, errorMessage, RETRY_AFTER_SECONDS } from "./errors.ts";
+import { classifyFailure, RETRY_AFTER_SECONDS } from "./errors.ts";
 import { addressInUse } from "./listen.ts";
 import { listen } from "./listener.ts";
 import { defaultMaxConnections } from "./file_limit.ts";
+import { errorMessage } from "../error_message.ts";
 
 const logger = log("server");
 

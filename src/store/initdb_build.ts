@@ -13,13 +13,10 @@ import { readBase } from "./base.ts";
 import { type TarEntry, writeTar } from "./tar.ts";
 import { writeDataDir, writeTemplate } from "./template.ts";
 import type { BuildMessage, BuildRequest } from "./initdb_protocol.ts";
+import { errorMessage } from "../error_message.ts";
 
 /** Where PGlite keeps its data directory in its emulated file system. */
 const PGDATA = "/pglite/data";
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 /** The migrations through postgres.js, as every other store gets them (migrate.ts). */
 async function applyMigrations(db: PGlite, request: BuildRequest): Promise<void> {
@@ -45,7 +42,7 @@ async function loadBase(path: string | undefined): Promise<{ tar?: Uint8Array; e
   try {
     return { tar: await readBase(path) };
   } catch (error) {
-    return { error: `the shipped store base ${path} is damaged (${message(error)})` };
+    return { error: `the shipped store base ${path} is damaged (${errorMessage(error)})` };
   }
 }
 
@@ -121,9 +118,11 @@ export async function makeStore(
     if (request.templatePath === undefined) return;
     // Once the caller opens its store: the tar is for the next new store only.
     let error: string | undefined;
-    await writeTemplate(request.templatePath, writeTar(entries)).catch((e) => error = message(e));
+    await writeTemplate(request.templatePath, writeTar(entries)).catch((e) =>
+      error = errorMessage(e)
+    );
     post({ kind: "saved", error });
   } catch (error) {
-    post({ kind: "failed", message: message(error) });
+    post({ kind: "failed", message: errorMessage(error) });
   }
 }

@@ -14,6 +14,7 @@ import {
   MAKER_LINE_PREFIX,
   makersLockPath,
 } from "./initdb_protocol.ts";
+import { errorMessage } from "../error_message.ts";
 
 /** The hidden command by which a compiled arrakis runs initdb_child.ts (main.ts). */
 export const MAKE_STORE_COMMAND = "__make-store";
@@ -102,7 +103,7 @@ function tracker(request: Promise<BuildRequest | undefined>, end: () => void) {
   };
   // Whatever befalls the maker once the store is written concerns only the template.
   const fail = (error: unknown) => {
-    const text = error instanceof Error ? error.message : String(error);
+    const text = errorMessage(error);
     if (!isBuilt) built.reject(new Error(`could not create the embedded store: ${text}`));
     saved(text);
     end();

@@ -7,6 +7,7 @@ import { dirname, join } from "node:path";
 import { ensurePrivateDir } from "../durable.ts";
 import type { Migration } from "./migrate.ts";
 import { readTar, type TarEntry, TarError } from "./tar.ts";
+import { errorMessage } from "../error_message.ts";
 
 /** Bumped when the way a template is made changes, so older ones are never used. */
 const TEMPLATE_FORMAT = "1";
@@ -134,7 +135,7 @@ export async function readTemplate(path: string): Promise<Uint8Array | undefined
   } catch (error) {
     console.error(
       `arrakis: the store template ${path} is damaged (${
-        error instanceof Error ? error.message : String(error)
+        errorMessage(error)
       }); removed, making the store from scratch`,
     );
     await Deno.remove(path).catch(() => {});
