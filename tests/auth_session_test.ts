@@ -7,6 +7,7 @@ import { startInProcessServer } from "./helpers/server.ts";
 import { runArrakis } from "./helpers/cli.ts";
 import { safeNext } from "../src/dashboard/app.ts";
 import { FAILED_SIGN_INS_PER_MINUTE } from "../src/server/unauthorized.ts";
+import { tempDir } from "./helpers/temp.ts";
 
 const KEY = "session-key-0123456789abcdef";
 
@@ -167,7 +168,7 @@ storeTest(
 );
 
 Deno.test("keys: a short or predictable key stops serve at start, naming neither", async () => {
-  const home = await Deno.makeTempDir({ prefix: "arrakis-weak-" });
+  const home = await tempDir("arrakis-weak-");
   try {
     for (
       const [key, reason] of [

@@ -11,6 +11,7 @@ import { arrakisCommand, runArrakis } from "./helpers/cli.ts";
 import { type FaultMode, startFaultProxy } from "./helpers/fault_proxy.ts";
 import { privatePostgresUnavailable, startPrivatePostgres } from "./helpers/private_postgres.ts";
 import { loadConfig } from "../src/config.ts";
+import { tempDir } from "./helpers/temp.ts";
 
 const SEED = Number(Deno.env.get("ARRAKIS_CHAOS_SEED") ?? 20261128);
 const SESSIONS = Number(Deno.env.get("ARRAKIS_CHAOS_SESSIONS") ?? 6);
@@ -61,7 +62,7 @@ Deno.test({
   ignore: (await privatePostgresUnavailable()) !== undefined,
   async fn() {
     const random = prng(SEED);
-    const root = await Deno.makeTempDir({ prefix: "arrakis-chaos-" });
+    const root = await tempDir("arrakis-chaos-");
     const pg = await startPrivatePostgres();
     const faults: Faults = {
       serverRestarts: 0,

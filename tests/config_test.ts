@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ConfigError, loadConfig, parseDuration, resolveClientCredentials } from "../src/config.ts";
 import { runArrakis } from "./helpers/cli.ts";
+import { tempDir } from "./helpers/temp.ts";
 
 Deno.test("defaults work on a fresh machine", () => {
   const config = loadConfig({ HOME: "/home/ada", CLAUDE_PROJECT_DIR: "/src/app" });
@@ -73,7 +74,7 @@ Deno.test("durations", () => {
 });
 
 Deno.test("client credentials: environment, then config file, then the key serve generated", async () => {
-  const home = await Deno.makeTempDir();
+  const home = await tempDir();
   try {
     const base = { HOME: "/h", ARRAKIS_HOME: home };
     assert.deepEqual(await resolveClientCredentials(loadConfig(base)), {
@@ -112,7 +113,7 @@ Deno.test("the CLI names a bad variable in one line and exits 2", async () => {
 });
 
 Deno.test("client.json's key goes only to client.json's URL, the generated key only to loopback", async () => {
-  const home = await Deno.makeTempDir();
+  const home = await tempDir();
   try {
     const base = { HOME: "/h", ARRAKIS_HOME: home };
     const clientFile = join(home, "client.json");

@@ -12,6 +12,7 @@ import {
   startServer,
 } from "./helpers/dashboard.ts";
 import { S1, writeHistory } from "./helpers/history.ts";
+import { tempDir } from "./helpers/temp.ts";
 
 const UNPRICED = "unpriced-0000-session";
 
@@ -39,7 +40,7 @@ function browserTest(kind: StoreKind): void {
     sanitizeResources: false,
     async fn(t) {
       const db = await createTestDatabase(kind);
-      const root = await Deno.makeTempDir({ prefix: "arrakis-projects-" });
+      const root = await tempDir("arrakis-projects-");
       const history = await writeHistory(root);
       const server = await startServer(db.env);
       const context = await launch();

@@ -6,9 +6,10 @@ import { join } from "node:path";
 import { ensureShipper, waitForDelivery } from "../src/queue/ensure-shipper.ts";
 import { SHIPPER_LOCK, tryShipperLock } from "../src/queue/lock.ts";
 import { ensureSpoolDirs } from "../src/queue/spool-file.ts";
+import { tempDir } from "./helpers/temp.ts";
 
 async function freshSpool(): Promise<string> {
-  const root = await Deno.makeTempDir({ prefix: "arrakis-ship-" });
+  const root = await tempDir("arrakis-ship-");
   const queueDir = join(root, "queue");
   await ensureSpoolDirs(queueDir, root, ["pending", "processing"]);
   return queueDir;

@@ -7,6 +7,7 @@ import { storeTest } from "./helpers/stores.ts";
 import { post, startInProcessServer } from "./helpers/server.ts";
 import { sessionEvents } from "./helpers/conversation.ts";
 import { runArrakis } from "./helpers/cli.ts";
+import { tempDir } from "./helpers/temp.ts";
 
 const SECRET = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8";
 const PROMPT =
@@ -16,7 +17,7 @@ storeTest(
   "export: md, html and json of a session with tools, a failure and a <script>",
   async ({ db }) => {
     const server = await startInProcessServer(db);
-    const out = await Deno.makeTempDir({ prefix: "arrakis-export-" });
+    const out = await tempDir("arrakis-export-");
     const env = { ARRAKIS_URL: server.url, ARRAKIS_API_KEY: server.apiKey, ARRAKIS_HOME: out };
     try {
       const events = sessionEvents({

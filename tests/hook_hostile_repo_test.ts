@@ -11,6 +11,7 @@ import { newRecord } from "../src/queue/spool.ts";
 import { localPaths } from "../src/config-core.ts";
 import { ensureSpoolDirs } from "../src/queue/spool-file.ts";
 import { tryShipperLock } from "../src/queue/lock.ts";
+import { tempDir } from "./helpers/temp.ts";
 
 const events = await fixtureEvents();
 
@@ -50,7 +51,7 @@ Deno.test("a repository's committed links, spool record and breaker change nothi
   }));
   try {
     const repo = project.dir;
-    const victims = await Deno.makeTempDir({ prefix: "arrakis-victims-" });
+    const victims = await tempDir("arrakis-victims-");
     const authorizedKeys = join(victims, "authorized_keys");
     const config = join(victims, "config.jsonl");
     const elsewhere = join(victims, "elsewhere");

@@ -8,11 +8,12 @@ import {
   HOOK_LOG_MAX_FILES,
 } from "../src/hook/log-writer.ts";
 import { createJournal, render } from "../src/hook/journal.ts";
+import { tempDir } from "./helpers/temp.ts";
 
 Deno.test("the hook's log lines have LogTape's shape and the same rotation policy", async () => {
   assert.equal(HOOK_LOG_MAX_BYTES, LOG_MAX_BYTES);
   assert.equal(HOOK_LOG_MAX_FILES, LOG_MAX_FILES);
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   try {
     await setupLogging({ level: "debug", dir, files: [{ name: "lt.jsonl" }] });
     log("hook", "queue").warn("spooled {event}", { event: "Stop", requestId: "r-1" });
@@ -35,7 +36,7 @@ Deno.test("the hook's log lines have LogTape's shape and the same rotation polic
 });
 
 Deno.test("hook log files rotate and keep five", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   try {
     const line = "x".repeat(1024 * 1024 - 1) + "\n";
     for (let i = 0; i < 70; i++) await appendLines(dir, "r.jsonl", [line]);
@@ -52,7 +53,7 @@ Deno.test("hook log files rotate and keep five", async () => {
 });
 
 Deno.test("journal sorts lines into the four files, with ids, never a secret", async () => {
-  const dir = join(await Deno.makeTempDir(), "logs");
+  const dir = join(await tempDir(), "logs");
   try {
     const journal = createJournal();
     journal.ids.requestId = "r-9";

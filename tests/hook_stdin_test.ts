@@ -7,6 +7,7 @@ import { ensureSpoolDirs } from "../src/queue/spool-file.ts";
 import { tryShipperLock } from "../src/queue/lock.ts";
 import { Envelope } from "../src/schema.ts";
 import { buildEnvelope, normalizePayload } from "../src/hook/envelope.ts";
+import { tempDir } from "./helpers/temp.ts";
 
 function streamOf(...chunks: string[]): ReadableStream<Uint8Array> {
   return ReadableStream.from(chunks.map((chunk) => new TextEncoder().encode(chunk)));
@@ -55,7 +56,7 @@ Deno.test("events without a session or name, or with odd ones, still make valid 
 async function hookWithLateStdin(
   spawn: (env: Record<string, string>, first: string, rest: string) => Promise<number>,
 ): Promise<Record<string, unknown>> {
-  const home = await Deno.makeTempDir({ prefix: "arrakis-stdin-" });
+  const home = await tempDir("arrakis-stdin-");
   const project = join(home, "project");
   await Deno.mkdir(project);
   const env = {

@@ -12,6 +12,7 @@ import { runArrakis } from "./helpers/cli.ts";
 import { progressLine } from "../src/cli/import.ts";
 import { createRedactor } from "../src/redact.ts";
 import type { Sql } from "../src/store/open.ts";
+import { tempDir } from "./helpers/temp.ts";
 
 /** The rows both paths must agree on: contents, not ids, arrival times or hook-only timings. */
 async function rows(sql: Sql) {
@@ -37,10 +38,6 @@ async function api(server: { url: string; apiKey: string }, path: string) {
     headers: { authorization: `Bearer ${server.apiKey}` },
   });
   return await response.json();
-}
-
-async function tempDir(prefix: string) {
-  return await Deno.makeTempDir({ prefix });
 }
 
 storeTest(

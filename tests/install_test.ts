@@ -3,10 +3,11 @@ import { join } from "node:path";
 import { runArrakis } from "./helpers/cli.ts";
 import { REGISTERED_HOOK_EVENTS, UNREGISTERED_HOOK_EVENTS } from "../src/schema.ts";
 import { installHooks, isOwnCommand, uninstallHooks } from "../src/install/settings.ts";
+import { tempDir } from "./helpers/temp.ts";
 
 /** A project directory; a real git work tree unless `git` is false. */
 async function project(settings?: string, { git = true } = {}) {
-  const dir = await Deno.makeTempDir({ prefix: "arrakis-install-" });
+  const dir = await tempDir("arrakis-install-");
   if (git) await gitInit(dir);
   if (settings !== undefined) {
     await Deno.mkdir(join(dir, ".claude"));
@@ -129,7 +130,7 @@ Deno.test("install refuses to touch a settings file it cannot parse", async () =
 });
 
 Deno.test("install --user writes ~/.claude/settings.json and leaves .gitignore alone", async () => {
-  const home = await Deno.makeTempDir();
+  const home = await tempDir();
   const dir = await project();
   try {
     const result = await runArrakis(["install", "--user", "--project-dir", dir], {
@@ -228,7 +229,7 @@ Deno.test("install over the old version's block adds the new events, keeps the r
 
 /** A file outside the project that a hostile repository links to. */
 async function victim(text: string) {
-  const dir = await Deno.makeTempDir({ prefix: "arrakis-victim-" });
+  const dir = await tempDir("arrakis-victim-");
   const path = join(dir, "id_ed25519");
   await Deno.writeTextFile(path, text, { mode: 0o600 });
   return { dir, path };

@@ -14,6 +14,7 @@ import {
   startTestServer,
   type TestServer,
 } from "./helpers/server.ts";
+import { tempDir } from "./helpers/temp.ts";
 
 const ADMIN = "ark_keys_test_env_admin_key";
 
@@ -281,7 +282,7 @@ storeTest(
 );
 
 Deno.test("keys: install --api-key-stdin stores this machine's key in the client config, 0600", async () => {
-  const home = await Deno.makeTempDir({ prefix: "arrakis-install-key-" });
+  const home = await tempDir("arrakis-install-key-");
   try {
     const project = join(home, "project");
     await Deno.mkdir(project);

@@ -2,9 +2,10 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { atLeast, closeLogging, log, LOG_MAX_BYTES, setupLogging } from "../src/log.ts";
 import { streamWriter } from "../src/log_sinks.ts";
+import { tempDir } from "./helpers/temp.ts";
 
 Deno.test("log lines are JSON with their ids, secrets removed, files private", async () => {
-  const dir = join(await Deno.makeTempDir(), "logs");
+  const dir = join(await tempDir(), "logs");
   try {
     await setupLogging({
       level: "debug",
@@ -39,7 +40,7 @@ Deno.test("log lines are JSON with their ids, secrets removed, files private", a
 });
 
 Deno.test("log files rotate at 10 MB and keep 5", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   try {
     await setupLogging({ level: "info", dir, files: [{ name: "r.jsonl" }] });
     const logger = log("rotate");
@@ -59,7 +60,7 @@ Deno.test("log files rotate at 10 MB and keep 5", async () => {
 });
 
 Deno.test("a file's buffered line is written without a close; a warning at once", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   try {
     await setupLogging({ level: "info", dir, files: [{ name: "live.jsonl" }] });
     const read = async () => {
@@ -82,7 +83,7 @@ Deno.test("a file's buffered line is written without a close; a warning at once"
 });
 
 Deno.test("a stream writer keeps every line in order, batched, and survives a failing target", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   try {
     const file = await Deno.open(join(dir, "out"), { write: true, create: true });
     const writes: number[] = [];

@@ -9,6 +9,7 @@ import {
 } from "./helpers/stores.ts";
 import type { Sql } from "../src/store/open.ts";
 import { runArrakis } from "./helpers/cli.ts";
+import { tempDir } from "./helpers/temp.ts";
 
 const TABLES = ["conversations", "messages", "token_usage", "tool_uses", "webhook_events"];
 
@@ -35,7 +36,7 @@ storeTest("migrate applies every file once, then is a no-op", async ({ db }) => 
 
 storeTest("an edited applied migration is refused and nothing changes", async ({ db }) => {
   const store = await openTestStore(db);
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   try {
     const migrations = await loadMigrations();
     for (const m of migrations) await Deno.writeTextFile(join(dir, m.name), m.sql);

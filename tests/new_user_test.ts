@@ -9,11 +9,12 @@ import { freePort } from "./helpers/net.ts";
 import { envelope } from "./helpers/dashboard.ts";
 import { RATE_DEFINITION } from "../src/schema.ts";
 import { SETTING_NAMES } from "../src/config.ts";
+import { tempDir } from "./helpers/temp.ts";
 
 const JARGON = /Invalid input|received NaN|discriminator|expected number|Expected '/;
 
 async function emptyHome(): Promise<string> {
-  return await Deno.makeTempDir({ prefix: "arrakis-newuser-" });
+  return await tempDir("arrakis-newuser-");
 }
 
 async function entries(dir: string): Promise<string[]> {

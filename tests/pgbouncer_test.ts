@@ -7,6 +7,7 @@ import { ADMIN_URL, storeTest } from "./helpers/stores.ts";
 import { freePort } from "./helpers/net.ts";
 import { runArrakis } from "./helpers/cli.ts";
 import { fixturePayload, makeEnvelope, post, startTestServer } from "./helpers/server.ts";
+import { tempDir } from "./helpers/temp.ts";
 
 const PGBOUNCER = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"].find((path) => {
   try {
@@ -24,7 +25,7 @@ interface Bouncer {
 /** A pgbouncer on a free loopback port in front of the test PostgreSQL, in transaction mode. */
 async function startPgBouncer(): Promise<Bouncer> {
   const upstream = new URL(ADMIN_URL);
-  const dir = await Deno.makeTempDir({ prefix: "arrakis-pgbouncer-" });
+  const dir = await tempDir("arrakis-pgbouncer-");
   // pgbouncer refuses to run as root; as root it drops to the postgres user, who must read these.
   const asRoot = Deno.uid() === 0;
   if (asRoot) await Deno.chmod(dir, 0o755);

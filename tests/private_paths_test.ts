@@ -10,9 +10,10 @@ import {
   writeFileDurable,
 } from "../src/durable.ts";
 import { tryDrainLock } from "../src/queue/lock.ts";
+import { tempDir } from "./helpers/temp.ts";
 
 async function scratch(): Promise<string> {
-  return await Deno.makeTempDir({ prefix: "arrakis-private-" });
+  return await tempDir("arrakis-private-");
 }
 
 const mode = async (path: string) => (await Deno.lstat(path)).mode! & 0o777;

@@ -7,6 +7,7 @@ import { startInProcessServer } from "./helpers/server.ts";
 import { runArrakis } from "./helpers/cli.ts";
 import { openSpool } from "../src/queue/spool.ts";
 import { envelope, filesIn, tempQueueDir, TEST_HOME } from "./helpers/queue.ts";
+import { tempDir } from "./helpers/temp.ts";
 
 /** A port nothing listens on: every send is a transport error. */
 function deadUrl(): string {
@@ -283,7 +284,7 @@ Deno.test("a read-only spool: list and stats work, drain fails with one clear li
 });
 
 Deno.test("stats and list where no spool exists answer so and create nothing", async () => {
-  const root = await Deno.makeTempDir({ prefix: "arrakis-nospool-" });
+  const root = await tempDir("arrakis-nospool-");
   const dir = join(root, "nothing", "queue");
   for (const command of ["stats", "list"]) {
     const run = await runArrakis(["queue", command], { env: env(dir) });

@@ -12,6 +12,7 @@ import { tryShipperLock } from "../src/queue/lock.ts";
 import { loadConfig } from "../src/config.ts";
 import { envelope, filesIn } from "./helpers/queue.ts";
 import { HOOK_INPUT_DIR } from "./helpers/fixtures.ts";
+import { tempDir } from "./helpers/temp.ts";
 
 async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
   const end = Date.now() + timeoutMs;
@@ -27,7 +28,7 @@ storeTest(
   async ({ db }) => {
     const server = await startInProcessServer(db);
     try {
-      const project = await Deno.makeTempDir({ prefix: "arrakis-spawn-" });
+      const project = await tempDir("arrakis-spawn-");
       const env = {
         CLAUDE_PROJECT_DIR: project,
         ARRAKIS_URL: server.url,
@@ -88,7 +89,7 @@ Deno.test("selfCommand re-runs deno with this main module, its config and permis
 });
 
 Deno.test("selfCommand from the installed hook's bundle re-runs the main.ts beside it", async () => {
-  const appDir = await Deno.makeTempDir({ prefix: "arrakis-bundle-" });
+  const appDir = await tempDir("arrakis-bundle-");
   try {
     for (const name of ["main.ts", "deno.json", "hook.js"]) {
       await Deno.writeTextFile(join(appDir, name), "");

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort, waitForHttp } from "./helpers/net.ts";
 import { HOOK_INPUT_DIR } from "./helpers/fixtures.ts";
+import { tempDir } from "./helpers/temp.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 
@@ -43,7 +44,7 @@ Deno.test({
     assert.ok(readme.includes("```sh\ndeno task test\n```"));
     assert.match(readme, /git clone .* arrakis && cd arrakis/);
 
-    const root = await Deno.makeTempDir({ prefix: "arrakis-readme-" });
+    const root = await tempDir("arrakis-readme-");
     const home = join(root, "home");
     const project = join(root, "project");
     await Deno.mkdir(home);

@@ -10,6 +10,7 @@ import { downUrl, hookProject } from "./helpers/hook_env.ts";
 import { FIXTURES_DIR } from "./helpers/fixtures.ts";
 import { openTestStore, storeTest } from "./helpers/stores.ts";
 import { fixturePayload, makeEnvelope, post, startTestServer } from "./helpers/server.ts";
+import { tempDir, tempFile } from "./helpers/temp.ts";
 
 interface Secret {
   name: string;
@@ -60,7 +61,7 @@ function corpusTranscriptLine(sessionId: string): Record<string, unknown> {
 
 /** Which secrets appear in files under `dir` (grep -F over every file, binary included). */
 async function secretsInFiles(dir: string, exclude: string[] = []): Promise<string[]> {
-  const list = await Deno.makeTempFile({ prefix: "arrakis-secrets-" });
+  const list = await tempFile("arrakis-secrets-");
   try {
     await Deno.writeTextFile(list, SECRETS.map((s) => s.secret).join("\n") + "\n");
     const { code, stdout, stderr } = await new Deno.Command("grep", {
@@ -214,7 +215,7 @@ storeTest(
 );
 
 Deno.test("no corpus secret reaches a LogTape log file, in properties or in the message", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "arrakis-log-corpus-" });
+  const dir = await tempDir("arrakis-log-corpus-");
   try {
     await setupLogging({ level: "debug", dir, files: [{ name: "all.jsonl" }] });
     const logger = log("corpus");

@@ -10,6 +10,7 @@ import { loadConfig } from "../src/config.ts";
 import { VERSION } from "../src/version.ts";
 import { freePort, waitForHttp } from "./helpers/net.ts";
 import { fixturePayload } from "./helpers/server.ts";
+import { tempDir } from "./helpers/temp.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const KEY = "self-install-key-0123456789abcdef";
@@ -101,7 +102,7 @@ async function isEmpty(dir: string): Promise<boolean> {
 }
 
 Deno.test("installed arrakis runs without the clone, with an empty DENO_DIR and no network", async () => {
-  const root = await Deno.makeTempDir({ prefix: "arrakis-self-" });
+  const root = await tempDir("arrakis-self-");
   const home = join(root, "home");
   const clone = join(root, "clone");
   const project = join(root, "project");
@@ -185,7 +186,7 @@ Deno.test("installed arrakis runs without the clone, with an empty DENO_DIR and 
 });
 
 Deno.test("the installed copy serves and stores what its own hook captured", async () => {
-  const root = await Deno.makeTempDir({ prefix: "arrakis-self-serve-" });
+  const root = await tempDir("arrakis-self-serve-");
   const home = join(root, "home");
   const project = join(root, "project");
   const emptyDenoDir = join(root, "empty-deno-dir");
@@ -253,7 +254,7 @@ Deno.test("the installed copy serves and stores what its own hook captured", asy
 });
 
 Deno.test("deno task compile builds a binary, or says in one line that it cannot", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "arrakis-compile-" });
+  const dir = await tempDir("arrakis-compile-");
   try {
     const output = join(dir, "arrakis");
     const result = await run(

@@ -16,6 +16,7 @@ import { issueSessionCookie } from "../src/server/auth.ts";
 import { createKeyRing } from "../src/server/keys.ts";
 import { clientIp } from "../src/server/meta.ts";
 import { MAX_STRING_CHARS } from "../src/server/sanitize.ts";
+import { tempDir } from "./helpers/temp.ts";
 
 const MAX_BODY = 20 * 1024 * 1024;
 
@@ -318,7 +319,7 @@ Deno.test({
       await db.destroy();
     }
     if (POSTGRES_REACHABLE) {
-      const home = await Deno.makeTempDir();
+      const home = await tempDir();
       const refused = await runArrakis(["serve"], {
         env: {
           DATABASE_URL: "postgres://postgres@127.0.0.1:5432/postgres",

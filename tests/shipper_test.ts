@@ -20,6 +20,7 @@ import {
   startShipper,
   until,
 } from "./helpers/shipper.ts";
+import { tempDir } from "./helpers/temp.ts";
 
 function shipperEnv(dir: string, url: string, extra: Record<string, string> = {}) {
   return {
@@ -77,7 +78,7 @@ async function shippersWith(marker: string): Promise<number[]> {
 }
 
 Deno.test("ten hooks at once leave exactly one shipper running", async () => {
-  const project = await Deno.makeTempDir({ prefix: "arrakis-ten-hooks-" });
+  const project = await tempDir("arrakis-ten-hooks-");
   const home = join(project, "home");
   const env = {
     CLAUDE_PROJECT_DIR: project,

@@ -11,11 +11,12 @@ import { newRecord, openSpool } from "../src/queue/spool.ts";
 import { encodeRecord, ensureSpoolDirs, spoolKey } from "../src/queue/spool-file.ts";
 import { tryShipperLock } from "../src/queue/lock.ts";
 import { UnsafePathError } from "../src/durable.ts";
+import { tempDir } from "./helpers/temp.ts";
 
 const events = await fixtureEvents();
 
 async function scratchKeyFile(): Promise<string> {
-  return join(await Deno.makeTempDir({ prefix: "arrakis-key-" }), "spool.key");
+  return join(await tempDir("arrakis-key-"), "spool.key");
 }
 
 Deno.test("unsigned, forged, foreign-key and edited records are quarantined, never claimed", async () => {
@@ -165,7 +166,7 @@ Deno.test("the spool key: 0600, one key even when eight hooks start on a fresh m
 });
 
 Deno.test("a spool key that is a symlink is refused, never followed", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "arrakis-key-" });
+  const dir = await tempDir("arrakis-key-");
   const target = join(dir, "elsewhere.key");
   await Deno.writeTextFile(target, "0".repeat(64) + "\n");
   const keyFile = join(dir, "spool.key");

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startEmbedded } from "../src/store/embedded.ts";
 import { createTestDatabase } from "./helpers/stores.ts";
+import { tempDir } from "./helpers/temp.ts";
 
 /** Inodes of the TCP sockets this process listens on, from /proc. */
 async function listeningTcpInodes(): Promise<Set<string>> {
@@ -114,7 +115,7 @@ Deno.test({
 });
 
 Deno.test("store: a store directory too long for a Unix socket is refused in words", async () => {
-  const parent = await Deno.makeTempDir();
+  const parent = await tempDir();
   try {
     const home = join(parent, "h".repeat(100));
     await assert.rejects(
@@ -131,7 +132,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const shared = await Deno.makeTempDir();
+    const shared = await tempDir();
     await Deno.chmod(shared, 0o1777);
     try {
       const embedded = await startEmbedded(join(shared, "store"));

@@ -4,11 +4,12 @@ import { parseLines, readTranscriptChunk } from "../src/hook/transcript.ts";
 import { lenientTranscriptLine } from "../src/schema.ts";
 import { openSessionState, sessionKey, settleIntent } from "../src/hook/session-state.ts";
 import { TRANSCRIPT_PATH } from "./helpers/fixtures.ts";
+import { tempDir } from "./helpers/temp.ts";
 
 const fixtureText = await Deno.readTextFile(TRANSCRIPT_PATH);
 
 Deno.test("complete lines are read from an offset; a torn last line waits", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   try {
     const path = join(dir, "t.jsonl");
     const lines = fixtureText.trimEnd().split("\n");
@@ -38,7 +39,7 @@ Deno.test("complete lines are read from an offset; a torn last line waits", asyn
 });
 
 Deno.test("a missing transcript reads as undefined; a replaced one starts over", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   try {
     const path = join(dir, "t.jsonl");
     assert.equal(await readTranscriptChunk(path, 0, undefined), undefined);
@@ -55,7 +56,7 @@ Deno.test("a missing transcript reads as undefined; a replaced one starts over",
 });
 
 Deno.test("a chunk stops at the byte budget on a line boundary; an oversized line is stepped over", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   try {
     const path = join(dir, "t.jsonl");
     const small = JSON.stringify({ type: "user", uuid: "s" }) + "\n";
@@ -104,7 +105,7 @@ Deno.test("lines are parsed leniently: unknown types kept, non-objects as raw te
 });
 
 Deno.test("session state: private files, per-session lock, intents settle by the spool", async () => {
-  const queueDir = await Deno.makeTempDir();
+  const queueDir = await tempDir();
   try {
     const first = await openSessionState(queueDir, "s-1", 1000);
     assert.ok(first);

@@ -1,6 +1,7 @@
 // Runs the real arrakis program as a child process, the way Claude Code and users do.
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { PERMISSIONS } from "../../src/permissions.ts";
+import { tempDirSync } from "./temp.ts";
 
 export const MAIN = fromFileUrl(new URL("../../main.ts", import.meta.url));
 export const CONFIG = fromFileUrl(new URL("../../deno.json", import.meta.url));
@@ -32,7 +33,7 @@ export function childEnv(env: Record<string, string> = {}): Record<string, strin
  * Where a child runs unless the test says otherwise: the default project directory is the
  * working directory, and spools and logs must not land in the repository.
  */
-const SCRATCH_CWD = Deno.makeTempDirSync({ prefix: "arrakis-cwd-" });
+const SCRATCH_CWD = tempDirSync("arrakis-cwd-");
 
 /** deno's arguments that run `arrakis <args>` from this checkout. */
 export function arrakisArgs(args: string[]): string[] {

@@ -7,6 +7,7 @@ export type { Page };
 import { arrakisCommand } from "./cli.ts";
 import { freePort, waitForHttp } from "./net.ts";
 import { newSpanId, newTraceId, uuidv7 } from "../../src/ids.ts";
+import { tempDir } from "./temp.ts";
 
 export const CHROMIUM = "/usr/bin/chromium";
 export const HAVE_CHROMIUM = await Deno.stat(CHROMIUM).then(() => true, () => false);
@@ -82,7 +83,7 @@ export async function post(
 }
 
 export async function launch(): Promise<BrowserContext> {
-  const profile = await Deno.makeTempDir({ prefix: "arrakis-chromium-" });
+  const profile = await tempDir("arrakis-chromium-");
   return await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,

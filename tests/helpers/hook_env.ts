@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { localPaths } from "../../src/config-core.ts";
 import { freePort } from "./net.ts";
 import { FIXTURES_DIR } from "./fixtures.ts";
+import { tempDir } from "./temp.ts";
 
 export { FIXTURES_DIR };
 
@@ -33,7 +34,7 @@ export interface HookProject {
 export const TEST_KEY = "test-key-0123456789abcdef";
 
 export async function hookProject(): Promise<HookProject> {
-  const dir = await Deno.makeTempDir({ prefix: "arrakis-hook-" });
+  const dir = await tempDir("arrakis-hook-");
   // Nothing from the developer's own ~/.arrakis may leak into a test.
   const home = join(dir, "home");
   const { queueDir, logDir } = localPaths({ ARRAKIS_HOME: home, CLAUDE_PROJECT_DIR: dir });

@@ -2,13 +2,14 @@
 // store which does not exist yet, SIGKILLed while the new store is half-made (a `db.new-*`
 // directory beside `db`): what the next start must survive.
 import { join } from "node:path";
+import { tempDir } from "./temp.ts";
 
 /** Runs `fn` in a new temporary directory, removed afterwards whatever happens. */
 export async function withTempDir(
   prefix: string,
   fn: (dir: string) => Promise<void>,
 ): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix });
+  const dir = await tempDir(prefix);
   try {
     await fn(dir);
   } finally {

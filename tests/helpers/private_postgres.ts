@@ -2,6 +2,7 @@
 // stop it, crash it and start it again without touching the machine's shared cluster.
 import { join } from "node:path";
 import { freePort } from "./net.ts";
+import { tempDir } from "./temp.ts";
 
 const BIN_ROOT = "/usr/lib/postgresql";
 
@@ -45,7 +46,7 @@ export async function privatePostgresUnavailable(): Promise<string | undefined> 
 export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const bin = await findBinDir();
   if (!bin) throw new Error(`no PostgreSQL server binaries under ${BIN_ROOT}`);
-  const root = await Deno.makeTempDir({ prefix: "arrakis-pg-" });
+  const root = await tempDir("arrakis-pg-");
   const data = join(root, "data");
   // PostgreSQL refuses to run as root: run its tools as the postgres user then.
   const asRoot = Deno.uid() === 0;

@@ -1,13 +1,14 @@
 // Shared by the queue tests: envelopes and spools in fresh temp directories.
 import { Envelope } from "../../src/schema.ts";
 import { newSpanId, newTraceId, uuidv7 } from "../../src/ids.ts";
+import { tempDir, tempDirSync } from "./temp.ts";
 
 // Spools opened in a test process sign their records with the key under ARRAKIS_HOME (the
 // environment's by default): a scratch home, never the developer's ~/.arrakis. Child processes
 // that read those spools get the same home (TEST_HOME), so they check with the same key. It
 // holds no client.json and no api-key.
 if (!Deno.env.get("ARRAKIS_HOME")) {
-  Deno.env.set("ARRAKIS_HOME", Deno.makeTempDirSync({ prefix: "arrakis-test-home-" }));
+  Deno.env.set("ARRAKIS_HOME", tempDirSync("arrakis-test-home-"));
 }
 export const TEST_HOME = Deno.env.get("ARRAKIS_HOME")!;
 
@@ -39,7 +40,7 @@ export function envelope(overrides: Partial<Envelope> = {}): Envelope {
 }
 
 export async function tempQueueDir(): Promise<string> {
-  const root = await Deno.makeTempDir({ prefix: "arrakis-queue-" });
+  const root = await tempDir("arrakis-queue-");
   return `${root}/queue`;
 }
 

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { arrakisCommand, childEnv, CONFIG } from "./cli.ts";
 import { PERMISSIONS } from "../../src/permissions.ts";
 import type { Sql } from "../../src/store/open.ts";
+import { tempDirSync } from "./temp.ts";
 
 const ENTRY = fileURLToPath(new URL("./shipper_entry.ts", import.meta.url));
 
@@ -69,7 +70,7 @@ export function startPausingShipper(
       args: ["run", "--quiet", "--config", CONFIG, ...PERMISSIONS, ENTRY, step, String(nth)],
       env: childEnv(env),
       clearEnv: true,
-      cwd: Deno.makeTempDirSync({ prefix: "arrakis-cwd-" }),
+      cwd: tempDirSync("arrakis-cwd-"),
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

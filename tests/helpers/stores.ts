@@ -5,6 +5,7 @@ import { PGlite } from "@electric-sql/pglite";
 import { join } from "node:path";
 import { openStore, type Store } from "../../src/store/open.ts";
 import { loadMigrations, migrate } from "../../src/store/migrate.ts";
+import { tempDir } from "./temp.ts";
 
 export const ADMIN_URL = Deno.env.get("ARRAKIS_TEST_ADMIN_URL") ??
   "postgres://postgres@127.0.0.1:5432/postgres";
@@ -68,7 +69,7 @@ async function pgliteTemplate(migrated: boolean): Promise<string> {
   const db = await PGlite.create(building);
   await db.close();
   if (migrated) {
-    const home = await Deno.makeTempDir({ prefix: "arrakis-template-" });
+    const home = await tempDir("arrakis-template-");
     await Deno.rename(building, join(home, "db"));
     const store = await openStore({ databaseUrl: undefined, pgliteDir: join(home, "db") });
     await migrate(store.sql, migrations);
@@ -95,7 +96,7 @@ export async function createTestDatabase(
   options: CreateOptions = {},
 ): Promise<TestDatabase> {
   const migrated = options.migrated ?? true;
-  const home = await Deno.makeTempDir({ prefix: "arrakis-home-" });
+  const home = await tempDir("arrakis-home-");
   if (kind === "pglite") {
     await copyDir(await pgliteTemplate(migrated), join(home, "db"));
     return {
