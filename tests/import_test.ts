@@ -58,7 +58,7 @@ storeTest(
 
       const options = {
         paths: [root],
-        statePath: join(root, "..", `${crypto.randomUUID()}-state.json`),
+        statePath: join(await tempDir("arrakis-import-state-"), "state.json"),
         target: { url: imported.url, apiKey: imported.apiKey },
         source: { host: "test-host", user: "dev" },
         redactor: createRedactor(),
