@@ -4,7 +4,7 @@
 import type { Envelope } from "../schema.ts";
 import type { HookSettings } from "../config-core.ts";
 import type { Redactor } from "../redact.ts";
-import { type Journal } from "./journal.ts";
+import type { Journal } from "./journal.ts";
 import { openSessionState, settleIntent } from "./session-state.ts";
 import { readTranscriptChunk } from "./transcript.ts";
 import { errorMessage } from "../error_message.ts";
