@@ -42,6 +42,22 @@ export const EMPTY_FIELDS: AuditFields = {
   bodySha256: null,
 };
 
+/** Milliseconds since a request started, to the microsecond (performance.now() is finer). */
+export function elapsedMs(meta: RequestMeta): number {
+  return toMicrosecond(performance.now() - meta.startedAt);
+}
+
+function toMicrosecond(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
+/** Stage timings as stored: to the microsecond, without float noise in every audit row. */
+function storedTimings(timings: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [stage, ms] of Object.entries(timings)) out[stage] = toMicrosecond(ms);
+  return out;
+}
+
 function row(fields: AuditFields, meta: RequestMeta, final: AuditFinal) {
   return {
     request_id: fields.requestId,
@@ -64,7 +80,7 @@ function row(fields: AuditFields, meta: RequestMeta, final: AuditFinal) {
     user_agent: meta.userAgent,
     attempt: fields.attempt,
     batch_id: meta.batchId ?? null,
-    stage_timings: final.stageTimings,
+    stage_timings: storedTimings(final.stageTimings),
     processing_ms: final.processingMs,
     key_name: meta.sender?.keyName ?? null,
     instance_id: meta.sender?.instanceId ?? null,

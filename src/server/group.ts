@@ -3,7 +3,7 @@
 // isolated by bisecting its group, never with a savepoint per item.
 import type { Sql } from "../store/open.ts";
 import type { RequestMeta } from "./deps.ts";
-import { type AuditFinal, findSucceeded, insertAuditRows } from "./audit.ts";
+import { type AuditFinal, elapsedMs, findSucceeded, insertAuditRows } from "./audit.ts";
 import { classifyFailure, sqlState } from "./errors.ts";
 import type { Prepared } from "./prepare.ts";
 import { type Clock, decide, failureFinal, successFinal } from "./outcome.ts";
@@ -68,7 +68,7 @@ const RETRIED_STATES = new Set(["40P01", "40001", "23505"]);
 function clockOf(item: GroupItem): Clock {
   return {
     timings: item.timings,
-    processingMs: Math.round((performance.now() - item.meta.startedAt) * 1000) / 1000,
+    processingMs: elapsedMs(item.meta),
   };
 }
 

@@ -5,7 +5,7 @@ import { uuidv7 } from "../ids.ts";
 import { log } from "../log.ts";
 import type { RequestMeta, ServerDeps } from "./deps.ts";
 import type { AuditDetail } from "../events.ts";
-import { type AuditFields, type AuditFinal, insertAuditRows } from "./audit.ts";
+import { type AuditFields, type AuditFinal, elapsedMs, insertAuditRows } from "./audit.ts";
 import { sqlState } from "./errors.ts";
 import { headerAuditFields, prepare, type Problem } from "./prepare.ts";
 import { type Committer, createCommitter, type Settled } from "./group.ts";
@@ -25,10 +25,6 @@ export interface BatchResult {
   httpStatus: number;
   results: BatchItemAnswer[];
   retryAfter?: number;
-}
-
-function elapsed(meta: RequestMeta): number {
-  return Math.round((performance.now() - meta.startedAt) * 1000) / 1000;
 }
 
 /** Runs after every final status: metrics, the "audit" event. */
@@ -69,7 +65,7 @@ export async function recordRejected(
     problem,
     fields,
     stage,
-    { timings: {}, processingMs: elapsed(meta) },
+    { timings: {}, processingMs: elapsedMs(meta) },
     status,
   );
   let id: string | null = null;
