@@ -33,6 +33,8 @@ const WARM_EVENTS = 1000;
 const LOG_ROUNDS = 5;
 /** Interleaved rounds of batches against their raw ceiling. */
 const BATCH_ROUNDS = 5;
+/** Rounds of first deliveries, each followed by the same events re-sent. */
+const DUPLICATE_ROUNDS = 3;
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
 
 function envelope(mix: Mix, tag: string, i: number) {
@@ -407,6 +409,30 @@ export async function run(): Promise<BenchRow[]> {
         "round trips",
       );
     }
+
+    // A duplicate's cost: events re-sent after their first delivery succeeded (a client that lost
+    // the answer), each answered DUPLICATE from the earlier row, against those first deliveries,
+    // in alternating rounds. A group writes without reading first, so a run of duplicates pays one
+    // rejected group before the groups after it read first (src/server/group.ts).
+    const fresh: number[] = [];
+    const again: number[] = [];
+    for (let round = 0; round < DUPLICATE_ROUNDS; round++) {
+      const count = COUNTS[8] / 2;
+      const sent = Array.from(
+        { length: count },
+        (_, i) => envelope("32 sessions", `dup${round}`, i),
+      );
+      fresh.push(rate(await load(8, count, (i) => send(ingestUrl, sent[i], "SUCCESS"))));
+      again.push(rate(
+        await load(8, count, (i) => send(ingestUrl, { ...sent[i], attempt: 2 }, "DUPLICATE")),
+      ));
+    }
+    row(
+      `single events c=8, each re-sent after it succeeded (DUPLICATE): events/s (median of ${DUPLICATE_ROUNDS})`,
+      median(again),
+      "events/s",
+      { metric: "their first deliveries, same c", value: median(fresh) },
+    );
 
     // The per-request log line: the same load with it (info) and without it (warning), on two
     // servers of the same database started together, in interleaved rounds (a long-run server

@@ -1,5 +1,6 @@
-// Group commit over real HTTP on both stores: dedupe across concurrent groups, a poisoned item
-// failing alone, a client gone mid-body, tool ids scoped to their session.
+// Group commit over real HTTP on both stores: dedupe across concurrent groups, the dedupe read
+// skipped for first deliveries, a poisoned item failing alone, a client gone mid-body, tool ids
+// scoped to their session.
 import assert from "node:assert/strict";
 import { storeTest } from "./helpers/stores.ts";
 import { fixturePayload, makeEnvelope, post, startInProcessServer } from "./helpers/server.ts";
@@ -62,6 +63,43 @@ storeTest(
       assert.equal((await post(server, "/api/claude-hooks", changed)).status, 409);
       const inBatch = await post(server, "/api/claude-hooks/batch", [changed, prompt(99)]);
       assert.deepEqual((inBatch.body.results as Item[]).map((r) => r.httpStatus), [409, 200]);
+    } finally {
+      await server.stop();
+    }
+  },
+);
+
+/** The group commits' database round trips so far, from /metrics. */
+async function roundTrips(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(/^arrakis_ingest_round_trips_total (\d+)$/m.exec(text)?.[1]);
+}
+
+storeTest(
+  "group: a first delivery skips the dedupe read; a repeat is DUPLICATE, and the next group asks",
+  async ({ db }) => {
+    const server = await startInProcessServer(db);
+    try {
+      const trips: number[] = [];
+      const send = async (envelope: Record<string, unknown>) => {
+        const before = await roundTrips(server.url);
+        const answer = await post(server, "/api/claude-hooks", envelope);
+        trips.push(await roundTrips(server.url) - before);
+        return answer.body.status;
+      };
+      const first = prompt(0);
+      assert.equal(await send(first), "SUCCESS"); // BEGIN, writes, COMMIT
+      // Written without asking, rejected by the unique index on SUCCESS requestIds (BEGIN,
+      // writes), then asked: BEGIN, read, writes, COMMIT.
+      assert.equal(await send({ ...first, attempt: 2 }), "DUPLICATE");
+      assert.equal(await send(prompt(1)), "SUCCESS"); // asks after a duplicate, finds none
+      assert.equal(await send(prompt(2)), "SUCCESS"); // and writes without asking again
+      assert.deepEqual(trips, [3, 6, 4, 3]);
+      const [{ n }] = await server.sql`SELECT count(*)::int AS n FROM messages`;
+      assert.equal(n, 3);
+      const audit = await server.sql`
+        SELECT status, count(*)::int AS n FROM webhook_events GROUP BY status ORDER BY status`;
+      assert.deepEqual(audit.map((r) => [r.status, r.n]), [["SUCCESS", 3], ["DUPLICATE", 1]]);
     } finally {
       await server.stop();
     }

@@ -1,4 +1,4 @@
-// A group that fails inside its transaction (here at the dedupe read) must end it: a connection
+// A group that fails inside its transaction (here at its audit insert) must end it: a connection
 // handed back inside an aborted transaction would fail every later statement on it with 25P02
 // (the embedded store has only one).
 import assert from "node:assert/strict";
@@ -17,13 +17,13 @@ function prompt(i: number): Record<string, unknown> {
 }
 
 storeTest(
-  "group: a group whose dedupe read fails ends its transaction; the next groups commit",
+  "group: a group that fails inside its transaction ends it; the next groups commit",
   async ({ db }) => {
     const server = await startInProcessServer(db);
     try {
       assert.equal((await post(server, "/api/claude-hooks", prompt(0))).status, 200);
-      // The dedupe read is the first statement after BEGIN: with its table gone it fails, and
-      // so does each half of the batch as the group is bisected.
+      // With the audit table gone the group's writes fail inside its transaction, and so does
+      // each half of the batch as the group is bisected.
       await server.sql`ALTER TABLE webhook_events RENAME TO webhook_events_away`;
       const failed = await post(server, "/api/claude-hooks/batch", [1, 2, 3].map(prompt));
       const items = failed.body.results as Item[];

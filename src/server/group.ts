@@ -3,7 +3,13 @@
 // isolated by bisecting its group, never with a savepoint per item.
 import type { Sql } from "../store/open.ts";
 import type { RequestMeta } from "./deps.ts";
-import { type AuditFinal, elapsedMs, findSucceeded, insertAuditRows } from "./audit.ts";
+import {
+  type AuditFinal,
+  elapsedMs,
+  findSucceeded,
+  insertAuditRows,
+  type Succeeded,
+} from "./audit.ts";
 import { classifyFailure, sqlState } from "./errors.ts";
 import type { Prepared } from "./prepare.ts";
 import { type Clock, decide, failureFinal, successFinal } from "./outcome.ts";
@@ -61,9 +67,13 @@ export interface CommitterOptions {
   onFailure?: (error: unknown, size: number) => void;
 }
 
-/** Lost deadlock, serialization or uniqueness races (another instance): run the group again. */
+/**
+ * Lost deadlock or serialization races, and a requestId that already succeeded (the partial
+ * unique index on SUCCESS rows): run the group again.
+ */
 const TX_ATTEMPTS = 4;
-const RETRIED_STATES = new Set(["40P01", "40001", "23505"]);
+const UNIQUE_VIOLATION = "23505";
+const RETRIED_STATES = new Set(["40P01", "40001", UNIQUE_VIOLATION]);
 
 function clockOf(item: GroupItem): Clock {
   return {
@@ -73,10 +83,11 @@ function clockOf(item: GroupItem): Clock {
 }
 
 /**
- * One transaction for the group: BEGIN, the dedupe read, then the set-based writes of the
- * conversations, the hook rows and the record rows (src/record/, merged across the group: one
- * statement per table and kind) pipelined with the audit rows, COMMIT: four round trips and a
- * bounded number of statements whatever the group's size.
+ * One transaction for the group: BEGIN, the dedupe read when `ask` (see askFirst), then the
+ * set-based writes of the conversations, the hook rows and the record rows (src/record/, merged
+ * across the group: one statement per table and kind) pipelined with the audit rows, COMMIT:
+ * three round trips, four when it asks, and a bounded number of statements whatever the group's
+ * size.
  *
  * Not on a reserved connection with BEGIN and COMMIT pipelined (two round trips, tried): in
  * postgres.js 3.4.9 releasing a reserved connection whose socket closed puts the dead connection
@@ -84,7 +95,12 @@ function clockOf(item: GroupItem): Clock {
  * process (porsager/postgres#1199, #1208); and through the embedded store's socket a statement
  * that failed ahead of a pipelined COMMIT left the group waiting for ever.
  */
-async function writeGroup(sql: Sql, items: GroupItem[], count: () => void): Promise<Settled[]> {
+async function writeGroup(
+  sql: Sql,
+  items: GroupItem[],
+  ask: boolean,
+  count: () => void,
+): Promise<{ settled: Settled[]; metEarlier: boolean }> {
   const requestIds = [
     ...new Set(items.map((item) => item.prepared.fields.requestId).filter((id) => id !== null)),
   ];
@@ -95,10 +111,11 @@ async function writeGroup(sql: Sql, items: GroupItem[], count: () => void): Prom
     // Every statement of the group keeps its index probes under a generic plan whatever the
     // statistics (tests/ingest_plans_test.ts): planning one afresh per group (a custom plan,
     // which PostgreSQL keeps choosing for the dedupe read of a few ids) is cost for nothing.
-    // Sent ahead of the dedupe read on the same connection: no round trip of its own.
+    // Sent ahead of the first statement on the same connection: no round trip of its own.
     const plans = tx`SET LOCAL plan_cache_mode = force_generic_plan`.execute();
-    if (requestIds.length > 0) count();
-    const known = await findSucceeded(tx, requestIds);
+    const asked = ask && requestIds.length > 0;
+    if (asked) count();
+    const known = asked ? await findSucceeded(tx, requestIds) : new Map<string, Succeeded>();
     const read = performance.now();
     for (const item of items) item.timings.dedupe = read - started;
     const finals = items.map((item) => {
@@ -131,10 +148,13 @@ async function writeGroup(sql: Sql, items: GroupItem[], count: () => void): Prom
       items.map((item, i) => ({ fields: item.prepared.fields, meta: item.meta, final: finals[i] })),
     );
     const [ids] = await Promise.all([audit, plans, ...writes, ...record]);
-    return { finals, ids };
+    return { finals, ids, metEarlier: known.size > 0 };
   });
   count(); // COMMIT
-  return items.map((_, i) => ({ final: settled.finals[i], id: settled.ids[i] }));
+  return {
+    settled: items.map((_, i) => ({ final: settled.finals[i], id: settled.ids[i] })),
+    metEarlier: settled.metEarlier,
+  };
 }
 
 /** The lane of a session: a stable hash of its id, so all of its rows stay in one lane. */
@@ -206,13 +226,33 @@ export function createCommitter(sql: Sql, options: CommitterOptions = {}): Commi
     return group;
   }
 
+  /**
+   * Whether the next group asks "has this requestId already succeeded?" before it writes. Nearly
+   * every delivery is a first one, so a group writes without asking (a round trip less): the
+   * partial unique index on SUCCESS requestIds rejects a group holding one that succeeded, and
+   * the group runs again, asking. Once a group has met one, the next ones ask first until one
+   * finds none: duplicates come in runs (a re-import, a batch re-sent after its answer was lost).
+   */
+  let askFirst = false;
+
   async function attempt(items: GroupItem[], stats: GroupStats): Promise<Settled[]> {
+    let ask = askFirst;
     for (let round = 1;; round++) {
       try {
-        return await writeGroup(sql, items, () => stats.roundTrips++);
+        const { settled, metEarlier } = await writeGroup(
+          sql,
+          items,
+          ask,
+          () => stats.roundTrips++,
+        );
+        askFirst = metEarlier;
+        return settled;
       } catch (error) {
         const state = sqlState(error);
-        if (round < TX_ATTEMPTS && state !== undefined && RETRIED_STATES.has(state)) continue;
+        if (round < TX_ATTEMPTS && state !== undefined && RETRIED_STATES.has(state)) {
+          if (state === UNIQUE_VIOLATION) ask = askFirst = true;
+          continue;
+        }
         throw error;
       }
     }
