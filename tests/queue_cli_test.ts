@@ -197,11 +197,16 @@ storeTest(
       // Each step of each event is in the logs under its requestId.
       const logs = join(dir, "logs");
       const errors = await Deno.readTextFile(join(logs, "error.jsonl"));
+      // One line per delivered batch, naming each of its events.
       const delivered = (await Deno.readTextFile(join(logs, "success.jsonl"))).trim().split("\n")
         .map((line) => JSON.parse(line));
+      assert.deepEqual(delivered.map((line) => line.properties.count), [6]);
+      const named = delivered.flatMap((line) => line.properties.events);
       for (const id of ids) {
         assert.match(errors, new RegExp(`${id}.*dead-lettered`));
-        assert.ok(delivered.some((line) => line.properties.requestId === id), id);
+        const event = named.find((e: { requestId: string }) => e.requestId === id);
+        assert.equal(event?.status, "SUCCESS", id);
+        assert.match(event?.traceId, /^[0-9a-f]{32}$/);
       }
       const third = await runArrakis(["queue", "retry", "--failed", "--now"], { env: live });
       assert.equal(third.code, 0);

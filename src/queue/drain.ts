@@ -94,6 +94,16 @@ export const IN_FLIGHT = 2;
  */
 export const PROBE_ABOVE = 100;
 
+/** How the delivered line names each event of its batch. */
+interface DeliveredEvent {
+  requestId: string;
+  traceId: string;
+  event: string;
+  sessionId: string;
+  attempt: number;
+  status: string;
+}
+
 /** A batch sent and answered, not yet recorded in the spool. */
 interface Answered {
   items: SpoolItem[];
@@ -194,6 +204,7 @@ export async function drain(options: DrainOptions): Promise<DrainResult> {
     }
 
     const delivered: SpoolItem[] = [];
+    const deliveredIds: DeliveredEvent[] = [];
     let unreachable = 0;
     for (let index = 0; index < items.length; index++) {
       const outcome = outcomes[index];
@@ -206,10 +217,7 @@ export async function drain(options: DrainOptions): Promise<DrainResult> {
         attempt: envelopes[index].attempt,
       };
       if (outcome.kind === "delivered") {
-        deliveredLogger.info("delivered {event} {requestId}: {status}", {
-          ...ids,
-          status: outcome.answer.status,
-        });
+        deliveredIds.push({ ...ids, status: outcome.answer.status });
         delivered.push(items[index]);
         if (outcome.answer.status === "DUPLICATE") result.duplicates++;
         continue;
@@ -233,6 +241,14 @@ export async function drain(options: DrainOptions): Promise<DrainResult> {
     }
     await spool.completeMany(delivered);
     result.delivered += delivered.length;
+    // One line per batch, naming each event: a line per event was ~20 µs of the drainer's CPU
+    // per event (LogTape's record, redaction, formatting), a fifth of all it spent.
+    if (deliveredIds.length > 0) {
+      deliveredLogger.info("delivered {count} events", {
+        count: deliveredIds.length,
+        events: deliveredIds,
+      });
+    }
 
     if (delivered.length > 0) {
       options.breaker?.recordSuccess();
