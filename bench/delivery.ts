@@ -10,6 +10,7 @@ import { join } from "node:path";
 import postgres from "postgres";
 import { type BenchRow, percentile, table } from "./report.ts";
 import { startDelayProxy } from "./delay_proxy.ts";
+import { cpuSeconds, memoryMiB } from "./proc.ts";
 import { createTestDatabase, POSTGRES_REACHABLE } from "../tests/helpers/stores.ts";
 import { startTestServer } from "../tests/helpers/server.ts";
 import { arrakisCommand } from "../tests/helpers/cli.ts";
@@ -146,12 +147,7 @@ async function series(
 
 /** Resident memory (bytes) and CPU time (s) of a process, from /proc. */
 async function usage(pid: number): Promise<{ rss: number; cpu: number }> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  const rss = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) * 1024;
-  // Fields 14 and 15 of /proc/<pid>/stat (after the command name in parentheses).
-  const stat = (await Deno.readTextFile(`/proc/${pid}/stat`)).split(") ")[1].split(" ");
-  const ticks = Number(stat[11]) + Number(stat[12]);
-  return { rss, cpu: ticks / 100 };
+  return { rss: (await memoryMiB(pid)).rss * 1024 * 1024, cpu: await cpuSeconds(pid) };
 }
 
 /** The shipper and a bare `deno run` idling side by side for IDLE_SECONDS. */

@@ -16,6 +16,7 @@ import { CONFIG, MAIN } from "../tests/helpers/cli.ts";
 import { loadMigrations, migrate } from "../src/store/migrate.ts";
 import { newSpanId, newTraceId, uuidv7 } from "../src/ids.ts";
 import { type BenchRow, percentile, table } from "./report.ts";
+import { cpuMeter, cpuSeconds, memoryMiB, runQueueMs } from "./proc.ts";
 
 const ADMIN_URL = Deno.env.get("BENCH_DATABASE_URL") ??
   "postgres://postgres@127.0.0.1:5432/postgres";
@@ -24,7 +25,6 @@ const SCALE = Number(Deno.env.get("BENCH_INGEST_SCALE") ?? 1);
 const COUNTS: Record<number, number> = { 8: 2000 * SCALE, 32: 3000 * SCALE };
 const MIXES = { "one session": 1, "32 sessions": 32 } as const;
 type Mix = keyof typeof MIXES;
-const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 /** Interleaved rounds of the two mixes at each concurrency (their counts split among them). */
 const MIX_ROUNDS = 4;
 /** Warm-up events per mix before anything is measured. */
@@ -35,6 +35,8 @@ const LOG_ROUNDS = 5;
 const BATCH_ROUNDS = 5;
 /** Rounds of first deliveries, each followed by the same events re-sent. */
 const DUPLICATE_ROUNDS = 3;
+/** The raw ceilings' connections, told apart from the server's ("arrakis") by this name. */
+const RAW_APPLICATION = "arrakis-bench-raw";
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
 
 function envelope(mix: Mix, tag: string, i: number) {
@@ -183,53 +185,6 @@ async function serve(
   };
 }
 
-/** CPU seconds (user + system) a process has used, from /proc. */
-async function cpuSeconds(pid: number): Promise<number> {
-  try {
-    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
-  } catch {
-    return 0; // the backend ended
-  }
-}
-
-async function memoryMiB(pid: number): Promise<{ rss: number; peak: number }> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  const field = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1]);
-  return { rss: field("VmRSS") / 1024, peak: field("VmHWM") / 1024 };
-}
-
-/**
- * Milliseconds a process's main thread has spent runnable but waiting for a CPU (/proc
- * schedstat), 0 where the kernel does not keep it. On a shared machine this is what the tail
- * latencies follow: a server main thread kept off the CPU holds every request in flight.
- */
-async function runQueueMs(pid: number): Promise<number> {
-  try {
-    const fields = (await Deno.readTextFile(`/proc/${pid}/task/${pid}/schedstat`)).split(" ");
-    return Number(fields[1]) / 1e6;
-  } catch {
-    return 0;
-  }
-}
-
-/** CPU of the server and of the PostgreSQL backends serving it, over a measured phase. */
-async function cpuMeter(admin: postgres.Sql, database: string, serverPid: number) {
-  const backends = async () =>
-    (await admin<{ pid: number }[]>`SELECT pid FROM pg_stat_activity
-      WHERE datname = ${database} AND application_name = 'arrakis'`).map((r) => r.pid);
-  const before = new Map<number, number>();
-  for (const pid of [serverPid, ...await backends()]) before.set(pid, await cpuSeconds(pid));
-  return async () => {
-    let total = 0;
-    for (const pid of new Set([serverPid, ...await backends(), ...before.keys()])) {
-      total += await cpuSeconds(pid) - (before.get(pid) ?? 0);
-    }
-    return total;
-  };
-}
-
 async function counter(base: string, name: string): Promise<number> {
   const text = await (await fetch(`${base}/metrics`)).text();
   return Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
@@ -242,6 +197,8 @@ interface Pooled {
   rawCount: number;
   rawSeconds: number;
   cpu: number;
+  /** The raw ceiling's PostgreSQL backends. */
+  rawCpu: number;
   /** The server main thread's time runnable but off the CPU. */
   waitedMs: number;
   groups: number;
@@ -255,6 +212,7 @@ function emptyPooled(): Pooled {
     rawCount: 0,
     rawSeconds: 0,
     cpu: 0,
+    rawCpu: 0,
     waitedMs: 0,
     groups: 0,
     trips: 0,
@@ -272,12 +230,19 @@ export async function run(): Promise<BenchRow[]> {
   const url = new URL(ADMIN_URL);
   url.pathname = `/${name}`;
   const databaseUrl = url.toString();
-  const sql = postgres(databaseUrl, { max: 32, onnotice: () => {} });
+  const sql = postgres(databaseUrl, {
+    max: 32,
+    onnotice: () => {},
+    connection: { application_name: RAW_APPLICATION },
+  });
   const home = await Deno.makeTempDir({ prefix: "arrakis-bench-ingest-" });
   const out: BenchRow[] = [];
   const row = (metric: string, value: number, unit: string, reference?: BenchRow["reference"]) =>
     out.push({ benchmark: "ingest", metric, value, unit, ...(reference ? { reference } : {}) });
   let server: Served | undefined;
+  const serverCpu = () =>
+    cpuMeter(admin, { database: name, application: "arrakis", pids: [server!.pid] });
+  const rawCpu = () => cpuMeter(admin, { database: name, application: RAW_APPLICATION });
   try {
     await migrate(sql, await loadMigrations());
     server = await serve({ DATABASE_URL: databaseUrl, ARRAKIS_HOME: home });
@@ -304,14 +269,16 @@ export async function run(): Promise<BenchRow[]> {
         for (const mix of round % 2 === 0 ? mixes : [...mixes].reverse()) {
           const count = COUNTS[concurrency] / MIX_ROUNDS;
           const tag = `${mix.replace(/\W/g, "")}-${concurrency}-${round}`;
+          const rawMeter = await rawCpu();
           const raw = await load(
             concurrency,
             count,
             (i) => rawOne(sql, envelope(mix, `raw${tag}`, i)),
           );
+          const rawCpuUsed = await rawMeter();
           const groupsBefore = await counter(server.base, "arrakis_ingest_groups_total");
           const tripsBefore = await counter(server.base, "arrakis_ingest_round_trips_total");
-          const cpu = await cpuMeter(admin, name, server.pid);
+          const cpu = await serverCpu();
           const waitedBefore = await runQueueMs(server.pid);
           const http = await load(
             concurrency,
@@ -326,6 +293,7 @@ export async function run(): Promise<BenchRow[]> {
           pooled.rawCount += raw.latencies.length;
           pooled.rawSeconds += raw.seconds;
           pooled.cpu += cpuUsed;
+          pooled.rawCpu += rawCpuUsed;
           pooled.waitedMs += waited;
           pooled.groups += await counter(server.base, "arrakis_ingest_groups_total") -
             groupsBefore;
@@ -344,7 +312,10 @@ export async function run(): Promise<BenchRow[]> {
         });
         row(`${label}: p50`, percentile(latencies, 50), "ms");
         row(`${label}: p99`, percentile(latencies, 99), "ms");
-        row(`${label}: server+PostgreSQL CPU per event`, (pooled.cpu / count) * 1000, "ms");
+        row(`${label}: server+PostgreSQL CPU per event`, (pooled.cpu / count) * 1000, "ms", {
+          metric: "raw: its PostgreSQL backends' per INSERT",
+          value: (pooled.rawCpu / pooled.rawCount) * 1000,
+        });
         row(`${label}: events per group commit`, count / pooled.groups, "events");
         row(`${label}: database round trips per event`, pooled.trips / count, "round trips");
         row(
@@ -364,8 +335,10 @@ export async function run(): Promise<BenchRow[]> {
       const rawRates: number[] = [];
       const httpRates: number[] = [];
       let cpuUsed = 0;
+      let rawCpuUsed = 0;
       let trips = 0;
       for (let round = 0; round < BATCH_ROUNDS; round++) {
+        const rawMeter = await rawCpu();
         const raw = await load(
           4,
           batches,
@@ -378,9 +351,10 @@ export async function run(): Promise<BenchRow[]> {
               ),
             ),
         );
+        rawCpuUsed += await rawMeter();
         rawRates.push(rate(raw, 100));
         const tripsBefore = await counter(server.base, "arrakis_ingest_round_trips_total");
-        const cpu = await cpuMeter(admin, name, server.pid);
+        const cpu = await serverCpu();
         const http = await load(4, batches, (i) =>
           send(
             `${server!.base}/api/claude-hooks/batch`,
@@ -402,6 +376,7 @@ export async function run(): Promise<BenchRow[]> {
         `batches of 100, ${mix}, c=4: server+PostgreSQL CPU per event`,
         (cpuUsed / events) * 1000,
         "ms",
+        { metric: "raw: its PostgreSQL backends' per row", value: (rawCpuUsed / events) * 1000 },
       );
       row(
         `batches of 100, ${mix}, c=4: database round trips per event`,

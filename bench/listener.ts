@@ -6,11 +6,11 @@
 import { Hono } from "hono";
 import { listen } from "../src/server/listener.ts";
 import { type BenchRow, table } from "./report.ts";
+import { cpuSeconds } from "./proc.ts";
 
 const REQUESTS = 3_000;
 const CONCURRENCY = 16;
 const ROUNDS = 3;
-const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
 function app(): Hono {
   const app = new Hono();
@@ -56,13 +56,6 @@ async function requestsPerSecond(url: string): Promise<number> {
     }
   }));
   return REQUESTS / ((performance.now() - begin) / 1000);
-}
-
-/** CPU seconds (user + system) a process has used, from /proc. */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
 const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];

@@ -6,6 +6,7 @@ import { arrakisCommand } from "../tests/helpers/cli.ts";
 import { freePort, waitForHttp } from "../tests/helpers/net.ts";
 import { fixturePayload, makeEnvelope } from "../tests/helpers/server.ts";
 import { type BenchRow, table } from "./report.ts";
+import { memoryMiB } from "./proc.ts";
 
 const ADMIN_URL = Deno.env.get("BENCH_DATABASE_URL") ??
   "postgres://postgres@127.0.0.1:5432/postgres";
@@ -13,12 +14,6 @@ const KEY = "bench-memory-key-0123456789";
 const EVENTS = Number(Deno.env.get("BENCH_MEMORY_EVENTS") ?? 2_000);
 const CONCURRENCY = 16;
 const OUTPUT = "x".repeat(64 * 1024);
-
-async function rssKb(pid: number): Promise<{ rss: number; peak: number }> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  const field = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1]);
-  return { rss: field("VmRSS"), peak: field("VmHWM") };
-}
 
 async function load(url: string, headers: Record<string, string>) {
   const base = fixturePayload("PostToolUse");
@@ -74,35 +69,34 @@ export async function run(): Promise<BenchRow[]> {
   try {
     await waitForHttp(`http://127.0.0.1:${port}/ready`);
     await waitForHttp(`http://127.0.0.1:${barePort}/`);
-    const idle = await rssKb(server.pid);
-    const bareIdle = await rssKb(bare.pid);
+    const idle = await memoryMiB(server.pid);
+    const bareIdle = await memoryMiB(bare.pid);
     await load(`http://127.0.0.1:${port}/api/claude-hooks`, { authorization: `Bearer ${KEY}` });
     await load(`http://127.0.0.1:${barePort}/`, {});
-    const loaded = await rssKb(server.pid);
-    const bareLoaded = await rssKb(bare.pid);
-    const mib = (kb: number) => kb / 1024;
+    const loaded = await memoryMiB(server.pid);
+    const bareLoaded = await memoryMiB(bare.pid);
     const workload = `${EVENTS} events of 64 KB, ${CONCURRENCY} at a time`;
     return [
       {
         benchmark: "memory",
         metric: "server RSS idle",
-        value: mib(idle.rss),
+        value: idle.rss,
         unit: "MiB",
-        reference: { metric: "bare Deno.serve idle", value: mib(bareIdle.rss) },
+        reference: { metric: "bare Deno.serve idle", value: bareIdle.rss },
       },
       {
         benchmark: "memory",
         metric: `server peak RSS (${workload})`,
-        value: mib(loaded.peak),
+        value: loaded.peak,
         unit: "MiB",
-        reference: { metric: "bare Deno.serve peak, same load", value: mib(bareLoaded.peak) },
+        reference: { metric: "bare Deno.serve peak, same load", value: bareLoaded.peak },
       },
       {
         benchmark: "memory",
         metric: "server RSS after the load",
-        value: mib(loaded.rss),
+        value: loaded.rss,
         unit: "MiB",
-        reference: { metric: "bare Deno.serve after", value: mib(bareLoaded.rss) },
+        reference: { metric: "bare Deno.serve after", value: bareLoaded.rss },
       },
     ];
   } finally {
