@@ -71,7 +71,7 @@ if (!only) {
 Every figure below was measured in one run of \`deno task bench\` on ${
       new Date().toISOString().slice(0, 10)
     }, each next to its reference measured in the same run; the ratio is value / reference.
-Reproduce with \`deno task bench\` (PostgreSQL on 127.0.0.1:5432; about 8 minutes on 2 cores,
+Reproduce with \`deno task bench\` (PostgreSQL on 127.0.0.1:5432; about 11 minutes on 2 cores,
 most of it generating the search store). One benchmark alone: \`deno run -A bench/<name>.ts\`.
 
 Machine:
