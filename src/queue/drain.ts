@@ -204,7 +204,7 @@ export async function drain(options: DrainOptions): Promise<DrainResult> {
     }
 
     const delivered: SpoolItem[] = [];
-    const deliveredIds: DeliveredEvent[] = [];
+    const deliveredEvents: DeliveredEvent[] = [];
     let unreachable = 0;
     for (let index = 0; index < items.length; index++) {
       const outcome = outcomes[index];
@@ -217,7 +217,7 @@ export async function drain(options: DrainOptions): Promise<DrainResult> {
         attempt: envelopes[index].attempt,
       };
       if (outcome.kind === "delivered") {
-        deliveredIds.push({ ...ids, status: outcome.answer.status });
+        deliveredEvents.push({ ...ids, status: outcome.answer.status });
         delivered.push(items[index]);
         if (outcome.answer.status === "DUPLICATE") result.duplicates++;
         continue;
@@ -243,10 +243,10 @@ export async function drain(options: DrainOptions): Promise<DrainResult> {
     result.delivered += delivered.length;
     // One line per batch, naming each event: a line per event was ~20 µs of the drainer's CPU
     // per event (LogTape's record, redaction, formatting), a fifth of all it spent.
-    if (deliveredIds.length > 0) {
+    if (deliveredEvents.length > 0) {
       deliveredLogger.info("delivered {count} events", {
-        count: deliveredIds.length,
-        events: deliveredIds,
+        count: deliveredEvents.length,
+        events: deliveredEvents,
       });
     }
 
