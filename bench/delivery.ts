@@ -145,9 +145,9 @@ async function series(
   return result;
 }
 
-/** Resident memory (bytes) and CPU time (s) of a process, from /proc. */
+/** Resident memory (MiB) and CPU time (s) of a process, from /proc. */
 async function usage(pid: number): Promise<{ rss: number; cpu: number }> {
-  return { rss: (await memoryMiB(pid)).rss * 1024 * 1024, cpu: await cpuSeconds(pid) };
+  return { rss: (await memoryMiB(pid)).rss, cpu: await cpuSeconds(pid) };
 }
 
 /** The shipper and a bare `deno run` idling side by side for IDLE_SECONDS. */
@@ -175,13 +175,13 @@ async function idle(work: string): Promise<BenchRow[]> {
     const [shipperEnd, bareEnd] = await Promise.all([usage(shipper.pid), usage(bare.pid)]);
     const percent = (start: { cpu: number }, end: { cpu: number }) =>
       ((end.cpu - start.cpu) / IDLE_SECONDS) * 100;
-    const bareRss = bareEnd.rss / 2 ** 20;
+    const bareRss = bareEnd.rss;
     const bareCpu = percent(bareStart, bareEnd);
     return [
       {
         benchmark: "delivery",
         metric: `shipper idle RSS (after ${IDLE_SECONDS} s idle)`,
-        value: shipperEnd.rss / 2 ** 20,
+        value: shipperEnd.rss,
         unit: "MiB",
         reference: { metric: "idle bare deno run", value: bareRss },
       },

@@ -14,6 +14,7 @@ import { localPaths } from "../src/config-core.ts";
 import { loadConfig } from "../src/config.ts";
 import { drain, type DrainResult, IN_FLIGHT } from "../src/queue/drain.ts";
 import { type BenchRow, table } from "./report.ts";
+import { APPLICATION_NAME } from "../src/store/open.ts";
 import { cpuMeter, cpuSeconds } from "./proc.ts";
 import postgres from "postgres";
 
@@ -190,7 +191,7 @@ export async function run(): Promise<BenchRow[]> {
       const batched = await spoolOf(BACKLOG);
       const serverCpu = await cpuMeter(admin, {
         database,
-        application: "arrakis",
+        application: APPLICATION_NAME,
         pids: [server.pid],
       });
       const { value: b, cpuUs: drainCpuUs } = await withCpu(() =>

@@ -16,6 +16,7 @@ import { CONFIG, MAIN } from "../tests/helpers/cli.ts";
 import { loadMigrations, migrate } from "../src/store/migrate.ts";
 import { newSpanId, newTraceId, uuidv7 } from "../src/ids.ts";
 import { type BenchRow, percentile, table } from "./report.ts";
+import { APPLICATION_NAME } from "../src/store/open.ts";
 import { cpuMeter, cpuSeconds, memoryMiB, runQueueMs } from "./proc.ts";
 
 const ADMIN_URL = Deno.env.get("BENCH_DATABASE_URL") ??
@@ -35,7 +36,7 @@ const LOG_ROUNDS = 5;
 const BATCH_ROUNDS = 5;
 /** Rounds of first deliveries, each followed by the same events re-sent. */
 const DUPLICATE_ROUNDS = 3;
-/** The raw ceilings' connections, told apart from the server's ("arrakis") by this name. */
+/** The raw ceilings' connections, told apart from the server's (APPLICATION_NAME) by this name. */
 const RAW_APPLICATION = "arrakis-bench-raw";
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
 
@@ -241,7 +242,7 @@ export async function run(): Promise<BenchRow[]> {
     out.push({ benchmark: "ingest", metric, value, unit, ...(reference ? { reference } : {}) });
   let server: Served | undefined;
   const serverCpu = () =>
-    cpuMeter(admin, { database: name, application: "arrakis", pids: [server!.pid] });
+    cpuMeter(admin, { database: name, application: APPLICATION_NAME, pids: [server!.pid] });
   const rawCpu = () => cpuMeter(admin, { database: name, application: RAW_APPLICATION });
   try {
     await migrate(sql, await loadMigrations());

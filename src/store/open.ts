@@ -27,6 +27,9 @@ export interface OpenStoreOptions {
   statementTimeoutMs?: number;
 }
 
+/** The application_name of every arrakis connection (what pg_stat_activity shows). */
+export const APPLICATION_NAME = "arrakis";
+
 /** What the session pool needs: one connection for LISTEN, one for the leader's lock. */
 const SESSION_POOL = 2;
 
@@ -45,7 +48,7 @@ function connect(
     connect_timeout: 10,
     idle_timeout: 0,
     connection: {
-      application_name: "arrakis",
+      application_name: APPLICATION_NAME,
       ...(statementTimeoutMs ? { statement_timeout: statementTimeoutMs } : {}),
     },
   });
