@@ -3,8 +3,7 @@
 import type { Sql } from "../store/open.ts";
 import type { IngestAnswer, IngestStage, WebhookStatus } from "../schema.ts";
 import type { RequestMeta } from "./deps.ts";
-import { conversationIdBySession, type Tx } from "./write.ts";
-import { jsonValue } from "../store/json.ts";
+import { writeGroupRows } from "./write.ts";
 
 /** What is known about a request when its audit row is first written. */
 export interface AuditFields {
@@ -87,43 +86,22 @@ function row(fields: AuditFields, meta: RequestMeta, final: AuditFinal) {
   };
 }
 
-/**
- * Inserts final audit rows in one statement (a group's, or one for a rejected request);
- * returns their ids in input order.
- */
-export async function insertAuditRows(
-  sql: Sql | Tx,
+/** Audit rows as the group's statement takes them (src/server/write.ts), in input order. */
+export function auditRecords(
   rows: { fields: AuditFields; meta: RequestMeta; final: AuditFinal }[],
-): Promise<string[]> {
-  const records = rows.map(({ fields, meta, final }, ordinal) => ({
+): object[] {
+  return rows.map(({ fields, meta, final }, ordinal) => ({
     ordinal,
     ...row(fields, meta, final),
   }));
-  const inserted = await sql<{ id: string }[]>`
-    INSERT INTO webhook_events (
-      request_id, trace_id, span_id, session_id, event_type, conversation_id, status, stage,
-      http_status, error_code, error_message, payload, body_sha256, response, headers, ip,
-      user_agent, attempt, batch_id, stage_timings, completed_at, processing_ms, key_name,
-      instance_id
-    )
-    SELECT x.request_id, x.trace_id, x.span_id, x.session_id, x.event_type,
-      CASE WHEN x.link
-        THEN ${conversationIdBySession(sql)} END,
-      x.status::webhook_status, x.stage, x.http_status, x.error_code, x.error_message,
-      x.payload, x.body_sha256, x.response, x.headers, x.ip, x.user_agent, x.attempt,
-      x.batch_id, x.stage_timings, clock_timestamp(),
-      x.processing_ms, x.key_name, x.instance_id
-    FROM jsonb_to_recordset(${jsonValue(records)}::jsonb) AS x(
-      ordinal int, request_id text, trace_id text, span_id text, session_id text,
-      event_type text, link boolean, status text, stage text, http_status int,
-      error_code text, error_message text, payload jsonb, body_sha256 text, response jsonb,
-      headers jsonb, ip text, user_agent text, attempt int, batch_id text, stage_timings jsonb,
-      processing_ms double precision, key_name text, instance_id text
-    )
-    ORDER BY x.ordinal
-    RETURNING id`.execute(); // sent now, in order with what the caller pipelines around it
-  // Identity values are drawn in insertion order, so ascending ids follow the ordinals.
-  return inserted.map((r) => r.id).sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
+}
+
+/** Inserts final audit rows alone (a rejected request, a failed group's); returns their ids. */
+export function insertAuditRows(
+  sql: Sql,
+  rows: { fields: AuditFields; meta: RequestMeta; final: AuditFinal }[],
+): Promise<string[]> {
+  return writeGroupRows(sql, { audit: auditRecords(rows) });
 }
 
 /** A committed SUCCESS row for a requestId: what later deliveries of it are compared with. */
@@ -144,7 +122,7 @@ export interface Succeeded {
  * subquery from being pulled up into a join the planner could reorder.
  */
 export async function findSucceeded(
-  sql: Sql | Tx,
+  sql: Sql,
   requestIds: string[],
 ): Promise<Map<string, Succeeded>> {
   if (requestIds.length === 0) return new Map();

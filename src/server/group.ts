@@ -5,6 +5,7 @@ import type { Sql } from "../store/open.ts";
 import type { RequestMeta } from "./deps.ts";
 import {
   type AuditFinal,
+  auditRecords,
   elapsedMs,
   findSucceeded,
   insertAuditRows,
@@ -14,8 +15,7 @@ import { classifyFailure, sqlState } from "./errors.ts";
 import type { Prepared } from "./prepare.ts";
 import { type Clock, decide, failureFinal, successFinal } from "./outcome.ts";
 import { extract, mergeIntents } from "./rows.ts";
-import { writeRows } from "./write.ts";
-import { writeRecordRows } from "./process_record.ts";
+import { writeGroupRows } from "./write.ts";
 import { recordIntents } from "./record_intents.ts";
 import { eventRows } from "../record/event_rows.ts";
 import { errorMessage } from "../error_message.ts";
@@ -83,17 +83,17 @@ function clockOf(item: GroupItem): Clock {
 }
 
 /**
- * One transaction for the group: BEGIN, the dedupe read when `ask` (see askFirst), then the
- * set-based writes of the conversations, the hook rows and the record rows (src/record/, merged
- * across the group: one statement per table and kind) pipelined with the audit rows, COMMIT:
- * three round trips, four when it asks, and a bounded number of statements whatever the group's
- * size.
+ * One statement for the group (src/server/write.ts): the set-based writes of the conversations,
+ * the hook rows and the record rows (merged across the group: one statement per table and kind
+ * inside it) and the audit rows, in one implicit transaction. One round trip, two when it asks
+ * first (the dedupe read, see askFirst), whatever the group's size.
  *
- * Not on a reserved connection with BEGIN and COMMIT pipelined (two round trips, tried): in
- * postgres.js 3.4.9 releasing a reserved connection whose socket closed puts the dead connection
- * back in the pool, and the next write on it throws an uncatchable TypeError that ends the
- * process (porsager/postgres#1199, #1208); and through the embedded store's socket a statement
- * that failed ahead of a pipelined COMMIT left the group waiting for ever.
+ * Not BEGIN, the statements pipelined, COMMIT (three round trips, the path before): at a few
+ * events per group the round trips cost the server and the backends more CPU than the
+ * statements (docs/DESIGN.md). Not on a reserved connection with BEGIN and COMMIT pipelined
+ * (two round trips, tried): in postgres.js 3.4.9 releasing a reserved connection whose socket
+ * closed puts the dead connection back in the pool, and the next write on it throws an
+ * uncatchable TypeError that ends the process (porsager/postgres#1199, #1208).
  */
 async function writeGroup(
   sql: Sql,
@@ -106,54 +106,44 @@ async function writeGroup(
   ];
   const started = performance.now();
   for (const item of items) item.timings.queue = started - item.submittedAt;
-  count(); // BEGIN
-  const settled = await sql.begin(async (tx) => {
-    // Every statement of the group keeps its index probes under a generic plan whatever the
-    // statistics (tests/ingest_plans_test.ts): planning one afresh per group (a custom plan,
-    // which PostgreSQL keeps choosing for the dedupe read of a few ids) is cost for nothing.
-    // Sent ahead of the first statement on the same connection: no round trip of its own.
-    const plans = tx`SET LOCAL plan_cache_mode = force_generic_plan`.execute();
-    const asked = ask && requestIds.length > 0;
-    if (asked) count();
-    const known = asked ? await findSucceeded(tx, requestIds) : new Map<string, Succeeded>();
-    const read = performance.now();
-    for (const item of items) item.timings.dedupe = read - started;
-    const finals = items.map((item) => {
-      const clock = clockOf(item);
-      const { fields, envelope, problem } = item.prepared;
-      const earlier = fields.requestId ? known.get(fields.requestId) : undefined;
-      const decision = decide({ fields, problem, valid: envelope !== undefined }, earlier, clock);
-      return decision === "process" ? successFinal(fields, clock) : decision;
-    });
-    const processed = items.filter((_, i) => finals[i].status === "SUCCESS")
-      .map((item) => {
-        const envelope = item.prepared.envelope!;
-        const keyName = item.meta.sender?.keyName ?? null;
-        return { envelope, events: eventRows(envelope), keyName };
-      });
-    const rows = mergeIntents(
-      processed.map(({ envelope, events, keyName }) =>
-        extract(envelope, events.startSource, keyName)
-      ),
-    );
-    const built = performance.now();
-    for (const item of items) item.timings.process = built - read;
-    count();
-    const writes = writeRows(tx, rows);
-    // The record rows of every envelope, merged per key: one statement per table and kind.
-    const record = writeRecordRows(tx, recordIntents(processed));
-    // Sent last: the audit rows find the conversations written before them.
-    const audit = insertAuditRows(
-      tx,
-      items.map((item, i) => ({ fields: item.prepared.fields, meta: item.meta, final: finals[i] })),
-    );
-    const [ids] = await Promise.all([audit, plans, ...writes, ...record]);
-    return { finals, ids, metEarlier: known.size > 0 };
+  // Outside the write's transaction: a delivery that succeeds between this read and the write
+  // still meets the partial unique index, and the group runs again.
+  const asked = ask && requestIds.length > 0;
+  if (asked) count();
+  const known = asked ? await findSucceeded(sql, requestIds) : new Map<string, Succeeded>();
+  const read = performance.now();
+  for (const item of items) item.timings.dedupe = read - started;
+  const finals = items.map((item) => {
+    const clock = clockOf(item);
+    const { fields, envelope, problem } = item.prepared;
+    const earlier = fields.requestId ? known.get(fields.requestId) : undefined;
+    const decision = decide({ fields, problem, valid: envelope !== undefined }, earlier, clock);
+    return decision === "process" ? successFinal(fields, clock) : decision;
   });
-  count(); // COMMIT
+  const processed = items.filter((_, i) => finals[i].status === "SUCCESS")
+    .map((item) => {
+      const envelope = item.prepared.envelope!;
+      const keyName = item.meta.sender?.keyName ?? null;
+      return { envelope, events: eventRows(envelope), keyName };
+    });
+  const rows = mergeIntents(
+    processed.map(({ envelope, events, keyName }) =>
+      extract(envelope, events.startSource, keyName)
+    ),
+  );
+  const built = performance.now();
+  for (const item of items) item.timings.process = built - read;
+  count();
+  const ids = await writeGroupRows(sql, {
+    rows,
+    record: recordIntents(processed),
+    audit: auditRecords(
+      items.map((item, i) => ({ fields: item.prepared.fields, meta: item.meta, final: finals[i] })),
+    ),
+  });
   return {
-    settled: items.map((_, i) => ({ final: settled.finals[i], id: settled.ids[i] })),
-    metEarlier: settled.metEarlier,
+    settled: items.map((_, i) => ({ final: finals[i], id: ids[i] })),
+    metEarlier: known.size > 0,
   };
 }
 

@@ -1,7 +1,7 @@
 // Envelopes as row intents, and the merge of a group's intents into one row per key: pure, so
 // that new event types extend the extraction and the SQL writers stay one statement per table.
-// Every merge rule is the one its table's upsert applies (src/server/write.ts), so merging in
-// memory first gives the same rows as writing each envelope on its own, in any order.
+// Every merge rule is the one its table's upsert applies (migrations/0009_write_group.sql), so
+// merging in memory first gives the same rows as writing each envelope on its own, in any order.
 import type { ConversationRow, Envelope, MessageRow, ToolUseRow } from "../schema.ts";
 
 /** A conversations row as one envelope sees it; times as ISO text, as jsonb_to_recordset reads them. */
@@ -231,7 +231,7 @@ export function mergeConversation(
     ended_at: greatest(c.ended_at, x.ended_at),
     last_event_at: greatest(c.last_event_at, x.last_event_at),
     start_sources: [...new Set([...c.start_sources, ...x.start_sources])].sort(),
-    // The key that sent the session's earliest event; a stored row keeps its own (write.ts).
+    // The key that sent the session's earliest event; a stored row keeps its own (0009).
     key_name: c.key_name ?? x.key_name,
   };
 }

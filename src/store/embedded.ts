@@ -1,7 +1,7 @@
 // The embedded default store: a PGlite data directory served over the PostgreSQL wire
 // protocol on a Unix socket in a private (0700) directory beside it, so postgres.js (and psql)
 // talk to it like to any PostgreSQL while no other local user can reach it.
-import { PGlite } from "@electric-sql/pglite";
+import { type Extensions, PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import { dirname, join } from "node:path";
 import { ensurePrivateDir, lockWithin } from "../durable.ts";
@@ -240,6 +240,8 @@ export interface EmbeddedOptions {
   templateDir?: string;
   /** Where the shipped store base is looked for (base.ts); data/store-base/ unless given. */
   baseDir?: string;
+  /** PGlite extensions to load (none in the product: a test's auto_explain). */
+  extensions?: Extensions;
 }
 
 /**
@@ -282,6 +284,7 @@ export async function startEmbedded(
     db = await PGlite.create(dataDir, {
       ...(created?.wasmModule ? { pgliteWasmModule: created.wasmModule } : {}),
       startParams: startParams(),
+      ...(options.extensions ? { extensions: options.extensions } : {}),
     });
     await Deno.chmod(dataDir, 0o700);
     const server = new PGLiteSocketServer({ db, path: socketPath });

@@ -3,7 +3,7 @@
 import postgres from "postgres";
 import { join } from "node:path";
 import type { Config } from "../config.ts";
-import { startEmbedded } from "./embedded.ts";
+import { type EmbeddedOptions, startEmbedded } from "./embedded.ts";
 
 export type Sql = postgres.Sql;
 
@@ -25,6 +25,10 @@ export interface OpenStoreOptions {
   max?: number;
   /** statement_timeout of every connection, so no request holds the store for ever. */
   statementTimeoutMs?: number;
+  /** Where the server's notices go: nowhere unless asked (a test reading auto_explain's plans). */
+  onNotice?: (notice: postgres.Notice) => void;
+  /** PGlite extensions the embedded store loads (a test's auto_explain). */
+  pgliteExtensions?: EmbeddedOptions["extensions"];
 }
 
 /** The application_name of every arrakis connection (what pg_stat_activity shows). */
@@ -37,14 +41,15 @@ function connect(
   url: string,
   max: number,
   prepare = true,
-  statementTimeoutMs?: number,
+  options: OpenStoreOptions = {},
   path?: string,
 ): Sql {
+  const { statementTimeoutMs } = options;
   return postgres(url, {
     max,
     ...(path ? { path } : {}),
     prepare,
-    onnotice: () => {},
+    onnotice: options.onNotice ?? (() => {}),
     connect_timeout: 10,
     idle_timeout: 0,
     connection: {
@@ -74,7 +79,7 @@ export async function openStore(
       config.databaseUrl,
       options.max ?? 10,
       prepare,
-      prepare ? options.statementTimeoutMs : undefined,
+      prepare ? options : { ...options, statementTimeoutMs: undefined },
     );
     // Opened on first use (postgres.js connects lazily): commands that never listen pay nothing.
     const session = config.directDatabaseUrl
@@ -95,13 +100,14 @@ export async function openStore(
     home: config.home,
     // New stores are unpacked from a template kept in the home (src/store/template.ts).
     ...(config.home === undefined ? {} : { templateDir: join(config.home, "cache") }),
+    extensions: options.pgliteExtensions,
   });
   // PGlite is one backend: a single connection keeps each transaction whole.
   const sql = connect(
     "postgres://postgres@localhost/postgres",
     1,
     true,
-    options.statementTimeoutMs,
+    options,
     embedded.socketPath,
   );
   return {

@@ -3,7 +3,7 @@
 import postgres from "postgres";
 import { PGlite } from "@electric-sql/pglite";
 import { join } from "node:path";
-import { openStore, type Store } from "../../src/store/open.ts";
+import { openStore, type OpenStoreOptions, type Store } from "../../src/store/open.ts";
 import { loadMigrations, migrate } from "../../src/store/migrate.ts";
 import { tempDir } from "./temp.ts";
 
@@ -133,8 +133,15 @@ export async function createTestDatabase(
 }
 
 /** Opens the test database in this process (PGlite: takes its lock until closed). */
-export function openTestStore(db: TestDatabase, max = 4): Promise<Store> {
-  return openStore({ databaseUrl: db.databaseUrl, pgliteDir: join(db.home, "db") }, { max });
+export function openTestStore(
+  db: TestDatabase,
+  max = 4,
+  options: OpenStoreOptions = {},
+): Promise<Store> {
+  return openStore({ databaseUrl: db.databaseUrl, pgliteDir: join(db.home, "db") }, {
+    max,
+    ...options,
+  });
 }
 
 /** Known at load time so that a skipped PostgreSQL test is registered as ignored. */
