@@ -9,6 +9,9 @@
 -- under one key per statement, a key only when it has rows, and `audit`: the audit rows. Returns
 -- the audit rows' ids in input order. Generic plans whatever the statistics
 -- (tests/ingest_plans_test.ts): planning each statement afresh per group is cost for nothing.
+-- Each statement finds a row's conversation with the same inline subquery on session_id: a SQL
+-- function holding it would run once per row as a call of its own, not an index probe of the
+-- statement's plan.
 
 -- A prompt event and a transcript user line with the same text this close together are one
 -- prompt (the hook fires as the line is written); farther apart they are the user repeating it.
