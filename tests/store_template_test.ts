@@ -7,6 +7,7 @@ import { killWhileMakingStore, withTempDir } from "./helpers/new_store.ts";
 import { PGlite } from "@electric-sql/pglite";
 import postgres from "postgres";
 import { startEmbedded } from "../src/store/embedded.ts";
+import { SHIPPED_BASE_DIR } from "../src/store/base.ts";
 import { loadMigrations } from "../src/store/migrate.ts";
 import { readEngine, templateKey, templatePath } from "../src/store/template.ts";
 import { readTar, TarError } from "../src/store/tar.ts";
@@ -17,13 +18,20 @@ function withHome(fn: (home: string) => Promise<void>): Promise<void> {
   return withTempDir("arrakis-template-test-", fn);
 }
 
-/** Opens the store at dataDir, runs fn on a postgres.js connection to it, and closes it. */
+/** No shipped base there: a new store without a template is made by initdb, and saves one. */
+const NO_BASE = "/nonexistent";
+
+/**
+ * Opens the store at dataDir, runs fn on a postgres.js connection to it, and closes it. Without
+ * the shipped base (`NO_BASE`) unless `baseDir` says otherwise: the template is what is tested.
+ */
 async function withStore<T>(
   dataDir: string,
   templateDir: string | undefined,
   fn: (sql: postgres.Sql) => Promise<T>,
+  baseDir = NO_BASE,
 ): Promise<T> {
-  const embedded = await startEmbedded(dataDir, { templateDir });
+  const embedded = await startEmbedded(dataDir, { templateDir, baseDir });
   const sql = postgres("postgres://postgres@localhost/postgres", {
     path: embedded.socketPath,
     max: 1,
@@ -150,7 +158,7 @@ Deno.test({
       await withStore(join(home, "warm"), templateDir, async () => {});
       const dataDir = join(home, "db");
       // A child makes the store from the template and is killed while it unpacks it.
-      await killWhileMakingStore(home, templateDir);
+      await killWhileMakingStore(home, { templateDir });
       const versions = (await loadMigrations()).map((m) => m.version);
       assert.deepEqual(await withStore(dataDir, templateDir, appliedVersions), versions);
       const left = [...Deno.readDirSync(home)].filter((entry) => entry.name.startsWith("db.new-"));
@@ -167,7 +175,7 @@ Deno.test({
       const dataDir = join(home, "db");
       await Deno.mkdir(dataDir, { mode: 0o700 });
       await Deno.writeTextFile(join(dataDir, "someone's file"), "kept");
-      await withStore(dataDir, undefined, async () => {});
+      await withStore(dataDir, undefined, async () => {}, SHIPPED_BASE_DIR);
       const aside = [...Deno.readDirSync(home)].find((e) => e.name.startsWith("db.incomplete-"));
       assert.ok(aside, "the directory was moved aside");
       assert.equal(await Deno.readTextFile(join(home, aside.name, "someone's file")), "kept");
@@ -175,7 +183,7 @@ Deno.test({
 
       const empty = join(home, "empty");
       await Deno.mkdir(empty, { mode: 0o700 });
-      await withStore(empty, undefined, async () => {});
+      await withStore(empty, undefined, async () => {}, SHIPPED_BASE_DIR);
       await Deno.stat(join(empty, "PG_VERSION"));
       assert.equal(
         [...Deno.readDirSync(home)].filter((e) => e.name.startsWith("empty.incomplete")).length,

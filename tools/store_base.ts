@@ -1,27 +1,34 @@
-// `deno task store-base`: makes data/store-base/pglite-<key>.tar.gz, what initdb writes in the
-// installed PGlite (src/store/base.ts), and removes the bases of other PGlite builds. Run it
-// after upgrading PGlite (tests/store_base_test.ts fails until then). initdb runs on an
+// `deno task store-base`: makes data/store-base/pglite-<key>.tar.gz, a new store as the
+// installed PGlite's initdb writes it with this checkout's migrations applied
+// (src/store/base.ts), and removes the bases of other PGlite builds. Run it after upgrading
+// PGlite or adding a migration (tests/store_base_test.ts fails until then). It runs on an
 // in-memory PGlite with PGlite's own defaults: start parameters are not written into the data
 // directory, so the base serves whatever settings the store runs with.
 import { PGlite } from "@electric-sql/pglite";
 import { gzipSync } from "node:zlib";
 import { join } from "node:path";
 import { baseKey, basePath, readBase, SHIPPED_BASE_DIR } from "../src/store/base.ts";
+import { buildDataDir } from "../src/store/initdb_build.ts";
+import { loadMigrations } from "../src/store/migrate.ts";
 import { readEngine } from "../src/store/template.ts";
+import { writeTar } from "../src/store/tar.ts";
 
 const engine = await readEngine();
 if (!engine) {
   console.error("store-base: PGlite's engine files cannot be read as files");
   Deno.exit(1);
 }
-const db = await PGlite.create();
+const socketDir = await Deno.makeTempDir({ prefix: "arrakis-store-base-" }); // 0700
 let tar: Uint8Array;
 try {
-  // Every dirty page into the files the dump reads (else they live only in the WAL).
-  await db.exec("CHECKPOINT");
-  tar = new Uint8Array(await (await db.dumpDataDir("none")).arrayBuffer());
+  const entries = await buildDataDir({
+    migrations: await loadMigrations(),
+    socketPath: join(socketDir, "base.sock"),
+    startParams: PGlite.defaultStartParams,
+  }, undefined);
+  tar = writeTar(entries);
 } finally {
-  await db.close();
+  await Deno.remove(socketDir, { recursive: true });
 }
 await Deno.mkdir(SHIPPED_BASE_DIR, { recursive: true });
 const path = basePath(SHIPPED_BASE_DIR, await baseKey(engine.digest));

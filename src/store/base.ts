@@ -1,18 +1,20 @@
-// The shipped store base: what initdb writes in PGlite (before any migration of ours), kept in
-// the repository as data/store-base/pglite-<key>.tar.gz. initdb's output depends on the PGlite
+// The shipped store base: a new store as it stands after initdb and the migrations, kept in the
+// repository as data/store-base/pglite-<key>.tar.gz. initdb's output depends on the PGlite
 // build alone, so the key hashes PGlite's engine files only; it is used only for the engine it
-// was made by. A new store without a cached template is this base, loaded and migrated: the
-// seconds initdb spends in WebAssembly are spent once, by `deno task store-base`
-// (tools/store_base.ts), and tests/store_base_test.ts fails when the installed PGlite has no
-// base. Two initdb runs differ only in pg_control and the WAL (the system identifier, the
-// checkpoint's time) and postmaster.pid: every store made from one base shares its system
-// identifier, which matters only to replication, which PGlite has none of.
+// was made by. A new store without a cached template is this base, unpacked as a template is,
+// and migrated once open: the migrations added since it was made, none when it is up to date.
+// The seconds initdb spends in WebAssembly and the migrations' are spent once, by `deno task
+// store-base` (tools/store_base.ts), and tests/store_base_test.ts fails when the installed
+// PGlite has no base or the base lacks a migration. Two initdb runs differ only in pg_control
+// and the WAL (the system identifier, the checkpoint's time) and postmaster.pid: every store
+// made from one base shares its system identifier, which matters only to replication, which
+// PGlite has none of.
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { sha256Hex, unpackChecked } from "./template.ts";
 
 /** Bumped when the way a base is made changes, so that an older one is never used. */
-const BASE_FORMAT = "1";
+const BASE_FORMAT = "2";
 const PREFIX = "pglite-";
 const SUFFIX = ".tar.gz";
 
@@ -29,6 +31,16 @@ function baseName(key: string): string {
 
 export function basePath(dir: string, key: string): string {
   return join(dir, baseName(key));
+}
+
+/** Whether `dir` holds any base (of whatever engine): a cheap look before the real one. */
+export function holdsBase(dir: string): boolean {
+  try {
+    for (const entry of Deno.readDirSync(dir)) {
+      if (entry.name.startsWith(PREFIX) && entry.name.endsWith(SUFFIX)) return true;
+    }
+  } catch { /* no directory: no base */ }
+  return false;
 }
 
 /** The base's path for this engine, or why there is none (for a one-line message). */

@@ -5,10 +5,10 @@ import { type Extensions, PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import { dirname, join } from "node:path";
 import { ensurePrivateDir, lockWithin } from "../durable.ts";
-import { loadMigrations } from "./migrate.ts";
+import { loadMigrations, migrateOverSocket, type Migration } from "./migrate.ts";
 import { type BuildRequest, makersLockPath } from "./initdb_protocol.ts";
 import { startMaker, waitForMakers } from "./maker.ts";
-import { findBase, SHIPPED_BASE_DIR } from "./base.ts";
+import { findBase, holdsBase, readBase, SHIPPED_BASE_DIR } from "./base.ts";
 import {
   compileEngine,
   DATA_DIR_MARKER,
@@ -21,6 +21,7 @@ import {
   templatePath as templatePathFor,
   unpackDataDir,
 } from "./template.ts";
+import { errorMessage } from "../error_message.ts";
 
 export class StoreLockedError extends Error {
   override name = "StoreLockedError";
@@ -93,28 +94,50 @@ async function makePrivate(dataDir: string, home: string | undefined): Promise<v
 }
 
 /**
- * The request for the maker of a new store, from the shipped base when there is one for this
- * engine, else by initdb (said in one line: it takes seconds).
+ * The shipped base's path for this engine, or undefined where there is none (said in one line:
+ * initdb runs then, which takes seconds).
  */
-async function buildRequest(
+async function shippedBase(
   engine: Engine | undefined,
+  baseDir: string,
+): Promise<string | undefined> {
+  const found = engine
+    ? await findBase(baseDir, engine.digest)
+    : { missing: "PGlite's engine files cannot be read as files" };
+  if ("path" in found) return found.path;
+  console.error(`arrakis: no shipped store base (${found.missing}); running initdb`);
+  return undefined;
+}
+
+/** The shipped base's tar, checked whole; undefined (said in one line) where it cannot serve. */
+async function readShippedBase(
+  engine: Engine | undefined,
+  baseDir: string,
+): Promise<Uint8Array | undefined> {
+  const path = await shippedBase(engine, baseDir);
+  if (path === undefined) return undefined;
+  try {
+    return await readBase(path);
+  } catch (error) {
+    console.error(
+      `arrakis: the shipped store base ${path} is damaged (${errorMessage(error)}); running initdb`,
+    );
+    return undefined;
+  }
+}
+
+/** The request for the maker of a new store: from `basePath` when given, else by initdb. */
+function buildRequest(
   migrations: BuildRequest["migrations"],
   socketDir: string,
-  paths: { templatePath?: string; dataDir?: string; baseDir: string },
-): Promise<BuildRequest> {
-  const found = engine
-    ? await findBase(paths.baseDir, engine.digest)
-    : { missing: "PGlite's engine files cannot be read as files" };
-  const basePath = "path" in found ? found.path : undefined;
-  if ("missing" in found) {
-    console.error(`arrakis: no shipped store base (${found.missing}); running initdb`);
-  }
+  paths: { templatePath?: string; dataDir?: string; basePath?: string },
+): BuildRequest {
   return {
     migrations,
     socketPath: join(socketDir, "init.sock"),
     makersLock: makersLockPath(socketDir),
     startParams: startParams(),
-    ...(basePath === undefined ? {} : { basePath }),
+    ...(paths.basePath === undefined ? {} : { basePath: paths.basePath }),
     ...(paths.templatePath === undefined ? {} : { templatePath: paths.templatePath }),
     ...(paths.dataDir === undefined ? {} : { dataDir: paths.dataDir }),
   };
@@ -146,18 +169,21 @@ function needsCreating(dataDir: string): boolean {
   return true;
 }
 
-/** What making a new data directory leaves running: the template still being saved. */
+/** What making a new data directory leaves to do once the store is open. */
 interface Created {
   wasmModule?: WebAssembly.Module;
+  /** Applied once the store is open: an unpacked tar may predate the newest ones. */
+  migrations: Migration[];
   /** Settles once the template is saved (or could not be); never rejects. */
   saving: Promise<void>;
 }
 
 /**
- * Makes a new data directory: from the cached template when there is one for these migrations
- * and this engine, else from the shipped base (or initdb) and the migrations by a maker (maker.ts),
- * which then saves the template for next time while the store opens. pglite.wasm is compiled
- * meanwhile for the PGlite that opens the store (and a maker in a worker).
+ * Makes a new data directory: unpacked from the cached template when there is one for these
+ * migrations and this engine, else from the shipped base; else made by initdb and the
+ * migrations in a maker (maker.ts), which then saves the template for next time while the store
+ * opens. pglite.wasm is compiled meanwhile for the PGlite that opens the store (and a maker in a
+ * worker).
  */
 async function createDataDir(
   dataDir: string,
@@ -171,22 +197,22 @@ async function createDataDir(
     const templatePath = engine && templateDir !== undefined
       ? templatePathFor(templateDir, await templateKey(engine.digest, migrations))
       : undefined;
-    const tar = templatePath ? await readTemplate(templatePath) : undefined;
-    return { migrations, engine, templatePath, tar };
+    const tar = (templatePath ? await readTemplate(templatePath) : undefined) ??
+      await readShippedBase(engine, baseDir);
+    return { migrations, templatePath, tar };
   });
-  const request = found.then(({ migrations, engine, templatePath, tar }) =>
-    tar === undefined
-      ? buildRequest(engine, migrations, socketDir, { templatePath, dataDir, baseDir })
-      : undefined
+  const request = found.then(({ migrations, templatePath, tar }) =>
+    tar === undefined ? buildRequest(migrations, socketDir, { templatePath, dataDir }) : undefined
   );
-  // Where no template is to be found, the maker is started first and loads meanwhile; where one
-  // may be, only if it is not the one (a maker started for nothing cost the unpack ~0.6 s).
-  const early = templateDir === undefined || !holdsTemplate(templateDir)
+  // Where neither a template nor a base is to be found, the maker is started first and loads
+  // meanwhile; where one may be, only if it is not the one (a maker started for nothing cost
+  // the unpack ~0.6 s).
+  const early = (templateDir === undefined || !holdsTemplate(templateDir)) && !holdsBase(baseDir)
     ? startMaker(request, compiling)
     : undefined;
   // Awaited below unless reading failed, which is the error then.
   early?.built.catch(() => {});
-  const { tar } = await found;
+  const { migrations, tar } = await found;
   let saving = Promise.resolve();
   if (tar !== undefined) {
     unpackDataDir(tar, dataDir);
@@ -201,7 +227,7 @@ async function createDataDir(
     });
   }
   const wasmModule = await compiling;
-  return { ...(wasmModule ? { wasmModule } : {}), saving };
+  return { ...(wasmModule ? { wasmModule } : {}), migrations, saving };
 }
 
 /**
@@ -219,9 +245,9 @@ export async function prepareTemplate(
   if (await readTemplate(path)) return path;
   const socketDir = await Deno.makeTempDir({ prefix: "arrakis-template-" }); // 0700
   try {
-    const paths = { templatePath: path, baseDir };
+    const basePath = await shippedBase(engine, baseDir);
     const build = startMaker(
-      buildRequest(engine, migrations, socketDir, paths),
+      Promise.resolve(buildRequest(migrations, socketDir, { templatePath: path, basePath })),
       compileEngine(engine.wasm),
     );
     await build.built;
@@ -290,6 +316,8 @@ export async function startEmbedded(
     const server = new PGLiteSocketServer({ db, path: socketPath });
     await server.start();
     await Deno.chmod(socketPath, 0o600);
+    // A new store is at the current schema whatever ARRAKIS_MIGRATE_ON_START says.
+    if (created) await migrateOverSocket(socketPath, created.migrations);
     return {
       socketDir,
       socketPath,

@@ -7,8 +7,7 @@
 // (initdb_worker.ts), and goes away with it: the serving process holds none of it.
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
-import postgres from "postgres";
-import { migrate } from "./migrate.ts";
+import { migrateOverSocket } from "./migrate.ts";
 import { readBase } from "./base.ts";
 import { type TarEntry, writeTar } from "./tar.ts";
 import { writeDataDir, writeTemplate } from "./template.ts";
@@ -18,21 +17,21 @@ import { errorMessage } from "../error_message.ts";
 /** Where PGlite keeps its data directory in its emulated file system. */
 const PGDATA = "/pglite/data";
 
+/** What making a data directory's files takes: the migrations and how to run them. */
+export type BuildOptions = Pick<
+  BuildRequest,
+  "migrations" | "socketPath" | "startParams" | "pgliteWasmModule"
+>;
+
 /** The migrations through postgres.js, as every other store gets them (migrate.ts). */
-async function applyMigrations(db: PGlite, request: BuildRequest): Promise<void> {
-  const server = new PGLiteSocketServer({ db, path: request.socketPath });
+async function applyMigrations(db: PGlite, options: BuildOptions): Promise<void> {
+  const server = new PGLiteSocketServer({ db, path: options.socketPath });
   await server.start();
-  const sql = postgres("postgres://postgres@localhost/postgres", {
-    path: request.socketPath,
-    max: 1,
-    onnotice: () => {},
-  });
   try {
-    await migrate(sql, request.migrations);
+    await migrateOverSocket(options.socketPath, options.migrations);
   } finally {
-    await sql.end({ timeout: 5 });
     await server.stop();
-    await Deno.remove(request.socketPath).catch(() => {});
+    await Deno.remove(options.socketPath).catch(() => {});
   }
 }
 
@@ -77,15 +76,22 @@ function* dataDirEntries(db: PGlite): Generator<TarEntry> {
   yield* walk(PGDATA, "");
 }
 
-async function build(request: BuildRequest, base: Uint8Array | undefined): Promise<TarEntry[]> {
+/**
+ * The files of a new data directory: the base's tar loaded (initdb run without one), the
+ * migrations applied, every page checkpointed into its file.
+ */
+export async function buildDataDir(
+  options: BuildOptions,
+  base: Uint8Array | undefined,
+): Promise<TarEntry[]> {
   const db = await PGlite.create({
-    startParams: request.startParams,
+    startParams: options.startParams,
     // The module reaches initdb's own PGlite too: PGlite.create passes its options on to it.
-    ...(request.pgliteWasmModule ? { pgliteWasmModule: request.pgliteWasmModule } : {}),
+    ...(options.pgliteWasmModule ? { pgliteWasmModule: options.pgliteWasmModule } : {}),
     ...(base ? { loadDataDir: asDataDir(base) } : {}),
   });
   try {
-    await applyMigrations(db, request);
+    await applyMigrations(db, options);
     // Writes every dirty page into the files read below; without it they live only in shared
     // memory and the WAL.
     await db.exec("CHECKPOINT");
@@ -109,7 +115,7 @@ export async function makeStore(
     compiling ?? request.pgliteWasmModule,
   ]);
   try {
-    const entries = await build(
+    const entries = await buildDataDir(
       { ...request, ...(pgliteWasmModule ? { pgliteWasmModule } : {}) },
       base.tar,
     );

@@ -1,5 +1,6 @@
 // Forward-only SQL migrations: applied in order, once each, in one transaction under an
 // advisory lock, with a checksum that refuses an edited applied file.
+import postgres from "postgres";
 import type { Sql } from "./open.ts";
 import type { SchemaMigrationRow } from "../schema.ts";
 
@@ -98,6 +99,27 @@ export async function migrate(sql: Sql, migrations: Migration[]): Promise<string
     }
     return names;
   });
+}
+
+/**
+ * The migrations over a connection of its own to the PostgreSQL socket at `socketPath` (a
+ * PGlite's socket server), closed afterwards: how an embedded store is migrated before anything
+ * else connects to it.
+ */
+export async function migrateOverSocket(
+  socketPath: string,
+  migrations: Migration[],
+): Promise<string[]> {
+  const sql = postgres("postgres://postgres@localhost/postgres", {
+    path: socketPath,
+    max: 1,
+    onnotice: () => {},
+  });
+  try {
+    return await migrate(sql, migrations);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
 }
 
 export async function migrationStatus(

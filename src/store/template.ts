@@ -136,7 +136,7 @@ export async function readTemplate(path: string): Promise<Uint8Array | undefined
     console.error(
       `arrakis: the store template ${path} is damaged (${
         errorMessage(error)
-      }); removed, making the store from scratch`,
+      }); removed, making the store without it`,
     );
     await Deno.remove(path).catch(() => {});
     return undefined;

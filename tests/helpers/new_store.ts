@@ -44,18 +44,20 @@ export function isRunning(pid: number): boolean {
 }
 
 /**
- * Runs `startEmbedded(<dir>/db, { templateDir })` in a child and kills it once a `db.new-*`
- * appears in `dir`. A child that finishes first is still a valid run (the store must open).
- * Returns the processes the child had started by then (the store's maker, outliving it).
+ * Runs `startEmbedded(<dir>/db, options)` in a child and kills it once a `db.new-*` appears in
+ * `dir`. A child that finishes first is still a valid run (the store must open). Returns the
+ * processes the child had started by then (the store's maker, outliving it).
  */
-export async function killWhileMakingStore(dir: string, templateDir?: string): Promise<number[]> {
+export async function killWhileMakingStore(
+  dir: string,
+  options: { templateDir?: string; baseDir?: string } = {},
+): Promise<number[]> {
   const script = `
     import { startEmbedded } from "${EMBEDDED}";
-    const [dataDir, templateDir] = Deno.args;
-    await startEmbedded(dataDir, templateDir ? { templateDir } : {});
+    await startEmbedded(Deno.args[0], JSON.parse(Deno.args[1]));
     await new Promise(() => {});`;
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--quiet", script, join(dir, "db"), ...(templateDir ? [templateDir] : [])],
+    args: ["eval", "--quiet", script, join(dir, "db"), JSON.stringify(options)],
     stdout: "null",
     stderr: "null",
   }).spawn();
