@@ -66,5 +66,5 @@ export async function findBase(dir: string, engineDigest: string): Promise<BaseL
 
 /** The base's tar, checked whole (gzip CRC and length, every tar header); throws if damaged. */
 export async function readBase(path: string): Promise<Uint8Array> {
-  return await unpackChecked(await Deno.readFile(path));
+  return unpackChecked(await Deno.readFile(path));
 }

@@ -4,6 +4,7 @@
 // contents (PGlite's WebAssembly and every migration's checksum), so a template is never used
 // for other migrations or another PostgreSQL build: those have another key.
 import { dirname, join } from "node:path";
+import { gunzipSync } from "node:zlib";
 import { ensurePrivateDir } from "../durable.ts";
 import type { Migration } from "./migrate.ts";
 import { readTar, type TarEntry, TarError } from "./tar.ts";
@@ -14,6 +15,9 @@ const TEMPLATE_FORMAT = "1";
 const PREFIX = "store-";
 const SUFFIX = ".tar.gz";
 const STALE_TEMPORARY_MS = 60 * 60 * 1000;
+/** The most a gzip trailer's size may make gunzip allocate up front (a data directory is ~40 MiB). */
+const MAX_SIZE_HINT = 256 * 1024 * 1024;
+const MIN_CHUNK = 64 * 1024;
 
 /** A file every complete data directory holds (PGlite itself tests for it). */
 export const DATA_DIR_MARKER = "PG_VERSION";
@@ -89,13 +93,17 @@ export function templatePath(templateDir: string, key: string): string {
   return join(templateDir, `${PREFIX}${key}${SUFFIX}`);
 }
 
-// Streams, not Blobs: a Blob's bytes live in a store the whole process shares, freed only when
-// the Blob is garbage collected, which a Worker ended by terminate() never is (40 MiB of tar
-// stayed in the process for good).
-async function gunzip(data: Uint8Array): Promise<Uint8Array> {
-  const stream = ReadableStream.from([data as Uint8Array<ArrayBuffer>])
-    .pipeThrough(new DecompressionStream("gzip"));
-  return new Uint8Array(await new Response(stream).arrayBuffer());
+// One buffer, not a Blob nor a stream's chunks: a Blob's bytes live in a store the whole process
+// shares, freed only when the Blob is garbage collected, which a Worker ended by terminate() never
+// is (40 MiB of tar stayed in the process for good); a DecompressionStream's chunks held 40 MiB
+// beside the result, and the serving process's RSS after a first start stayed higher. Inflated
+// into one buffer of the size gzip's trailer gives (a hint, wrong only in a damaged file, which
+// inflate refuses: it checks the CRC and the length).
+function gunzip(data: Uint8Array): Uint8Array {
+  const hint = data.length >= 4
+    ? new DataView(data.buffer, data.byteOffset + data.length - 4, 4).getUint32(0, true)
+    : 0;
+  return gunzipSync(data, { chunkSize: Math.min(Math.max(hint + 1, MIN_CHUNK), MAX_SIZE_HINT) });
 }
 
 async function gzip(data: Uint8Array): Promise<Uint8Array> {
@@ -109,8 +117,8 @@ async function gzip(data: Uint8Array): Promise<Uint8Array> {
  * parsed here as well as when unpacked, so a bad one is found before anything is written.
  * Throws TarError (or the decompressor's error) on a damaged one.
  */
-export async function unpackChecked(packed: Uint8Array): Promise<Uint8Array> {
-  const tar = await gunzip(packed);
+export function unpackChecked(packed: Uint8Array): Uint8Array {
+  const tar = gunzip(packed);
   let marker = false;
   for (const entry of readTar(tar)) marker ||= entry.path === DATA_DIR_MARKER;
   if (!marker) throw new TarError(`no ${DATA_DIR_MARKER}`);
@@ -131,7 +139,7 @@ export async function readTemplate(path: string): Promise<Uint8Array | undefined
     throw error;
   }
   try {
-    return await unpackChecked(packed);
+    return unpackChecked(packed);
   } catch (error) {
     console.error(
       `arrakis: the store template ${path} is damaged (${
