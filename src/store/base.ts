@@ -11,7 +11,7 @@
 // PGlite has none of.
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { sha256Hex, unpackChecked } from "./template.ts";
+import { holdsArchive, sha256Hex, unpackChecked } from "./template.ts";
 
 /** Bumped when the way a base is made changes, so that an older one is never used. */
 const BASE_FORMAT = "2";
@@ -33,14 +33,9 @@ export function basePath(dir: string, key: string): string {
   return join(dir, baseName(key));
 }
 
-/** Whether `dir` holds any base (of whatever engine): a cheap look before the real one. */
+/** Whether `dir` holds any base (of whatever engine). */
 export function holdsBase(dir: string): boolean {
-  try {
-    for (const entry of Deno.readDirSync(dir)) {
-      if (entry.name.startsWith(PREFIX) && entry.name.endsWith(SUFFIX)) return true;
-    }
-  } catch { /* no directory: no base */ }
-  return false;
+  return holdsArchive(dir, PREFIX, SUFFIX);
 }
 
 /** The base's path for this engine, or why there is none (for a one-line message). */

@@ -290,6 +290,7 @@ export async function startEmbedded(
   await makePrivate(dataDir, options.home);
   const lock = await lockDataDir(dataDir);
   let db: PGlite | undefined;
+  let server: PGLiteSocketServer | undefined;
   let created: Created | undefined;
   try {
     await ensurePrivateDir(socketDir);
@@ -313,7 +314,7 @@ export async function startEmbedded(
       ...(options.extensions ? { extensions: options.extensions } : {}),
     });
     await Deno.chmod(dataDir, 0o700);
-    const server = new PGLiteSocketServer({ db, path: socketPath });
+    server = new PGLiteSocketServer({ db, path: socketPath });
     await server.start();
     await Deno.chmod(socketPath, 0o600);
     // A new store is at the current schema whatever ARRAKIS_MIGRATE_ON_START says.
@@ -322,7 +323,7 @@ export async function startEmbedded(
       socketDir,
       socketPath,
       async close() {
-        await server.stop();
+        await server!.stop();
         await db!.close();
         await Deno.remove(socketPath).catch(() => {});
         await created?.saving;
@@ -330,6 +331,7 @@ export async function startEmbedded(
       },
     };
   } catch (error) {
+    await server?.stop().catch(() => {});
     await db?.close().catch(() => {});
     await created?.saving;
     lock.close();

@@ -79,14 +79,22 @@ export async function templateKey(engineDigest: string, migrations: Migration[])
   return (await sha256Hex(parts.join("\n"))).slice(0, 32);
 }
 
-/** Whether `templateDir` holds any template (of whatever key): a cheap look before the real one. */
-export function holdsTemplate(templateDir: string): boolean {
+/**
+ * Whether `dir` holds any file named `<prefix>…<suffix>` (a template or a base of whatever key): a
+ * cheap look before the real one.
+ */
+export function holdsArchive(dir: string, prefix: string, suffix: string): boolean {
   try {
-    for (const entry of Deno.readDirSync(templateDir)) {
-      if (entry.name.startsWith(PREFIX) && entry.name.endsWith(SUFFIX)) return true;
+    for (const entry of Deno.readDirSync(dir)) {
+      if (entry.name.startsWith(prefix) && entry.name.endsWith(suffix)) return true;
     }
-  } catch { /* no directory: no template */ }
+  } catch { /* no directory: none */ }
   return false;
+}
+
+/** Whether `templateDir` holds any template (of whatever key). */
+export function holdsTemplate(templateDir: string): boolean {
+  return holdsArchive(templateDir, PREFIX, SUFFIX);
 }
 
 export function templatePath(templateDir: string, key: string): string {
