@@ -205,6 +205,23 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a store from the base starts no maker process, and a start killed while it unpacks " +
+    "leaves nothing to trip on",
+  ...OPTIONS,
+  async fn() {
+    await withDir(async (dir) => {
+      // Killed once db.new-* appears: a maker, had one been started, would be running by then.
+      const started = await killWhileMakingStore(dir);
+      assert.deepEqual(started, [], "no process was started to make the store");
+      const found = await inspect(join(dir, "db"));
+      assert.deepEqual(found.versions, await allVersions());
+      const left = [...Deno.readDirSync(dir)].filter((entry) => entry.name.startsWith("db.new-"));
+      assert.deepEqual(left, []);
+    });
+  },
+});
+
+Deno.test({
   name: "a start killed while its maker process writes a store (no base: initdb) leaves nothing " +
     "to trip on, and no maker behind",
   ...OPTIONS,
