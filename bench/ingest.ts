@@ -495,8 +495,8 @@ async function copyWithoutBase(into: string): Promise<{ config: string; main: st
 
 /**
  * The embedded store: a fresh first start (a new clone: the shipped base, migrated), a first
- * start of a new store from the template `arrakis install --self` caches, a restart, idle memory after
- * each, throughput at c=8 and the peak RSS under that load (the first start's own peak is
+ * start of a new store from the template `arrakis install --self` caches, a restart, idle memory
+ * after each, throughput at c=8 and the peak RSS under that load (the first start's own peak is
  * reported apart, as it happens once per machine), then a first start without the shipped base
  * (initdb + migrations: the fallback).
  */

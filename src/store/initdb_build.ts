@@ -1,10 +1,11 @@
-// Makes a new embedded store's data directory: the shipped base (base.ts) loaded, or initdb run
-// where there is none, and the migrations, on an in-memory PGlite (its file system is JavaScript
-// memory, so nothing is written on disk meanwhile), then its files are unpacked into the data
-// directory and, with a template path, saved as the store template. Everything big (the
-// WebAssembly memory, hundreds of MiB with initdb and never returned while its instance lives; the
-// 40 MiB tar) lives where this runs, a child process (initdb_child.ts) or else a worker
-// (initdb_worker.ts), and goes away with it: the serving process holds none of it.
+// Makes a new embedded store's data directory where no tar serves it: initdb (no shipped base
+// for this PGlite), or the shipped base loaded (the template `arrakis install --self` saves), and
+// the migrations, on an in-memory PGlite (its file system is JavaScript memory, so nothing is
+// written on disk meanwhile), then its files are unpacked into the data directory and, with a
+// template path, saved as the store template. Everything big (the WebAssembly memory, hundreds of
+// MiB with initdb and never returned while its instance lives) lives where this runs, a child
+// process (initdb_child.ts) or else a worker (initdb_worker.ts), and goes away with it: the
+// serving process holds none of it.
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import { migrateOverSocket } from "./migrate.ts";

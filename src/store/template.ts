@@ -15,7 +15,7 @@ const TEMPLATE_FORMAT = "1";
 const PREFIX = "store-";
 const SUFFIX = ".tar.gz";
 const STALE_TEMPORARY_MS = 60 * 60 * 1000;
-/** The most a gzip trailer's size may make gunzip allocate up front (a data directory is ~40 MiB). */
+/** The most a gzip trailer's size may make gunzip allocate at once (a data directory: ~40 MiB). */
 const MAX_SIZE_HINT = 256 * 1024 * 1024;
 const MIN_CHUNK = 64 * 1024;
 
