@@ -1,22 +1,31 @@
 // HMAC-SHA256 that runs synchronously, for checking spool records on the reading side: WebCrypto
 // is async only, so each check was a hop to another thread and back. The hook never loads this
 // (node:crypto is slow to load); it signs with WebCrypto (spool-file.ts), and tests/hmac_test.ts
-// checks the two agree.
+// checks the two agree and holds RFC 4231's vectors.
 //
-// node:crypto's own HMAC and constant-time compare, not hand-made ones: an HMAC built from two
-// SHA-256 hashes with the key's pads worked out once measured 8.3-9.5 µs per 1.3 KB record
-// against createHmac's 10.8-11.1, which is not worth owning crypto code for.
-import { createHmac, timingSafeEqual } from "node:crypto";
+// RFC 2104's construction over node:crypto's SHA-256, with the two padded key blocks hashed once
+// per key and each check starting from copies of those states: a createHmac per record set the key
+// up again every time, 9.7 against 6.0 µs per 1.3 KB record in a loop (2026-12-03, AMD EPYC VM),
+// and 23 against 8 µs inside a drain's claim loop, the heaviest step of the claim.
+import { createHash, type Hash, timingSafeEqual } from "node:crypto";
+
+const BLOCK_BYTES = 64;
 
 /**
  * A MAC function for one key: the HMAC-SHA256 of the bytes of `parts` one after the other (a
  * record's signed text is the file's bytes before its signature plus one closing brace).
  */
 export function hmacSha256(key: Uint8Array): (...parts: Uint8Array[]) => Uint8Array {
+  const block = new Uint8Array(BLOCK_BYTES);
+  block.set(key.length > BLOCK_BYTES ? createHash("sha256").update(key).digest() : key);
+  const padded = (pad: number): Hash =>
+    createHash("sha256").update(block.map((byte) => byte ^ pad));
+  const inner = padded(0x36);
+  const outer = padded(0x5c);
   return (...parts) => {
-    const mac = createHmac("sha256", key);
-    for (const part of parts) mac.update(part);
-    return mac.digest();
+    const hash = inner.copy();
+    for (const part of parts) hash.update(part);
+    return outer.copy().update(hash.digest()).digest();
   };
 }
 
