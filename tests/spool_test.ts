@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { openSpool } from "../src/queue/spool.ts";
 import { backoffDelayMs } from "../src/queue/backoff.ts";
 import type { DeliveryOutcome } from "../src/client.ts";
+import type { Envelope } from "../src/schema.ts";
 import { envelope, filesIn, manualClock, tempQueueDir } from "./helpers/queue.ts";
 
 const retryable = (retryAfterMs?: number): DeliveryOutcome => ({
@@ -340,6 +341,27 @@ Deno.test("an event whose payload the server's schema would refuse still travels
   assert.equal(claimed?.id, base.requestId);
   assert.equal(spool.corruptMoved(), 0);
   assert.deepEqual(await filesIn(join(dir, "corrupt")), []);
+});
+
+Deno.test("a transcript line the schema rejects travels as text; the record and its other lines are read as written", async () => {
+  const dir = await tempQueueDir();
+  const spool = await openSpool(dir);
+  // What the hook writes (it cannot load zod): the lines as Claude Code wrote them.
+  const good = { type: "user", uuid: "u-1", message: { role: "user", content: "hi" } };
+  const misfit = { type: "assistant", uuid: 42 };
+  const written = { ...envelope(), transcript: [good, misfit, good] };
+  await spool.put(written as unknown as Envelope);
+  const [claimed] = await spool.claim(1);
+  assert.equal(spool.corruptMoved(), 0);
+  assert.deepEqual(claimed.record.envelope.transcript, [
+    good,
+    { type: "arrakis.unparsed", raw: JSON.stringify(misfit) },
+    good,
+  ]);
+  assert.deepEqual({ ...claimed.record.envelope, transcript: undefined }, {
+    ...written,
+    transcript: undefined,
+  });
 });
 
 Deno.test("temp files a killed writer left: a complete new record is recovered, an old copy dropped, a torn one moved aside", async () => {

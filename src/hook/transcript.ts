@@ -2,7 +2,7 @@
 // drifts, so parsing is lenient: every complete line is kept (unknown types as they are, text
 // that is no JSON object wrapped as raw text), and a torn last line is left for next time.
 // Lines are not checked against the schema here (that needs zod, which the hook never loads):
-// the spool does it when it reads the record (lenientTranscriptLine).
+// the spool does it when it reads the record (SpoolRecord's LenientTranscriptLine).
 import type { TranscriptLine } from "../schema.ts";
 
 /** Bytes of transcript attached to one envelope; the rest waits for the next event. */

@@ -12,7 +12,7 @@
 // name, so claiming and stamping the lease are one atomic step. requestIds are UUIDv7, so the
 // lexical order of names is arrival order.
 import { join } from "node:path";
-import { type Envelope, lenientTranscriptLine, SpoolRecord } from "../schema.ts";
+import { type Envelope, SpoolRecord } from "../schema.ts";
 import type { DeliveryOutcome } from "../client.ts";
 import { renameDurable, syncDir, TEMP_PREFIX, writeFileDurable } from "../durable.ts";
 import { localPaths } from "../config-core.ts";
@@ -271,19 +271,13 @@ export async function openSpool(dir: string, options: SpoolOptions = {}): Promis
     ) {
       return undefined;
     }
-    let signed: { envelope?: { transcript?: unknown } };
+    let signed: unknown;
     try {
       // The whole file, signature field and all: the schema below drops that field, and the
       // text needs no copy cut to the signed part.
       signed = JSON.parse(utf8.decode(bytes));
     } catch {
       return undefined;
-    }
-    // The hook keeps every transcript line as Claude Code wrote it (it cannot load zod); a line
-    // the schema rejects travels as text here rather than sinking the whole event.
-    const transcript = signed.envelope?.transcript;
-    if (Array.isArray(transcript)) {
-      signed.envelope!.transcript = transcript.map((line) => lenientTranscriptLine(line));
     }
     const record = SpoolRecord.safeParse(signed);
     return record.success ? record.data : undefined;
