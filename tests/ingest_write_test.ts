@@ -6,6 +6,9 @@ import assert from "node:assert/strict";
 import { openTestStore, storeTest } from "./helpers/stores.ts";
 import { mergeIntents } from "../src/server/rows.ts";
 import { recordIntents } from "../src/server/record_intents.ts";
+import { auditDoc, type AuditFields, type AuditFinal } from "../src/server/audit.ts";
+import type { RequestMeta } from "../src/server/deps.ts";
+import { writeGroupRows } from "../src/server/write.ts";
 
 storeTest(
   "write: the group's function reads every list the merges produce, and no other",
@@ -18,9 +21,108 @@ storeTest(
       const produced = new Set([
         ...Object.keys(mergeIntents([])),
         ...Object.keys(recordIntents([])),
+        // The audit rows' columns and what each request's items share (src/server/write.ts).
         "audit",
+        "requests",
       ]);
       assert.deepEqual([...read].sort(), [...produced].sort());
+    } finally {
+      await store.close();
+    }
+  },
+);
+
+/** A request's meta with every field it gives an audit row set, each value told apart by `tag`. */
+function metaOf(tag: string, batchId: string | null): RequestMeta {
+  return {
+    startedAt: 0,
+    ip: `10.0.0.${tag.length}`,
+    userAgent: `agent-${tag}`,
+    headers: { "user-agent": `agent-${tag}`, "x-request-id": `header-${tag}` },
+    headerRequestId: null,
+    traceId: `trace-header-${tag}`,
+    spanId: `span-header-${tag}`,
+    batchId,
+    sender: { keyName: `key-${tag}`, instanceId: `instance-${tag}` },
+  };
+}
+
+function item(tag: string, meta: RequestMeta, status: "INVALID" | "CONFLICT") {
+  const fields: AuditFields = {
+    requestId: `request-${tag}`,
+    traceId: `trace-${tag}`,
+    spanId: `span-${tag}`,
+    sessionId: `session-${tag}`,
+    event: `Event${tag}`,
+    attempt: tag.length + 1,
+    payload: { tag, nested: { list: [1, null, "x"] } },
+    bodySha256: `sha-${tag}`,
+  };
+  const final: AuditFinal = {
+    status,
+    stage: "validate",
+    httpStatus: status === "INVALID" ? 400 : 409,
+    answer: { status, requestId: `request-${tag}`, message: `answer ${tag}` },
+    errorCode: `CODE_${tag}`,
+    errorMessage: `message ${tag}`,
+    stageTimings: { validate: 0.25 + tag.length },
+    processingMs: 1.5 + tag.length,
+  };
+  return { fields, meta, final };
+}
+
+storeTest(
+  "write: every audit field reaches its own column, a request's shared fields sent once",
+  async ({ db }) => {
+    const batch = metaOf("b", "batch-1");
+    // Each batch item gets its own meta (its own requestId header) over the batch's headers.
+    const rows = [
+      item("one", { ...batch, headerRequestId: "one" }, "INVALID"),
+      item("single", metaOf("single", null), "CONFLICT"),
+      item("two", { ...batch, headerRequestId: "two" }, "INVALID"),
+    ];
+    const doc = auditDoc(rows);
+    assert.equal(doc.requests.length, 2, "the batch's two items share one request entry");
+    const store = await openTestStore(db, 1);
+    try {
+      const ids = await writeGroupRows(store.sql, { audit: doc });
+      assert.equal(ids.length, 3);
+      const stored = await store.sql`
+        SELECT id::text, request_id, trace_id, span_id, session_id, event_type, conversation_id,
+          status::text, stage, http_status, error_code, error_message, payload, body_sha256,
+          response, headers, ip, user_agent, attempt, batch_id, stage_timings, processing_ms,
+          key_name, instance_id, completed_at IS NOT NULL AS completed
+        FROM webhook_events ORDER BY id`;
+      assert.deepEqual(
+        stored.map((row) => ({ ...row })),
+        rows.map(({ fields, meta, final }, index) => ({
+          id: ids[index],
+          request_id: fields.requestId,
+          trace_id: fields.traceId,
+          span_id: fields.spanId,
+          session_id: fields.sessionId,
+          event_type: fields.event,
+          conversation_id: null,
+          status: final.status,
+          stage: final.stage,
+          http_status: final.httpStatus,
+          error_code: final.errorCode,
+          error_message: final.errorMessage,
+          payload: fields.payload,
+          body_sha256: fields.bodySha256,
+          response: final.answer,
+          headers: meta.headers,
+          ip: meta.ip,
+          user_agent: meta.userAgent,
+          attempt: fields.attempt,
+          batch_id: meta.batchId,
+          stage_timings: final.stageTimings,
+          processing_ms: final.processingMs,
+          key_name: meta.sender!.keyName,
+          instance_id: meta.sender!.instanceId,
+          completed: true,
+        })),
+      );
     } finally {
       await store.close();
     }

@@ -3,7 +3,7 @@
 import type { Sql } from "../store/open.ts";
 import type { IngestAnswer, IngestStage, WebhookStatus } from "../schema.ts";
 import type { RequestMeta } from "./deps.ts";
-import { writeGroupRows } from "./write.ts";
+import { type AuditDoc, writeGroupRows } from "./write.ts";
 
 /** What is known about a request when its audit row is first written. */
 export interface AuditFields {
@@ -57,43 +57,69 @@ function storedTimings(timings: Record<string, number>): Record<string, number> 
   return out;
 }
 
-function row(fields: AuditFields, meta: RequestMeta, final: AuditFinal) {
-  return {
-    request_id: fields.requestId,
-    trace_id: fields.traceId ?? meta.traceId,
-    span_id: fields.spanId ?? meta.spanId,
-    session_id: fields.sessionId,
-    event_type: fields.event,
+/**
+ * An audit row's own fields, at the positions the group's statement reads them
+ * (migrations/0010_audit_tuples.sql): an array, so that no row repeats the key names.
+ */
+function itemTuple(fields: AuditFields, meta: RequestMeta, final: AuditFinal): unknown[] {
+  return [
+    fields.requestId,
+    fields.traceId ?? meta.traceId,
+    fields.spanId ?? meta.spanId,
+    fields.sessionId,
+    fields.event,
     // A stored event links to its conversation, found by session_id in the same statement.
-    link: final.status === "SUCCESS",
-    status: final.status,
-    stage: final.stage,
-    http_status: final.httpStatus,
-    error_code: final.errorCode ?? null,
-    error_message: final.errorMessage ?? null,
-    payload: fields.payload ?? null,
-    body_sha256: fields.bodySha256,
-    response: final.answer,
-    headers: meta.headers,
-    ip: meta.ip,
-    user_agent: meta.userAgent,
-    attempt: fields.attempt,
-    batch_id: meta.batchId ?? null,
-    stage_timings: storedTimings(final.stageTimings),
-    processing_ms: final.processingMs,
-    key_name: meta.sender?.keyName ?? null,
-    instance_id: meta.sender?.instanceId ?? null,
-  };
+    final.status === "SUCCESS",
+    final.status,
+    final.stage,
+    final.httpStatus,
+    final.errorCode ?? null,
+    final.errorMessage ?? null,
+    fields.payload ?? null,
+    fields.bodySha256,
+    final.answer,
+    fields.attempt,
+    storedTimings(final.stageTimings),
+    final.processingMs,
+  ];
 }
 
-/** Audit rows as the group's statement takes them (src/server/write.ts), in input order. */
-export function auditRecords(
+/**
+ * What every audit row of one request holds alike, at the statement's positions: headers, ip,
+ * user_agent, batch_id, key_name, instance_id. Sent once per request (auditDoc).
+ */
+function requestTuple(meta: RequestMeta): unknown[] {
+  return [
+    meta.headers,
+    meta.ip,
+    meta.userAgent,
+    meta.batchId ?? null,
+    meta.sender?.keyName ?? null,
+    meta.sender?.instanceId ?? null,
+  ];
+}
+
+/**
+ * Audit rows as the group's statement takes them (src/server/write.ts), in input order, each
+ * ending with its request's index in `requests`. A batch's items share their request's fields
+ * (its headers object among them): each distinct set is listed once.
+ */
+export function auditDoc(
   rows: { fields: AuditFields; meta: RequestMeta; final: AuditFinal }[],
-): object[] {
-  return rows.map(({ fields, meta, final }, ordinal) => ({
-    ordinal,
-    ...row(fields, meta, final),
-  }));
+): AuditDoc {
+  const requests: unknown[][] = [];
+  const byHeaders = new Map<object, number[]>();
+  const audit = rows.map(({ fields, meta, final }) => {
+    const shared = requestTuple(meta);
+    const listed = byHeaders.get(meta.headers) ?? [];
+    let index = listed.find((i) => requests[i].every((value, at) => value === shared[at]));
+    if (index === undefined) {
+      index = requests.push(shared) - 1;
+      byHeaders.set(meta.headers, [...listed, index]);
+    }
+    return [...itemTuple(fields, meta, final), index];
+  });
+  return { audit, requests };
 }
 
 /** Inserts final audit rows alone (a rejected request, a failed group's); returns their ids. */
@@ -101,7 +127,7 @@ export function insertAuditRows(
   sql: Sql,
   rows: { fields: AuditFields; meta: RequestMeta; final: AuditFinal }[],
 ): Promise<string[]> {
-  return writeGroupRows(sql, { audit: auditRecords(rows) });
+  return writeGroupRows(sql, { audit: auditDoc(rows) });
 }
 
 /** A committed SUCCESS row for a requestId: what later deliveries of it are compared with. */

@@ -4,8 +4,8 @@
 import type { Sql } from "../store/open.ts";
 import type { RequestMeta } from "./deps.ts";
 import {
+  auditDoc,
   type AuditFinal,
-  auditRecords,
   elapsedMs,
   findSucceeded,
   insertAuditRows,
@@ -137,7 +137,7 @@ async function writeGroup(
   const ids = await writeGroupRows(sql, {
     rows,
     record: recordIntents(processed),
-    audit: auditRecords(
+    audit: auditDoc(
       items.map((item, i) => ({ fields: item.prepared.fields, meta: item.meta, final: finals[i] })),
     ),
   });

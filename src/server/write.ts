@@ -8,17 +8,25 @@ import type { RowIntents } from "./rows.ts";
 import type { RecordIntents } from "./record_intents.ts";
 import { jsonValue } from "../store/json.ts";
 
+/**
+ * A group's audit rows (src/server/audit.ts, migrations/0010_audit_tuples.sql): each an array
+ * of its fields, in input order, and what the items of one request share, once per request.
+ */
+export interface AuditDoc {
+  audit: unknown[][];
+  requests: unknown[][];
+}
+
 export interface GroupWrite {
   rows?: RowIntents;
   record?: RecordIntents;
-  /** The audit rows, in order (src/server/audit.ts). */
-  audit: object[];
+  audit: AuditDoc;
 }
 
 /** Writes a group in one statement; returns its audit rows' ids in input order. */
 export async function writeGroupRows(sql: Sql, write: GroupWrite): Promise<string[]> {
   // The function runs a table's statement only for a key it is given.
-  const doc: Record<string, unknown> = { audit: write.audit };
+  const doc: Record<string, unknown> = { ...write.audit };
   for (const [key, list] of Object.entries({ ...write.rows, ...write.record })) {
     if (list.length > 0) doc[key] = list;
   }
