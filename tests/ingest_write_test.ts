@@ -4,7 +4,7 @@
 // merges produce must be one the stored function reads, and it must read no other.
 import assert from "node:assert/strict";
 import { openTestStore, storeTest } from "./helpers/stores.ts";
-import { mergeIntents } from "../src/server/rows.ts";
+import { type ConversationIntent, mergeIntents } from "../src/server/rows.ts";
 import { recordIntents } from "../src/server/record_intents.ts";
 import { auditDoc, type AuditFields, type AuditFinal } from "../src/server/audit.ts";
 import type { RequestMeta } from "../src/server/deps.ts";
@@ -47,7 +47,7 @@ function metaOf(tag: string, batchId: string | null): RequestMeta {
   };
 }
 
-function item(tag: string, meta: RequestMeta, status: "INVALID" | "CONFLICT") {
+function item(tag: string, meta: RequestMeta, status: "SUCCESS" | "INVALID" | "CONFLICT") {
   const fields: AuditFields = {
     requestId: `request-${tag}`,
     traceId: `trace-${tag}`,
@@ -61,7 +61,7 @@ function item(tag: string, meta: RequestMeta, status: "INVALID" | "CONFLICT") {
   const final: AuditFinal = {
     status,
     stage: "validate",
-    httpStatus: status === "INVALID" ? 400 : 409,
+    httpStatus: { SUCCESS: 200, INVALID: 400, CONFLICT: 409 }[status],
     answer: { status, requestId: `request-${tag}`, message: `answer ${tag}` },
     errorCode: `CODE_${tag}`,
     errorMessage: `message ${tag}`,
@@ -71,8 +71,27 @@ function item(tag: string, meta: RequestMeta, status: "INVALID" | "CONFLICT") {
   return { fields, meta, final };
 }
 
+/** A conversation row with every field set, each value its own. */
+const CONVERSATION: ConversationIntent = {
+  session_id: "session-ok",
+  project_dir: "/work/project",
+  cwd: "/work/project/sub",
+  host: "host-a",
+  user_name: "user-a",
+  model: "model-a",
+  start_source: "resume",
+  permission_mode: "plan",
+  transcript_path: "/work/t.jsonl",
+  started_at: "2026-01-02T03:04:05.000Z",
+  ended_at: "2026-01-02T04:05:06.000Z",
+  end_reason: "logout",
+  last_event_at: "2026-01-02T04:05:07.000Z",
+  start_sources: ["compact", "resume"],
+  key_name: "key-conversation",
+};
+
 storeTest(
-  "write: every audit field reaches its own column, a request's shared fields sent once",
+  "write: every audit and conversation field reaches its own column, shared fields sent once",
   async ({ db }) => {
     const batch = metaOf("b", "batch-1");
     // Each batch item gets its own meta (its own requestId header) over the batch's headers.
@@ -80,15 +99,31 @@ storeTest(
       item("one", { ...batch, headerRequestId: "one" }, "INVALID"),
       item("single", metaOf("single", null), "CONFLICT"),
       item("two", { ...batch, headerRequestId: "two" }, "INVALID"),
+      item("ok", metaOf("ok", null), "SUCCESS"),
     ];
     const doc = auditDoc(rows);
-    assert.equal(doc.requests.length, 2, "the batch's two items share one request entry");
+    assert.equal(doc.requests.length, 3, "the batch's two items share one request entry");
     const store = await openTestStore(db, 1);
     try {
-      const ids = await writeGroupRows(store.sql, { audit: doc });
-      assert.equal(ids.length, 3);
+      const ids = await writeGroupRows(store.sql, {
+        rows: { ...mergeIntents([]), conversations: [CONVERSATION] },
+        audit: doc,
+      });
+      assert.equal(ids.length, 4);
+      const [conversation] = await store.sql`
+        SELECT id::text, session_id, project_dir, cwd, host, user_name, model, start_source,
+          permission_mode, transcript_path, started_at, ended_at, end_reason, last_event_at,
+          start_sources, key_name
+        FROM conversations`;
+      assert.deepEqual({ ...conversation, id: undefined }, {
+        ...CONVERSATION,
+        id: undefined,
+        started_at: new Date(CONVERSATION.started_at!),
+        ended_at: new Date(CONVERSATION.ended_at!),
+        last_event_at: new Date(CONVERSATION.last_event_at!),
+      });
       const stored = await store.sql`
-        SELECT id::text, request_id, trace_id, span_id, session_id, event_type, conversation_id,
+        SELECT id::text, request_id, trace_id, span_id, session_id, event_type, conversation_id::text,
           status::text, stage, http_status, error_code, error_message, payload, body_sha256,
           response, headers, ip, user_agent, attempt, batch_id, stage_timings, processing_ms,
           key_name, instance_id, completed_at IS NOT NULL AS completed
@@ -102,7 +137,8 @@ storeTest(
           span_id: fields.spanId,
           session_id: fields.sessionId,
           event_type: fields.event,
-          conversation_id: null,
+          // A stored event (SUCCESS) links to its session's conversation, the others to none.
+          conversation_id: final.status === "SUCCESS" ? conversation.id : null,
           status: final.status,
           stage: final.stage,
           http_status: final.httpStatus,

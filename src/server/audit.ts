@@ -59,7 +59,7 @@ function storedTimings(timings: Record<string, number>): Record<string, number> 
 
 /**
  * An audit row's own fields, at the positions the group's statement reads them
- * (migrations/0010_audit_tuples.sql): an array, so that no row repeats the key names.
+ * (migrations/0010_row_arrays.sql): an array, so that no row repeats the key names.
  */
 function itemTuple(fields: AuditFields, meta: RequestMeta, final: AuditFinal): unknown[] {
   return [

@@ -1,34 +1,33 @@
--- arrakis_write_group (0009) takes each audit row as an array of its fields at fixed positions,
--- and what the items of one request share (headers, ip, key, instance) once per request
--- (src/server/audit.ts, auditDoc), where it took one object per row with every field named.
--- PostgreSQL 15 turns a jsonb input into its binary form a character at a time and sorts the
--- keys of every object: the rows' 24 key names and a batch's headers copied onto each of its
--- items were a fifth of the document and more of that work. PostgreSQL's CPU per event, this
--- function alone on the same rows (a drained batch of 266 events; a group of 3 single
--- requests): 65 -> 53 µs and 194 -> 183 µs. A column-per-array form (ROWS FROM over one
--- jsonb_array_elements per column) saved less on the batch and cost more on small groups: 60
--- and 206 µs. Only the audit statement changed; the rest of the function is 0009's.
+-- arrakis_write_group (0009) takes each audit row and each conversation row as an array of its
+-- fields at fixed positions, and what the items of one request share (headers, ip, key,
+-- instance) once per request (src/server/audit.ts, auditDoc; src/server/write.ts), where it took
+-- one object per row with every field named. PostgreSQL 15 turns a jsonb input into its binary
+-- form a character at a time and sorts the keys of every object: the key names and a batch's
+-- headers copied onto each of its items were a third of a drained group's document and more of
+-- that work. PostgreSQL's CPU per event, this function alone on the same rows (a drained batch of
+-- 266 events, each of a new session; a group of 3 single requests): 65 -> 50 µs and 189 -> 178
+-- µs; the audit rows alone as arrays gave 55 and 178. A column per array (ROWS FROM over one
+-- jsonb_array_elements per column) saved less on the batch and cost more on small groups: 60 and
+-- 206 µs. Only these two statements changed; the rest of the function is 0009's.
 
 CREATE OR REPLACE FUNCTION arrakis_write_group(doc jsonb) RETURNS text[]
 LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $fn$
 DECLARE
   ids text[];
 BEGIN
-  -- First: every later statement finds its conversation by session_id.
+  -- First: every later statement finds its conversation by session_id. Each row is an array
+  -- (src/server/write.ts, conversationArray): 0 session_id, 1 project_dir, 2 cwd, 3 host,
+  -- 4 user_name, 5 model, 6 start_source, 7 permission_mode, 8 transcript_path, 9 started_at,
+  -- 10 ended_at, 11 end_reason, 12 last_event_at, 13 start_sources, 14 key_name.
   IF doc ? 'conversations' THEN
     INSERT INTO conversations AS c (
       session_id, project_dir, cwd, host, user_name, model, start_source, permission_mode,
       transcript_path, started_at, ended_at, end_reason, last_event_at, start_sources, key_name
     )
-    SELECT x.session_id, x.project_dir, x.cwd, x.host, x.user_name, x.model, x.start_source,
-      x.permission_mode, x.transcript_path, x.started_at, x.ended_at, x.end_reason,
-      x.last_event_at, ARRAY(SELECT jsonb_array_elements_text(x.start_sources)), x.key_name
-    FROM jsonb_to_recordset(doc -> 'conversations') AS x(
-      session_id text, project_dir text, cwd text, host text, user_name text, model text,
-      start_source text, permission_mode text, transcript_path text, started_at timestamptz,
-      ended_at timestamptz, end_reason text, last_event_at timestamptz, start_sources jsonb,
-      key_name text
-    )
+    SELECT r ->> 0, r ->> 1, r ->> 2, r ->> 3, r ->> 4, r ->> 5, r ->> 6, r ->> 7, r ->> 8,
+      (r ->> 9)::timestamptz, (r ->> 10)::timestamptz, r ->> 11, (r ->> 12)::timestamptz,
+      ARRAY(SELECT jsonb_array_elements_text(r -> 13)), r ->> 14
+    FROM jsonb_array_elements(doc -> 'conversations') AS a(r)
     -- The key that first sent events of the session: once set, kept.
     ON CONFLICT (session_id) DO UPDATE SET
       key_name = coalesce(c.key_name, EXCLUDED.key_name),
