@@ -8,13 +8,38 @@
 -- 266 events, each of a new session; a group of 3 single requests): 65 -> 50 µs and 189 -> 178
 -- µs; the audit rows alone as arrays gave 55 and 178. A column per array (ROWS FROM over one
 -- jsonb_array_elements per column) saved less on the batch and cost more on small groups: 60 and
--- 206 µs. Only these two statements changed; the rest of the function is 0009's.
+-- 206 µs. Only these two statements changed, and 0009's document is still taken (turned into
+-- arrays first) from a server of the previous version; the rest of the function is 0009's.
 
 CREATE OR REPLACE FUNCTION arrakis_write_group(doc jsonb) RETURNS text[]
 LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $fn$
 DECLARE
   ids text[];
 BEGIN
+  -- A server of the previous version sends 0009's document, a named object per row, and keeps
+  -- writing through a deploy that applied this migration under it: its rows become the arrays
+  -- the statements read (one `requests` entry per audit row).
+  IF jsonb_typeof(doc -> 'conversations' -> 0) = 'object' THEN
+    doc := jsonb_set(doc, '{conversations}', (
+      SELECT jsonb_agg(jsonb_build_array(x -> 'session_id', x -> 'project_dir', x -> 'cwd',
+        x -> 'host', x -> 'user_name', x -> 'model', x -> 'start_source', x -> 'permission_mode',
+        x -> 'transcript_path', x -> 'started_at', x -> 'ended_at', x -> 'end_reason',
+        x -> 'last_event_at', x -> 'start_sources', x -> 'key_name') ORDER BY n)
+      FROM jsonb_array_elements(doc -> 'conversations') WITH ORDINALITY AS e(x, n)));
+  END IF;
+  IF jsonb_typeof(doc -> 'audit' -> 0) = 'object' THEN
+    doc := doc || jsonb_build_object(
+      'audit', (SELECT jsonb_agg(jsonb_build_array(x -> 'request_id', x -> 'trace_id',
+          x -> 'span_id', x -> 'session_id', x -> 'event_type', x -> 'link', x -> 'status',
+          x -> 'stage', x -> 'http_status', x -> 'error_code', x -> 'error_message',
+          x -> 'payload', x -> 'body_sha256', x -> 'response', x -> 'attempt',
+          x -> 'stage_timings', x -> 'processing_ms', n - 1) ORDER BY n)
+        FROM jsonb_array_elements(doc -> 'audit') WITH ORDINALITY AS e(x, n)),
+      'requests', (SELECT jsonb_agg(jsonb_build_array(x -> 'headers', x -> 'ip',
+          x -> 'user_agent', x -> 'batch_id', x -> 'key_name', x -> 'instance_id') ORDER BY n)
+        FROM jsonb_array_elements(doc -> 'audit') WITH ORDINALITY AS e(x, n)));
+  END IF;
+
   -- First: every later statement finds its conversation by session_id. Each row is an array
   -- (src/server/write.ts, conversationArray): 0 session_id, 1 project_dir, 2 cwd, 3 host,
   -- 4 user_name, 5 model, 6 start_source, 7 permission_mode, 8 transcript_path, 9 started_at,

@@ -9,6 +9,8 @@ import { recordIntents } from "../src/server/record_intents.ts";
 import { auditDoc, type AuditFields, type AuditFinal } from "../src/server/audit.ts";
 import type { RequestMeta } from "../src/server/deps.ts";
 import { writeGroupRows } from "../src/server/write.ts";
+import { jsonValue } from "../src/store/json.ts";
+import type { Sql } from "../src/store/open.ts";
 
 storeTest(
   "write: the group's function reads every list the merges produce, and no other",
@@ -90,17 +92,80 @@ const CONVERSATION: ConversationIntent = {
   key_name: "key-conversation",
 };
 
+/** A group of every request kind: two items of one batch, a single, a stored event. */
+function groupRows() {
+  const batch = metaOf("b", "batch-1");
+  // Each batch item gets its own meta (its own requestId header) over the batch's headers.
+  return [
+    item("one", { ...batch, headerRequestId: "one" }, "INVALID"),
+    item("single", metaOf("single", null), "CONFLICT"),
+    item("two", { ...batch, headerRequestId: "two" }, "INVALID"),
+    item("ok", metaOf("ok", null), "SUCCESS"),
+  ];
+}
+
+async function storedConversation(sql: Sql) {
+  const [conversation] = await sql`
+    SELECT id::text, session_id, project_dir, cwd, host, user_name, model, start_source,
+      permission_mode, transcript_path, started_at, ended_at, end_reason, last_event_at,
+      start_sources, key_name
+    FROM conversations`;
+  const { id, ...columns } = conversation;
+  assert.deepEqual(columns, {
+    ...CONVERSATION,
+    started_at: new Date(CONVERSATION.started_at!),
+    ended_at: new Date(CONVERSATION.ended_at!),
+    last_event_at: new Date(CONVERSATION.last_event_at!),
+  });
+  return id as string;
+}
+
+/** The stored audit rows, in id order, each as the fields it was written from say it must be. */
+async function assertStoredAudit(sql: Sql, rows: ReturnType<typeof groupRows>, ids: string[]) {
+  const conversationId = await storedConversation(sql);
+  const stored = await sql`
+    SELECT id::text, request_id, trace_id, span_id, session_id, event_type, conversation_id::text,
+      status::text, stage, http_status, error_code, error_message, payload, body_sha256,
+      response, headers, ip, user_agent, attempt, batch_id, stage_timings, processing_ms,
+      key_name, instance_id, completed_at IS NOT NULL AS completed
+    FROM webhook_events ORDER BY id`;
+  assert.deepEqual(
+    stored.map((row) => ({ ...row })),
+    rows.map(({ fields, meta, final }, index) => ({
+      id: ids[index],
+      request_id: fields.requestId,
+      trace_id: fields.traceId,
+      span_id: fields.spanId,
+      session_id: fields.sessionId,
+      event_type: fields.event,
+      // A stored event (SUCCESS) links to its session's conversation, the others to none.
+      conversation_id: final.status === "SUCCESS" ? conversationId : null,
+      status: final.status,
+      stage: final.stage,
+      http_status: final.httpStatus,
+      error_code: final.errorCode,
+      error_message: final.errorMessage,
+      payload: fields.payload,
+      body_sha256: fields.bodySha256,
+      response: final.answer,
+      headers: meta.headers,
+      ip: meta.ip,
+      user_agent: meta.userAgent,
+      attempt: fields.attempt,
+      batch_id: meta.batchId,
+      stage_timings: final.stageTimings,
+      processing_ms: final.processingMs,
+      key_name: meta.sender!.keyName,
+      instance_id: meta.sender!.instanceId,
+      completed: true,
+    })),
+  );
+}
+
 storeTest(
   "write: every audit and conversation field reaches its own column, shared fields sent once",
   async ({ db }) => {
-    const batch = metaOf("b", "batch-1");
-    // Each batch item gets its own meta (its own requestId header) over the batch's headers.
-    const rows = [
-      item("one", { ...batch, headerRequestId: "one" }, "INVALID"),
-      item("single", metaOf("single", null), "CONFLICT"),
-      item("two", { ...batch, headerRequestId: "two" }, "INVALID"),
-      item("ok", metaOf("ok", null), "SUCCESS"),
-    ];
+    const rows = groupRows();
     const doc = auditDoc(rows);
     assert.equal(doc.requests.length, 3, "the batch's two items share one request entry");
     const store = await openTestStore(db, 1);
@@ -110,55 +175,53 @@ storeTest(
         audit: doc,
       });
       assert.equal(ids.length, 4);
-      const [conversation] = await store.sql`
-        SELECT id::text, session_id, project_dir, cwd, host, user_name, model, start_source,
-          permission_mode, transcript_path, started_at, ended_at, end_reason, last_event_at,
-          start_sources, key_name
-        FROM conversations`;
-      assert.deepEqual({ ...conversation, id: undefined }, {
-        ...CONVERSATION,
-        id: undefined,
-        started_at: new Date(CONVERSATION.started_at!),
-        ended_at: new Date(CONVERSATION.ended_at!),
-        last_event_at: new Date(CONVERSATION.last_event_at!),
-      });
-      const stored = await store.sql`
-        SELECT id::text, request_id, trace_id, span_id, session_id, event_type, conversation_id::text,
-          status::text, stage, http_status, error_code, error_message, payload, body_sha256,
-          response, headers, ip, user_agent, attempt, batch_id, stage_timings, processing_ms,
-          key_name, instance_id, completed_at IS NOT NULL AS completed
-        FROM webhook_events ORDER BY id`;
-      assert.deepEqual(
-        stored.map((row) => ({ ...row })),
-        rows.map(({ fields, meta, final }, index) => ({
-          id: ids[index],
-          request_id: fields.requestId,
-          trace_id: fields.traceId,
-          span_id: fields.spanId,
-          session_id: fields.sessionId,
-          event_type: fields.event,
-          // A stored event (SUCCESS) links to its session's conversation, the others to none.
-          conversation_id: final.status === "SUCCESS" ? conversation.id : null,
-          status: final.status,
-          stage: final.stage,
-          http_status: final.httpStatus,
-          error_code: final.errorCode,
-          error_message: final.errorMessage,
-          payload: fields.payload,
-          body_sha256: fields.bodySha256,
-          response: final.answer,
-          headers: meta.headers,
-          ip: meta.ip,
-          user_agent: meta.userAgent,
-          attempt: fields.attempt,
-          batch_id: meta.batchId,
-          stage_timings: final.stageTimings,
-          processing_ms: final.processingMs,
-          key_name: meta.sender!.keyName,
-          instance_id: meta.sender!.instanceId,
-          completed: true,
-        })),
-      );
+      await assertStoredAudit(store.sql, rows, ids);
+    } finally {
+      await store.close();
+    }
+  },
+);
+
+storeTest(
+  "write: a server of the previous version (0009's named rows) stores the same rows",
+  async ({ db }) => {
+    const rows = groupRows();
+    // Its document as src/server/audit.ts and write.ts made it before migration 0010.
+    const previous = {
+      conversations: [CONVERSATION],
+      audit: rows.map(({ fields, meta, final }, ordinal) => ({
+        ordinal,
+        request_id: fields.requestId,
+        trace_id: fields.traceId ?? meta.traceId,
+        span_id: fields.spanId ?? meta.spanId,
+        session_id: fields.sessionId,
+        event_type: fields.event,
+        link: final.status === "SUCCESS",
+        status: final.status,
+        stage: final.stage,
+        http_status: final.httpStatus,
+        error_code: final.errorCode ?? null,
+        error_message: final.errorMessage ?? null,
+        payload: fields.payload ?? null,
+        body_sha256: fields.bodySha256,
+        response: final.answer,
+        headers: meta.headers,
+        ip: meta.ip,
+        user_agent: meta.userAgent,
+        attempt: fields.attempt,
+        batch_id: meta.batchId ?? null,
+        stage_timings: final.stageTimings,
+        processing_ms: final.processingMs,
+        key_name: meta.sender?.keyName ?? null,
+        instance_id: meta.sender?.instanceId ?? null,
+      })),
+    };
+    const store = await openTestStore(db, 1);
+    try {
+      const [{ ids }] = await store.sql<{ ids: string[] }[]>`
+        SELECT arrakis_write_group(${jsonValue(previous)}::jsonb) AS ids`;
+      assert.equal(ids.length, 4);
+      await assertStoredAudit(store.sql, rows, ids);
     } finally {
       await store.close();
     }
