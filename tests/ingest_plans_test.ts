@@ -1,6 +1,6 @@
 // The group path's statements keep good plans whatever the statistics: postgres.js prepares
 // the dedupe read, PostgreSQL caches the plans of the group's one function
-// (migrations/0009_write_group.sql), and a generic plan made while a table was empty (or never
+// (migrations/0010_row_arrays.sql), and a generic plan made while a table was empty (or never
 // analyzed) stays cached while the table grows. On a fresh, never-analyzed database forced onto
 // generic plans, every statement a group ran must find its rows through an index: no
 // sequential scan of a table, no index read end to end (the dedupe read once scanned the whole

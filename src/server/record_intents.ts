@@ -1,7 +1,7 @@
 // The record rows of a whole group (what src/record/ extracts from its envelopes: prompts,
 // transcript lines, tool calls and results, usage, agents, permissions, session events) as one
 // list per statement, merged per row key: pure, so that the group's function
-// (migrations/0009_write_group.sql) runs one statement per table whatever the group holds. Each
+// (migrations/0010_row_arrays.sql) runs one statement per table whatever the group holds. Each
 // merge folds the group's intents in event time with the rule its upsert applies against a
 // stored row, so a group leaves the rows its envelopes would leave written one by one.
 import type { Envelope } from "../schema.ts";

@@ -1,6 +1,6 @@
 // Envelopes as row intents, and the merge of a group's intents into one row per key: pure, so
 // that new event types extend the extraction and the SQL writers stay one statement per table.
-// Every merge rule is the one its table's upsert applies (migrations/0009_write_group.sql), so
+// Every merge rule is the one its table's upsert applies (migrations/0010_row_arrays.sql), so
 // merging in memory first gives the same rows as writing each envelope on its own, in any order.
 import type { ConversationRow, Envelope, MessageRow, ToolUseRow } from "../schema.ts";
 

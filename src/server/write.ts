@@ -1,6 +1,6 @@
 // A group's writes as one statement: its rows merged per key (src/server/rows.ts for the hook
 // rows, src/server/record_intents.ts for the record rows) and its audit rows, handed as one
-// jsonb document to arrakis_write_group (migrations/0009_write_group.sql), which upserts each
+// jsonb document to arrakis_write_group (migrations/0010_row_arrays.sql), which upserts each
 // table in turn, applying against the stored rows the rules the merge applied within the group.
 // One statement is one implicit transaction and one round trip.
 import type { Sql } from "../store/open.ts";
