@@ -120,8 +120,38 @@ async function storedConversation(sql: Sql) {
   return id as string;
 }
 
+type GroupRow = ReturnType<typeof groupRows>[number];
+
+/** An audit row's columns by name: as they are stored, and as 0009's document named them. */
+function namedAuditRow({ fields, meta, final }: GroupRow) {
+  return {
+    request_id: fields.requestId,
+    trace_id: fields.traceId ?? meta.traceId,
+    span_id: fields.spanId ?? meta.spanId,
+    session_id: fields.sessionId,
+    event_type: fields.event,
+    status: final.status,
+    stage: final.stage,
+    http_status: final.httpStatus,
+    error_code: final.errorCode ?? null,
+    error_message: final.errorMessage ?? null,
+    payload: fields.payload ?? null,
+    body_sha256: fields.bodySha256,
+    response: final.answer,
+    headers: meta.headers,
+    ip: meta.ip,
+    user_agent: meta.userAgent,
+    attempt: fields.attempt,
+    batch_id: meta.batchId ?? null,
+    stage_timings: final.stageTimings,
+    processing_ms: final.processingMs,
+    key_name: meta.sender?.keyName ?? null,
+    instance_id: meta.sender?.instanceId ?? null,
+  };
+}
+
 /** The stored audit rows, in id order, each as the fields it was written from say it must be. */
-async function assertStoredAudit(sql: Sql, rows: ReturnType<typeof groupRows>, ids: string[]) {
+async function assertStoredAudit(sql: Sql, rows: GroupRow[], ids: string[]) {
   const conversationId = await storedConversation(sql);
   const stored = await sql`
     SELECT id::text, request_id, trace_id, span_id, session_id, event_type, conversation_id::text,
@@ -131,32 +161,11 @@ async function assertStoredAudit(sql: Sql, rows: ReturnType<typeof groupRows>, i
     FROM webhook_events ORDER BY id`;
   assert.deepEqual(
     stored.map((row) => ({ ...row })),
-    rows.map(({ fields, meta, final }, index) => ({
+    rows.map((row, index) => ({
       id: ids[index],
-      request_id: fields.requestId,
-      trace_id: fields.traceId,
-      span_id: fields.spanId,
-      session_id: fields.sessionId,
-      event_type: fields.event,
+      ...namedAuditRow(row),
       // A stored event (SUCCESS) links to its session's conversation, the others to none.
-      conversation_id: final.status === "SUCCESS" ? conversationId : null,
-      status: final.status,
-      stage: final.stage,
-      http_status: final.httpStatus,
-      error_code: final.errorCode,
-      error_message: final.errorMessage,
-      payload: fields.payload,
-      body_sha256: fields.bodySha256,
-      response: final.answer,
-      headers: meta.headers,
-      ip: meta.ip,
-      user_agent: meta.userAgent,
-      attempt: fields.attempt,
-      batch_id: meta.batchId,
-      stage_timings: final.stageTimings,
-      processing_ms: final.processingMs,
-      key_name: meta.sender!.keyName,
-      instance_id: meta.sender!.instanceId,
+      conversation_id: row.final.status === "SUCCESS" ? conversationId : null,
       completed: true,
     })),
   );
@@ -189,31 +198,10 @@ storeTest(
     // Its document as src/server/audit.ts and write.ts made it before migration 0010.
     const previous = {
       conversations: [CONVERSATION],
-      audit: rows.map(({ fields, meta, final }, ordinal) => ({
+      audit: rows.map((row, ordinal) => ({
         ordinal,
-        request_id: fields.requestId,
-        trace_id: fields.traceId ?? meta.traceId,
-        span_id: fields.spanId ?? meta.spanId,
-        session_id: fields.sessionId,
-        event_type: fields.event,
-        link: final.status === "SUCCESS",
-        status: final.status,
-        stage: final.stage,
-        http_status: final.httpStatus,
-        error_code: final.errorCode ?? null,
-        error_message: final.errorMessage ?? null,
-        payload: fields.payload ?? null,
-        body_sha256: fields.bodySha256,
-        response: final.answer,
-        headers: meta.headers,
-        ip: meta.ip,
-        user_agent: meta.userAgent,
-        attempt: fields.attempt,
-        batch_id: meta.batchId ?? null,
-        stage_timings: final.stageTimings,
-        processing_ms: final.processingMs,
-        key_name: meta.sender?.keyName ?? null,
-        instance_id: meta.sender?.instanceId ?? null,
+        link: row.final.status === "SUCCESS",
+        ...namedAuditRow(row),
       })),
     };
     const store = await openTestStore(db, 1);
