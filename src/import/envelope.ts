@@ -1,13 +1,13 @@
 // One byte range of a transcript file → the envelope that carries it, the same bytes always
 // giving the same envelope: requestId and traceId derive from the session, file and range, so
 // importing twice is answered DUPLICATE and nothing is written again.
-import { createHash } from "node:crypto";
+import { sha256Of } from "../digest.ts";
 import { basename } from "node:path";
 import { type Envelope, IMPORT_EVENT, type TranscriptLine } from "../schema.ts";
 import type { TranscriptFile } from "./scan.ts";
 
 function digest(...parts: string[]): string {
-  return createHash("sha256").update(parts.join("\u0000")).digest("hex");
+  return sha256Of(parts.join("\u0000")).digest("hex");
 }
 
 /** A UUID (version 8, RFC 9562's custom layout) from a hash: stable, and a valid requestId. */

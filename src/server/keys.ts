@@ -1,7 +1,8 @@
 // API keys per person or machine: issued with a role, stored only as their sha256, and checked
 // against an in-memory copy refreshed every few seconds, so a revocation reaches every
 // instance within seconds without a database round trip per request.
-import { createHash, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
+import { sha256Of } from "../digest.ts";
 import type { Sql } from "../store/open.ts";
 import type { ApiKeyRow, KeyRole } from "../schema.ts";
 
@@ -26,7 +27,7 @@ export function newApiKey(): string {
 }
 
 export function keyHash(key: string): string {
-  return createHash("sha256").update(key).digest("hex");
+  return sha256Of(key).digest("hex");
 }
 
 export class KeyNameTaken extends Error {
@@ -126,7 +127,7 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
   return {
     identify(presented) {
       // Hashing first gives equal-length inputs; every entry is compared, equal work either way.
-      const digest = createHash("sha256").update(presented).digest();
+      const digest = sha256Of(presented).digest();
       let found: Identity | undefined;
       for (const entry of entries) {
         if (timingSafeEqual(digest, entry.digest)) found = entry.identity;

@@ -1,6 +1,6 @@
 // The CPU-only part of ingest, before any database work: make the body storable, redact it,
 // hash it for idempotency and validate it against the one schema.
-import { createHash } from "node:crypto";
+import { sha256Of } from "../digest.ts";
 import {
   Envelope,
   REQUEST_ID_PATTERN,
@@ -55,7 +55,7 @@ function canonical(value: unknown): string {
  */
 export function envelopeHash(value: Record<string, unknown>): string {
   const { attempt: _attempt, spanId: _spanId, ...rest } = value;
-  return createHash("sha256").update(canonical(rest)).digest("hex");
+  return sha256Of(canonical(rest)).digest("hex");
 }
 
 function pick(value: unknown, pattern?: RegExp, max = 256): string | null {
